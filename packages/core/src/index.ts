@@ -1,1 +1,23 @@
-export const placeholder = 1;
+export { createTokenProvider } from './provider';
+export type {
+  TokenProvider,
+  GetTokenOptions,
+  ImsAuthHeaders,
+  TokenState,
+  TokenProviderStatus,
+  TokenProviderEvents,
+  TokenEvent,
+} from './provider';
+export { fromEnv, ENV } from './env';
+export { DEFAULT_IMS_URL, isLoopbackHost, normalizeScopes } from './config';
+export type { TokenProviderOptions, ClientSecretInput, Logger } from './config';
+export { ImsTokenError, ImsTokenErrorCode } from './errors';
+export type { ImsTokenErrorDetails } from './errors';
+export { MemoryStore } from './store';
+export type { TokenStore } from './store';
+export { FileStore, defaultCacheDir } from './file-store';
+export type { FileStoreOptions } from './file-store';
+export { decodeImsToken, createImsToken, serializeImsToken, deserializeImsToken } from './token';
+export type { ImsToken, ImsTokenClaims, SerializedImsToken } from './token';
+export { redactToken } from './redact';
+export type { SecretSourceKind } from './secret-source';

@@ -1,0 +1,173 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { normalizeImsUrl, normalizeScopes } from './config';
+import type { TokenProviderOptions } from './config';
+import { ImsTokenError } from './errors';
+import { FileStore } from './file-store';
+import { OWNED_STORE } from './provider';
+import type { TokenStore } from './store';
+import type { ImsToken } from './token';
+
+/** The environment variables ims-token reads. */
+export const ENV = {
+  clientId: 'IMS_CLIENT_ID',
+  clientSecret: 'IMS_CLIENT_SECRET',
+  clientSecretNext: 'IMS_CLIENT_SECRET_NEXT',
+  clientSecretFile: 'IMS_CLIENT_SECRET_FILE',
+  scopes: 'IMS_SCOPES',
+  imsUrl: 'IMS_URL',
+  tokenCache: 'IMS_TOKEN_CACHE',
+  tokenCacheKey: 'IMS_TOKEN_CACHE_KEY',
+  orgId: 'IMS_ORG_ID',
+  credentialId: 'IMS_CREDENTIAL_ID',
+  managementUrl: 'IMS_MANAGEMENT_URL',
+} as const;
+
+function envError(name: string, problem: string, hint?: string): ImsTokenError {
+  return new ImsTokenError('IMS_CONFIG', `${name} ${problem}.`, {
+    hint: hint ?? `Set ${name} in the environment or in .env (see the README of @ims-token/core).`,
+  });
+}
+
+function read(env: Record<string, string | undefined>, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+/**
+ * Builds provider options from `IMS_*` environment variables. Throws `IMS_CONFIG` naming the variable
+ * that is missing or wrong (never its value).
+ *
+ * | variable | meaning |
+ * |---|---|
+ * | `IMS_CLIENT_ID` | client ID (API key), required |
+ * | `IMS_CLIENT_SECRET` | client secret, required unless `IMS_CLIENT_SECRET_FILE` is set |
+ * | `IMS_CLIENT_SECRET_NEXT` | a second secret during a rotation |
+ * | `IMS_CLIENT_SECRET_FILE` | a file with one or two secrets, one per line, re-read when it changes |
+ * | `IMS_SCOPES` | comma-separated scopes, required |
+ * | `IMS_URL` | IMS base URL, default `https://ims-na1.adobelogin.com` |
+ * | `IMS_TOKEN_CACHE` | `memory` (default), `file`, `file:<dir>`, or a `redis://` / `rediss://` URL (needs `@ims-token/redis`) |
+ *
+ * @example
+ * ```ts
+ * const provider = createTokenProvider({ ...fromEnv(), logger: pino() })
+ * ```
+ */
+export function fromEnv(env: Record<string, string | undefined> = process.env): TokenProviderOptions {
+  const clientId = read(env, ENV.clientId);
+  if (!clientId) throw envError(ENV.clientId, 'is not set (the client ID of the OAuth Server-to-Server credential)');
+  if (/[\s,]/.test(clientId)) throw envError(ENV.clientId, 'must not contain spaces or commas');
+  const secret = read(env, ENV.clientSecret);
+  const next = read(env, ENV.clientSecretNext);
+  const file = read(env, ENV.clientSecretFile);
+  if (file && (secret || next)) {
+    throw envError(ENV.clientSecretFile, `is set together with ${ENV.clientSecret}; set only one of them`);
+  }
+  if (!file && !secret) {
+    throw envError(ENV.clientSecret, `is not set (or set ${ENV.clientSecretFile} to a file holding it)`);
+  }
+  if (next && !secret) throw envError(ENV.clientSecretNext, `is set but ${ENV.clientSecret} is not`);
+  const scopesRaw = read(env, ENV.scopes);
+  if (!scopesRaw) throw envError(ENV.scopes, 'is not set (comma-separated scopes, e.g. openid,AdobeID,firefly_api)');
+  let scopes: string[];
+  try {
+    scopes = normalizeScopes(scopesRaw, ENV.scopes);
+  } catch {
+    throw envError(ENV.scopes, 'must be a comma-separated list of scopes without spaces inside a scope');
+  }
+  const imsUrlRaw = read(env, ENV.imsUrl);
+  let imsUrl: string | undefined;
+  if (imsUrlRaw) {
+    try {
+      imsUrl = normalizeImsUrl(imsUrlRaw, ENV.imsUrl);
+    } catch (err) {
+      throw envError(ENV.imsUrl, (err as Error).message.replace(/^Invalid option "IMS_URL": /, '').replace(/\.$/, ''));
+    }
+  }
+  const store = storeFromEnv(read(env, ENV.tokenCache), read(env, ENV.tokenCacheKey));
+  return {
+    clientId,
+    ...(file ? { clientSecretFile: file } : { clientSecret: next ? [secret!, next] : secret! }),
+    scopes,
+    ...(imsUrl ? { imsUrl } : {}),
+    ...(store ? { store } : {}),
+  };
+}
+
+function owned<T extends TokenStore>(store: T): T {
+  Object.defineProperty(store, OWNED_STORE, { value: true });
+  return store;
+}
+
+/** Interprets `IMS_TOKEN_CACHE`. */
+export function storeFromEnv(value: string | undefined, encryptionKey?: string): TokenStore | undefined {
+  if (value === undefined || value === 'memory') return undefined;
+  if (value === 'file') return owned(new FileStore());
+  if (value.startsWith('file:')) {
+    const dir = value.slice('file:'.length);
+    if (!dir) throw envError(ENV.tokenCache, 'is "file:" without a directory (use file or file:/path/to/dir)');
+    return owned(new FileStore({ dir }));
+  }
+  if (/^rediss?:\/\//i.test(value)) return owned(new LazyRedisStore(value, encryptionKey));
+  throw envError(ENV.tokenCache, 'must be memory, file, file:<dir>, or a redis:// or rediss:// URL');
+}
+
+interface RedisModule {
+  RedisStore: new (options: { url: string; encryptionKey?: string }) => TokenStore;
+}
+
+async function loadRedis(): Promise<RedisModule> {
+  const name = '@ims-token/redis';
+  try {
+    return (await import(name)) as RedisModule;
+  } catch {
+    // Resolve from the application (pnpm keeps packages out of each other's reach).
+  }
+  try {
+    const req = createRequire(join(process.cwd(), 'package.json'));
+    return (await import(pathToFileURL(req.resolve(name)).href)) as RedisModule;
+  } catch {
+    throw new ImsTokenError('IMS_CONFIG', `${ENV.tokenCache} is a Redis URL, but @ims-token/redis is not installed.`, {
+      hint: 'Run `npm install @ims-token/redis` in your application, or set IMS_TOKEN_CACHE=memory.',
+    });
+  }
+}
+
+/** A `RedisStore` from `@ims-token/redis`, loaded on first use so that core neither depends on it nor pays for it. */
+class LazyRedisStore implements TokenStore {
+  readonly #url: string;
+  readonly #key: string | undefined;
+  #store: Promise<TokenStore> | undefined;
+
+  constructor(url: string, key: string | undefined) {
+    this.#url = url;
+    this.#key = key;
+  }
+
+  #load(): Promise<TokenStore> {
+    this.#store ??= loadRedis().then((m) => new m.RedisStore({ url: this.#url, ...(this.#key ? { encryptionKey: this.#key } : {}) }));
+    return this.#store;
+  }
+
+  async get(key: string): Promise<ImsToken | undefined> {
+    return (await this.#load()).get(key);
+  }
+
+  async set(key: string, token: ImsToken): Promise<void> {
+    return (await this.#load()).set(key, token);
+  }
+
+  async delete(key: string, accessToken?: string): Promise<void> {
+    return (await this.#load()).delete(key, accessToken);
+  }
+
+  async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const s = await this.#load();
+    return s.withLock ? s.withLock(key, fn) : fn();
+  }
+
+  async close(): Promise<void> {
+    if (this.#store) await (await this.#store).close?.();
+  }
+}

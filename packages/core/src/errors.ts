@@ -1,0 +1,141 @@
+/**
+ * Every failure of ims-token is an {@link ImsTokenError} with a stable `code` from this closed set.
+ * Callers branch on `code`, never on the message.
+ */
+export const ImsTokenErrorCode = {
+  /** An option or environment variable is missing or invalid. Not retryable: fix the configuration. */
+  CONFIG: 'IMS_CONFIG',
+  /** IMS rejected the client id or the client secret (`invalid_client`). */
+  INVALID_CLIENT: 'IMS_INVALID_CLIENT',
+  /** IMS rejected a requested scope (`invalid_scope`). */
+  INVALID_SCOPE: 'IMS_INVALID_SCOPE',
+  /** IMS refused this client the grant (`unauthorized_client`, or HTTP 403). */
+  UNAUTHORIZED_CLIENT: 'IMS_UNAUTHORIZED_CLIENT',
+  /** IMS throttled us (HTTP 429). `retryAfterMs` holds its `Retry-After` when it sent one. */
+  RATE_LIMITED: 'IMS_RATE_LIMITED',
+  /** IMS answered with a 5xx. */
+  SERVER_ERROR: 'IMS_SERVER_ERROR',
+  /** The connection failed (DNS, refused, reset, TLS). */
+  NETWORK: 'IMS_NETWORK',
+  /** IMS did not answer within `timeoutMs`. */
+  TIMEOUT: 'IMS_TIMEOUT',
+  /** IMS answered something that is not a usable token response. */
+  BAD_RESPONSE: 'IMS_BAD_RESPONSE',
+  /** The caller's `AbortSignal` fired. */
+  ABORTED: 'IMS_ABORTED',
+  /** A string handed to {@link decodeImsToken} is not an IMS access token. */
+  INVALID_TOKEN: 'IMS_INVALID_TOKEN',
+  /** The provider was closed. */
+  CLOSED: 'IMS_CLOSED',
+} as const;
+
+/** One of the stable error codes. */
+export type ImsTokenErrorCode = (typeof ImsTokenErrorCode)[keyof typeof ImsTokenErrorCode];
+
+const BRAND = Symbol.for('ims-token.ImsTokenError');
+
+const HINTS: Record<ImsTokenErrorCode, string> = {
+  IMS_CONFIG: 'Fix the named option or environment variable (see the README of @ims-token/core).',
+  IMS_INVALID_CLIENT:
+    'Check IMS_CLIENT_ID and IMS_CLIENT_SECRET against the OAuth Server-to-Server credential in Adobe Developer Console; the secret may have been rotated or deleted.',
+  IMS_INVALID_SCOPE:
+    'Request only scopes the credential has: Developer Console lists them under the OAuth Server-to-Server credential (IMS_SCOPES).',
+  IMS_UNAUTHORIZED_CLIENT:
+    'The credential may not use the client_credentials grant or is disabled; check the project in Adobe Developer Console.',
+  IMS_RATE_LIMITED: 'IMS is throttling this integration; cache tokens (they live 24 h) and retry after the delay.',
+  IMS_SERVER_ERROR: 'IMS is failing; this is retried automatically. Check https://status.adobe.com if it persists.',
+  IMS_NETWORK: 'Could not reach IMS: check IMS_URL, DNS, proxies and outbound HTTPS from this host.',
+  IMS_TIMEOUT: 'IMS did not answer in time; raise timeoutMs or check the network path to IMS.',
+  IMS_BAD_RESPONSE: 'IMS answered something unexpected: check IMS_URL points at IMS (https://ims-na1.adobelogin.com).',
+  IMS_ABORTED: 'The request was cancelled by its AbortSignal.',
+  IMS_INVALID_TOKEN: 'Pass an IMS access token (a JWT with three dot-separated parts).',
+  IMS_CLOSED: 'The token provider was closed; create a new one.',
+};
+
+/** Fields an {@link ImsTokenError} may carry besides its code and message. */
+export interface ImsTokenErrorDetails {
+  /** HTTP status of the IMS answer, when there was one. */
+  status?: number;
+  /** IMS's `error` field, e.g. `invalid_client`. */
+  imsError?: string;
+  /** IMS's `error_description`, e.g. `invalid client_secret parameter`. */
+  imsErrorDescription?: string;
+  /** The `x-debug-id` header of the IMS answer: quote it in Adobe support tickets. */
+  debugId?: string;
+  /** Whether trying again later can succeed. */
+  retryable?: boolean;
+  /** How long IMS asked us to wait (`Retry-After`), in ms. */
+  retryAfterMs?: number;
+  /** A one-line fix for a person; defaults to the code's hint. */
+  hint?: string;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+const RETRYABLE: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
+  'IMS_RATE_LIMITED',
+  'IMS_SERVER_ERROR',
+  'IMS_NETWORK',
+  'IMS_TIMEOUT',
+]);
+
+/**
+ * The only error type ims-token throws. It never carries a client secret or a full access token.
+ *
+ * @example
+ * ```ts
+ * try { await provider.getToken() } catch (err) {
+ *   if (ImsTokenError.is(err) && err.code === 'IMS_INVALID_CLIENT') alertOnCall(err.hint)
+ * }
+ * ```
+ */
+export class ImsTokenError extends Error {
+  override readonly name = 'ImsTokenError';
+  readonly code: ImsTokenErrorCode;
+  readonly status: number | undefined;
+  readonly imsError: string | undefined;
+  readonly imsErrorDescription: string | undefined;
+  readonly debugId: string | undefined;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly hint: string;
+
+  constructor(code: ImsTokenErrorCode, message: string, details: ImsTokenErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.status = details.status;
+    this.imsError = details.imsError;
+    this.imsErrorDescription = details.imsErrorDescription;
+    this.debugId = details.debugId;
+    this.retryable = details.retryable ?? RETRYABLE.has(code);
+    this.retryAfterMs = details.retryAfterMs;
+    this.hint = details.hint ?? HINTS[code];
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** True for an `ImsTokenError` from any installed copy of `@ims-token/core`. */
+  static is(value: unknown): value is ImsTokenError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
+  /** A plain, secret-free view for logs and API answers. */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      hint: this.hint,
+      status: this.status,
+      imsError: this.imsError,
+      imsErrorDescription: this.imsErrorDescription,
+      debugId: this.debugId,
+      retryable: this.retryable,
+      retryAfterMs: this.retryAfterMs,
+    };
+  }
+}
+
+/** The default hint for a code. */
+export function hintFor(code: ImsTokenErrorCode): string {
+  return HINTS[code];
+}

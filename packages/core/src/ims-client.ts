@@ -1,0 +1,222 @@
+import type { Dispatcher } from 'undici';
+import { ImsTokenError } from './errors';
+import type { ImsTokenErrorCode } from './errors';
+import { scrub } from './redact';
+import { createImsToken, decodeImsToken } from './token';
+import type { ImsToken } from './token';
+
+type Undici = typeof import('undici');
+let undiciModule: Promise<Undici> | undefined;
+/** undici costs ~80 ms to load: only the first IMS request pays it, never a cached getToken(). */
+export function loadUndici(): Promise<Undici> {
+  undiciModule ??= import('undici');
+  return undiciModule;
+}
+
+/** The longest token life we accept from IMS (tokens live 24 h; anything near a year is a broken answer). */
+const MAX_EXPIRES_IN_S = 30 * 86_400;
+const MAX_BODY_BYTES = 256 * 1024;
+
+export interface TokenRequest {
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  scopes: readonly string[];
+  timeoutMs: number;
+  dispatcher: Dispatcher | undefined;
+  clock: () => number;
+  /** Aborts this attempt (the provider's close()). */
+  signal?: AbortSignal;
+  /** Secrets to scrub from anything IMS sends back. */
+  known: readonly string[];
+}
+
+export interface TokenResult {
+  token: ImsToken;
+  debugId: string | undefined;
+}
+
+/** Parses `Retry-After` (seconds or an HTTP date) into ms. */
+export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.round(Number(v) * 1000);
+  const date = Date.parse(v);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function networkCode(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  return String(e?.code ?? e?.cause?.code ?? 'unknown');
+}
+
+/**
+ * One POST to the IMS v3 token endpoint, parameters in the form body (never the query string).
+ * Throws an {@link ImsTokenError} describing exactly what went wrong; never includes the secret or the token.
+ */
+export async function requestToken(req: TokenRequest): Promise<TokenResult> {
+  const { request } = await loadUndici();
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), req.timeoutMs);
+  const onOuterAbort = (): void => timeout.abort();
+  req.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const form = new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_id: req.clientId,
+    client_secret: req.clientSecret,
+    scope: req.scopes.join(','),
+  }).toString();
+  const startedAt = req.clock();
+  const where = `IMS (${new URL(req.tokenUrl).host})`;
+
+  const fail = (err: unknown, phase: string): ImsTokenError => {
+    if (req.signal?.aborted) return new ImsTokenError('IMS_ABORTED', 'The token request was cancelled.');
+    if (timeout.signal.aborted) {
+      return new ImsTokenError('IMS_TIMEOUT', `${where} did not ${phase} within ${req.timeoutMs} ms.`);
+    }
+    const code = networkCode(err);
+    return new ImsTokenError('IMS_NETWORK', `Could not ${phase} ${where}: ${code}.`, {
+      cause: err instanceof Error ? new Error(`${err.name}: ${code}`) : undefined,
+    });
+  };
+
+  try {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(req.tokenUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          'user-agent': 'ims-token',
+        },
+        body: form,
+        signal: timeout.signal,
+        ...(req.dispatcher ? { dispatcher: req.dispatcher } : {}),
+      });
+    } catch (err) {
+      throw fail(err, 'reach');
+    }
+    const debugId = header(res.headers, 'x-debug-id');
+    let text = '';
+    try {
+      let size = 0;
+      const chunks: Buffer[] = [];
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_BODY_BYTES) {
+          res.body.destroy();
+          throw new ImsTokenError('IMS_BAD_RESPONSE', `${where} answered HTTP ${res.statusCode} with a body over ${MAX_BODY_BYTES} bytes.`, {
+            status: res.statusCode,
+            debugId,
+          });
+        }
+        chunks.push(chunk as Buffer);
+      }
+      text = Buffer.concat(chunks).toString('utf8');
+    } catch (err) {
+      if (ImsTokenError.is(err)) throw err;
+      throw fail(err, 'finish answering from');
+    }
+    return interpret(res.statusCode, header(res.headers, 'content-type'), text, debugId, header(res.headers, 'retry-after'), req, startedAt, where);
+  } finally {
+    clearTimeout(timer);
+    req.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+function interpret(
+  status: number,
+  contentType: string | undefined,
+  text: string,
+  debugId: string | undefined,
+  retryAfter: string | undefined,
+  req: TokenRequest,
+  startedAt: number,
+  where: string,
+): TokenResult {
+  let json: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  const shape = json ? 'JSON' : /html/i.test(contentType ?? '') || /^\s*</.test(text) ? 'an HTML page' : 'a body that is not JSON';
+
+  if (status >= 200 && status < 300) {
+    if (!json) {
+      throw new ImsTokenError('IMS_BAD_RESPONSE', `${where} answered HTTP ${status} with ${shape} instead of a token.`, { status, debugId });
+    }
+    return { token: parseToken(json, status, debugId, req, startedAt, where), debugId };
+  }
+
+  const known = [...req.known, req.clientSecret];
+  const imsError = typeof json?.error === 'string' ? scrub(json.error, known).slice(0, 100) : undefined;
+  const desc = typeof json?.error_description === 'string' ? scrub(json.error_description, known).slice(0, 300) : undefined;
+  const details = { status, imsError, imsErrorDescription: desc, debugId };
+  const said = imsError ? `${imsError}${desc ? `: ${desc}` : ''}` : `HTTP ${status} with ${shape}`;
+  let code: ImsTokenErrorCode;
+  if (imsError === 'invalid_client') code = 'IMS_INVALID_CLIENT';
+  else if (imsError === 'invalid_scope') code = 'IMS_INVALID_SCOPE';
+  else if (imsError === 'unauthorized_client') code = 'IMS_UNAUTHORIZED_CLIENT';
+  else if (status === 429) code = 'IMS_RATE_LIMITED';
+  else if (status >= 500) code = 'IMS_SERVER_ERROR';
+  else if (status === 401) code = 'IMS_INVALID_CLIENT';
+  else if (status === 403) code = 'IMS_UNAUTHORIZED_CLIENT';
+  else code = 'IMS_BAD_RESPONSE';
+  const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(retryAfter, req.clock()) : undefined;
+  const message =
+    code === 'IMS_INVALID_CLIENT'
+      ? `IMS rejected the credential (${said}) for client id ${req.clientId}.`
+      : code === 'IMS_INVALID_SCOPE'
+        ? `IMS rejected the requested scopes (${said}): ${req.scopes.join(',')}.`
+        : code === 'IMS_RATE_LIMITED'
+          ? `IMS is throttling this client (HTTP 429${retryAfterMs !== undefined ? `, retry after ${Math.ceil(retryAfterMs / 1000)} s` : ''}).`
+          : `${where} answered ${said}.`;
+  throw new ImsTokenError(code, message, { ...details, retryAfterMs });
+}
+
+function parseToken(
+  json: Record<string, unknown>,
+  status: number,
+  debugId: string | undefined,
+  req: TokenRequest,
+  startedAt: number,
+  where: string,
+): ImsToken {
+  const bad = (problem: string): ImsTokenError =>
+    new ImsTokenError('IMS_BAD_RESPONSE', `${where} answered HTTP ${status} but ${problem}.`, { status, debugId });
+  const accessToken = json.access_token;
+  if (typeof accessToken !== 'string' || accessToken.length < 8) throw bad('without an access_token');
+  const tokenType = json.token_type;
+  if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') {
+    throw bad(`with token_type ${typeof tokenType === 'string' ? JSON.stringify(tokenType.slice(0, 20)) : 'missing'} instead of "bearer"`);
+  }
+  const expiresIn = json.expires_in;
+  if (expiresIn === undefined || expiresIn === null) throw bad('without expires_in');
+  if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn)) throw bad('with an expires_in that is not a number of seconds');
+  if (expiresIn <= 0) throw bad(`with expires_in ${expiresIn} (the token is already expired)`);
+  if (expiresIn > MAX_EXPIRES_IN_S) throw bad(`with expires_in ${expiresIn} s, far beyond the 24 h IMS tokens live`);
+  let lifetimeMs = Math.floor(expiresIn * 1000);
+  // Cross-check with the token's own claims (skew-free: compare durations, not clocks).
+  try {
+    const claims = decodeImsToken(accessToken);
+    if (claims.expiresInMs !== undefined && claims.expiresInMs > 0 && claims.expiresInMs < lifetimeMs) lifetimeMs = claims.expiresInMs;
+  } catch {
+    // Not a JWT: IMS may change the format; expires_in alone decides.
+  }
+  return createImsToken({
+    accessToken,
+    expiresAt: startedAt + lifetimeMs,
+    issuedAt: startedAt,
+    scopes: req.scopes,
+    clientId: req.clientId,
+  });
+}

@@ -1,0 +1,569 @@
+import { createHash } from 'node:crypto';
+import type { Dispatcher } from 'undici';
+import { resolveOptions } from './config';
+import type { ResolvedOptions, TokenProviderOptions } from './config';
+import { Emitter } from './emitter';
+import { ImsTokenError } from './errors';
+import type { ImsTokenErrorCode } from './errors';
+import { loadUndici, requestToken } from './ims-client';
+import { redactToken } from './redact';
+import { SecretSource } from './secret-source';
+import type { SecretSnapshot, SecretSourceKind } from './secret-source';
+import { MemoryStore } from './store';
+import type { TokenStore } from './store';
+import type { ImsToken } from './token';
+
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+/** Marks a store that the provider created (fromEnv) and so closes with itself. */
+export const OWNED_STORE: unique symbol = Symbol.for('ims-token.ownedStore') as never;
+
+/** Options of {@link TokenProvider.getToken}. */
+export interface GetTokenOptions {
+  /** Stops waiting for this caller (the shared request goes on for the others). */
+  signal?: AbortSignal;
+  /** Ignore the cached token and mint a new one. */
+  forceRefresh?: boolean;
+}
+
+/** The two headers every Adobe API call needs. */
+export interface ImsAuthHeaders {
+  readonly authorization: string;
+  readonly 'x-api-key': string;
+}
+
+/** What the provider is doing, for health checks. */
+export type TokenState = 'empty' | 'fetching' | 'valid' | 'refreshing' | 'expiring' | 'failed' | 'closed';
+
+/** A snapshot of the provider without the token value (safe to log or serve). */
+export interface TokenProviderStatus {
+  state: TokenState;
+  clientId: string;
+  scopes: readonly string[];
+  imsUrl: string;
+  cacheKey: string;
+  /** When the current token expires (epoch ms). */
+  expiresAt?: number;
+  issuedAt?: number;
+  /** Milliseconds of life left on the current token. */
+  expiresInMs?: number;
+  /** When the background refresh starts (epoch ms). */
+  refreshAt?: number;
+  /** First 6 characters of the current token. */
+  tokenPreview?: string;
+  lastError?: { code: ImsTokenErrorCode; message: string; at: number; debugId?: string };
+  secret: { source: SecretSourceKind; index: number; count: number };
+  counters: {
+    /** getToken() answered from memory. */
+    hits: number;
+    /** getToken() calls that needed a token from the store or IMS. */
+    misses: number;
+    /** HTTP requests sent to IMS (including retries). */
+    imsRequests: number;
+    /** Tokens minted by IMS. */
+    mints: number;
+    /** Tokens taken from the store. */
+    storeHits: number;
+    backgroundRefreshes: number;
+    refreshFailures: number;
+    failovers: number;
+    storeErrors: number;
+    /** Calls refused without asking IMS, after a hard rejection. */
+    negativeCacheHits: number;
+  };
+}
+
+/** What the `token` event tells: never the token itself. */
+export interface TokenEvent {
+  source: 'ims' | 'store';
+  expiresAt: number;
+  issuedAt: number;
+  scopes: readonly string[];
+  clientId: string;
+  tokenPreview: string;
+}
+
+/** Events of a {@link TokenProvider}. */
+export interface TokenProviderEvents {
+  /** A new token was taken into use. */
+  token: (event: TokenEvent) => void;
+  /** A background refresh failed; the current token is still served while it lives. */
+  'refresh-error': (error: ImsTokenError) => void;
+  /** The first secret was rejected and the second one worked; the provider keeps using it. */
+  'secret-failover': (event: { from: number; to: number; reason: ImsTokenErrorCode }) => void;
+}
+
+/** Gets, caches and refreshes IMS access tokens for one credential and scope set. */
+export interface TokenProvider {
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  readonly imsUrl: string;
+  /** The store key of this credential (hash of IMS URL, client id and sorted scopes; never of the secret). */
+  readonly cacheKey: string;
+  /** A token with at least `minRemainingMs` of life. Concurrent callers share one IMS request. */
+  getToken(options?: GetTokenOptions): Promise<ImsToken>;
+  /** `{ authorization: 'Bearer …', 'x-api-key': clientId }` for the current token. */
+  getAuthHeaders(options?: GetTokenOptions): Promise<ImsAuthHeaders>;
+  /** Drops the cached token, but only while it is still `accessToken` (so a burst of 401s causes one refresh). */
+  invalidate(accessToken?: string): Promise<void>;
+  /** Replaces the client secrets in a running process (after a rotation). */
+  setSecrets(secrets: string | readonly string[]): void;
+  /** A synchronous snapshot, without the token. */
+  status(): TokenProviderStatus;
+  on<K extends keyof TokenProviderEvents>(event: K, listener: TokenProviderEvents[K]): () => void;
+  off<K extends keyof TokenProviderEvents>(event: K, listener: TokenProviderEvents[K]): void;
+  /** Stops in-flight requests and releases the HTTP agent (and a store it created). */
+  close(): Promise<void>;
+}
+
+interface Entry {
+  token: ImsToken;
+  promise: Promise<ImsToken>;
+  headers: Promise<ImsAuthHeaders>;
+  refreshAt: number;
+  serveUntil: number;
+}
+
+const HARD: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>(['IMS_INVALID_CLIENT', 'IMS_INVALID_SCOPE', 'IMS_UNAUTHORIZED_CLIENT']);
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new ImsTokenError('IMS_CLOSED', 'The token provider was closed.'));
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new ImsTokenError('IMS_CLOSED', 'The token provider was closed.'));
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function makeHeaders(token: ImsToken): ImsAuthHeaders {
+  const h = { authorization: `Bearer ${token.accessToken}`, 'x-api-key': token.clientId };
+  Object.defineProperty(h, INSPECT, { value: () => `{ authorization: 'Bearer ${redactToken(token.accessToken)}', 'x-api-key': '${token.clientId}' }` });
+  Object.defineProperty(h, 'toJSON', { value: () => ({ authorization: `Bearer ${redactToken(token.accessToken)}`, 'x-api-key': token.clientId }) });
+  return Object.freeze(h);
+}
+
+function cacheKeyOf(o: ResolvedOptions): string {
+  const scopes = [...o.scopes].sort().join(',');
+  return `ims-${createHash('sha256').update(`${o.imsUrl}\n${o.clientId}\n${scopes}`).digest('hex').slice(0, 32)}`;
+}
+
+class Provider implements TokenProvider {
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  readonly imsUrl: string;
+  readonly cacheKey: string;
+  readonly #o: ResolvedOptions;
+  readonly #clock: () => number;
+  readonly #store: TokenStore;
+  readonly #secrets: SecretSource;
+  readonly #events = new Emitter<TokenProviderEvents>();
+  readonly #closing = new AbortController();
+  readonly #jitter = Math.random();
+  readonly #userMinRemaining: boolean;
+  #entry: Entry | undefined;
+  #inflight: Promise<Entry> | undefined;
+  #nextBackgroundAt = 0;
+  #hardFailure: { error: ImsTokenError; until: number; fingerprint: string } | undefined;
+  #secretIndex = 0;
+  #secretFingerprint = '';
+  #invalidated: string[] = [];
+  #lastError: TokenProviderStatus['lastError'];
+  #agent: Dispatcher | undefined;
+  #closed = false;
+  readonly #c: TokenProviderStatus['counters'] = {
+    hits: 0,
+    misses: 0,
+    imsRequests: 0,
+    mints: 0,
+    storeHits: 0,
+    backgroundRefreshes: 0,
+    refreshFailures: 0,
+    failovers: 0,
+    storeErrors: 0,
+    negativeCacheHits: 0,
+  };
+
+  constructor(options: TokenProviderOptions) {
+    const o = resolveOptions(options);
+    this.#o = o;
+    this.#clock = o.clock;
+    this.clientId = o.clientId;
+    this.scopes = Object.freeze([...o.scopes]);
+    this.imsUrl = o.imsUrl;
+    this.cacheKey = cacheKeyOf(o);
+    this.#store = o.store ?? new MemoryStore({ clock: o.clock });
+    this.#secrets = new SecretSource(o.secretInput, o.clientSecretFile);
+    this.#userMinRemaining = options.minRemainingMs !== undefined;
+  }
+
+  getToken(options?: GetTokenOptions): Promise<ImsToken> {
+    const e = this.#entry;
+    if (options === undefined && e !== undefined && this.#clock() < e.refreshAt) {
+      this.#c.hits++;
+      return e.promise;
+    }
+    return this.#slow(options).then((entry) => entry.token);
+  }
+
+  getAuthHeaders(options?: GetTokenOptions): Promise<ImsAuthHeaders> {
+    const e = this.#entry;
+    if (options === undefined && e !== undefined && this.#clock() < e.refreshAt) {
+      this.#c.hits++;
+      return e.headers;
+    }
+    return this.#slow(options).then((entry) => entry.headers);
+  }
+
+  async #slow(options: GetTokenOptions | undefined): Promise<Entry> {
+    if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
+    const signal = options?.signal;
+    if (signal?.aborted) throw new ImsTokenError('IMS_ABORTED', 'getToken() was cancelled before it started.');
+    const force = options?.forceRefresh === true;
+    const now = this.#clock();
+    const e = this.#entry;
+    if (!force && e !== undefined) {
+      if (now < e.refreshAt) {
+        this.#c.hits++;
+        return e;
+      }
+      if (now < e.serveUntil) {
+        this.#c.hits++;
+        this.#startBackgroundRefresh(now);
+        return e;
+      }
+      this.#entry = undefined; // too close to expiry: never hand it out
+    }
+    this.#c.misses++;
+    const shared = this.#acquire(force);
+    if (!signal) return shared;
+    return new Promise<Entry>((resolve, reject) => {
+      const onAbort = (): void => reject(new ImsTokenError('IMS_ABORTED', 'getToken() was cancelled by its AbortSignal.'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  #acquire(force: boolean): Promise<Entry> {
+    if (this.#inflight) return this.#inflight;
+    return this.#launch(force, false);
+  }
+
+  #launch(force: boolean, background: boolean): Promise<Entry> {
+    const p = this.#obtain(force, background).finally(() => {
+      if (this.#inflight === p) {
+        this.#inflight = undefined;
+      }
+    });
+    this.#inflight = p;
+    return p;
+  }
+
+  #startBackgroundRefresh(now: number): void {
+    if (this.#inflight || now < this.#nextBackgroundAt) return;
+    this.#c.backgroundRefreshes++;
+    this.#launch(false, true).catch((err: unknown) => {
+      const error = ImsTokenError.is(err) ? err : new ImsTokenError('IMS_NETWORK', 'Background refresh failed.', { cause: err });
+      this.#c.refreshFailures++;
+      const e = this.#entry;
+      // Try again after a pause, well before the current token stops being served.
+      const left = e ? e.serveUntil - this.#clock() : 0;
+      this.#nextBackgroundAt = this.#clock() + Math.max(50, Math.min(30_000, left / 4, error.retryAfterMs ?? Infinity));
+      this.#o.logger.warn({ code: error.code, debugId: error.debugId, servingUntil: e?.serveUntil }, 'ims-token: background refresh failed; still serving the current token');
+      this.#events.emit('refresh-error', error, (le) => this.#listenerError(le));
+    });
+  }
+
+  async #obtain(force: boolean, background: boolean): Promise<Entry> {
+    let snap = await this.#secrets.read();
+    const hard = this.#hardFailure;
+    if (hard && this.#clock() < hard.until) {
+      if (hard.fingerprint === snap.fingerprint && this.#secrets.kind === 'file') snap = await this.#secrets.read(true);
+      if (hard.fingerprint === snap.fingerprint) {
+        this.#c.negativeCacheHits++;
+        throw hard.error;
+      }
+    }
+    if (!force) {
+      const stored = await this.#storeGet(background);
+      if (stored) return stored;
+    }
+    const run = async (): Promise<Entry> => {
+      if (!force) {
+        const stored = await this.#storeGet(background);
+        if (stored) return stored;
+      }
+      const token = await this.#mint(snap);
+      try {
+        await this.#store.set(this.cacheKey, token);
+      } catch (err) {
+        this.#storeError('set', err);
+      }
+      return this.#adopt(token, 'ims');
+    };
+    const withLock = this.#store.withLock;
+    if (typeof withLock !== 'function') return run();
+    let ran = false;
+    try {
+      return await withLock.call<TokenStore, [string, () => Promise<Entry>], Promise<Entry>>(this.#store, this.cacheKey, () => {
+        ran = true;
+        return run();
+      });
+    } catch (err) {
+      if (ran || ImsTokenError.is(err)) throw err;
+      this.#storeError('lock', err);
+      return run();
+    }
+  }
+
+  async #storeGet(background: boolean): Promise<Entry | undefined> {
+    let token: ImsToken | undefined;
+    try {
+      token = await this.#store.get(this.cacheKey);
+    } catch (err) {
+      if (ImsTokenError.is(err) && err.code === 'IMS_CONFIG') throw err;
+      this.#storeError('get', err);
+      return undefined;
+    }
+    if (!token || token.clientId !== this.clientId || this.#invalidated.includes(token.accessToken)) return undefined;
+    const t = this.#times(token);
+    const now = this.#clock();
+    if (now >= t.serveUntil || (background && now >= t.refreshAt)) return undefined;
+    this.#c.storeHits++;
+    return this.#adopt(token, 'store');
+  }
+
+  #storeError(op: string, err: unknown): void {
+    this.#c.storeErrors++;
+    const e = err as { code?: unknown; name?: unknown };
+    this.#o.logger.warn({ op, error: String(e?.code ?? e?.name ?? 'error') }, 'ims-token: token store failed; minting locally (availability over sharing)');
+  }
+
+  async #mint(snap: SecretSnapshot): Promise<ImsToken> {
+    if (snap.fingerprint !== this.#secretFingerprint) {
+      this.#secretFingerprint = snap.fingerprint;
+      this.#secretIndex = 0;
+    }
+    const secrets = snap.secrets;
+    const idx = this.#secretIndex < secrets.length ? this.#secretIndex : 0;
+    try {
+      return await this.#mintWithRetries(secrets[idx]!);
+    } catch (err) {
+      if (!ImsTokenError.is(err)) throw err;
+      if (err.code === 'IMS_INVALID_CLIENT' && !/client_id/i.test(err.imsErrorDescription ?? '')) {
+        if (this.#secrets.kind === 'file') {
+          const fresh = await this.#secrets.read(true);
+          if (fresh.fingerprint !== snap.fingerprint) return this.#mint(fresh);
+        }
+        if (secrets.length === 2) {
+          const other = 1 - idx;
+          try {
+            const token = await this.#mintWithRetries(secrets[other]!);
+            this.#secretIndex = other;
+            this.#c.failovers++;
+            this.#o.logger.warn({ from: idx, to: other }, 'ims-token: client secret rejected; failed over to the other configured secret');
+            this.#events.emit('secret-failover', { from: idx, to: other, reason: err.code }, (le) => this.#listenerError(le));
+            return token;
+          } catch (err2) {
+            throw this.#fail(ImsTokenError.is(err2) ? err2 : err, snap);
+          }
+        }
+      }
+      throw this.#fail(err, snap);
+    }
+  }
+
+  #fail(err: ImsTokenError, snap: SecretSnapshot): ImsTokenError {
+    this.#lastError = { code: err.code, message: err.message, at: this.#clock(), ...(err.debugId ? { debugId: err.debugId } : {}) };
+    if (HARD.has(err.code) && this.#o.negativeCacheMs > 0) {
+      this.#hardFailure = { error: err, until: this.#clock() + this.#o.negativeCacheMs, fingerprint: snap.fingerprint };
+    }
+    this.#o.logger.error({ code: err.code, status: err.status, imsError: err.imsError, debugId: err.debugId }, `ims-token: ${err.message}`);
+    return err;
+  }
+
+  async #mintWithRetries(secret: string): Promise<ImsToken> {
+    const o = this.#o;
+    if (!o.dispatcher && !this.#agent) {
+      const { Agent } = await loadUndici();
+      this.#agent ??= new Agent({ keepAliveTimeout: 30_000, connections: 8 });
+    }
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
+      this.#c.imsRequests++;
+      try {
+        const { token, debugId } = await requestToken({
+          tokenUrl: o.tokenUrl,
+          clientId: o.clientId,
+          clientSecret: secret,
+          scopes: o.scopes,
+          timeoutMs: o.timeoutMs,
+          dispatcher: o.dispatcher ?? this.#agent,
+          clock: this.#clock,
+          signal: this.#closing.signal,
+          known: this.#secrets.known(),
+        });
+        this.#c.mints++;
+        this.#lastError = undefined;
+        this.#hardFailure = undefined;
+        o.logger.debug({ debugId, expiresAt: token.expiresAt, token: redactToken(token.accessToken) }, 'ims-token: minted a token');
+        return token;
+      } catch (err) {
+        if (!ImsTokenError.is(err)) throw err;
+        if (err.code === 'IMS_ABORTED' && this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
+        if (!err.retryable || attempt >= o.maxRetries) {
+          this.#lastError = { code: err.code, message: err.message, at: this.#clock(), ...(err.debugId ? { debugId: err.debugId } : {}) };
+          throw err;
+        }
+        const cap = Math.min(o.retryMaxDelayMs, o.retryBaseDelayMs * 2 ** attempt);
+        let delay = Math.random() * cap;
+        if (err.retryAfterMs !== undefined) {
+          if (err.retryAfterMs > o.retryMaxDelayMs) throw err;
+          delay = Math.max(delay, err.retryAfterMs);
+        }
+        o.logger.debug({ code: err.code, attempt: attempt + 1, delayMs: Math.round(delay), debugId: err.debugId }, 'ims-token: retrying the token request');
+        await sleep(delay, this.#closing.signal);
+      }
+    }
+  }
+
+  #times(token: ImsToken): { refreshAt: number; serveUntil: number } {
+    const lifetime = Math.max(0, token.expiresAt - token.issuedAt);
+    const minRemaining = Math.min(this.#o.minRemainingMs, this.#userMinRemaining ? lifetime / 2 : lifetime / 20);
+    const window = (this.#o.refreshWindowMs ?? Math.min(3_600_000, lifetime / 10)) * (1 + 0.2 * this.#jitter);
+    const serveUntil = token.expiresAt - minRemaining;
+    const refreshAt = Math.floor(Math.max(token.issuedAt, Math.min(serveUntil, token.expiresAt - window)));
+    return { refreshAt, serveUntil };
+  }
+
+  #adopt(token: ImsToken, source: 'ims' | 'store'): Entry {
+    const { refreshAt, serveUntil } = this.#times(token);
+    const entry: Entry = { token, promise: Promise.resolve(token), headers: Promise.resolve(makeHeaders(token)), refreshAt, serveUntil };
+    this.#entry = entry;
+    this.#nextBackgroundAt = 0;
+    this.#events.emit(
+      'token',
+      { source, expiresAt: token.expiresAt, issuedAt: token.issuedAt, scopes: token.scopes, clientId: token.clientId, tokenPreview: redactToken(token.accessToken) },
+      (le) => this.#listenerError(le),
+    );
+    return entry;
+  }
+
+  #listenerError(err: unknown): void {
+    this.#o.logger.error({ error: String((err as Error)?.message ?? err) }, 'ims-token: an event listener threw');
+  }
+
+  async invalidate(accessToken?: string): Promise<void> {
+    const e = this.#entry;
+    if (accessToken === undefined || e?.token.accessToken === accessToken) this.#entry = undefined;
+    const target = accessToken ?? e?.token.accessToken;
+    if (target !== undefined) {
+      this.#invalidated.push(target);
+      if (this.#invalidated.length > 8) this.#invalidated.shift();
+    }
+    try {
+      await this.#store.delete(this.cacheKey, accessToken);
+    } catch (err) {
+      this.#storeError('delete', err);
+    }
+  }
+
+  setSecrets(secrets: string | readonly string[]): void {
+    this.#secrets.set(typeof secrets === 'string' ? [secrets] : secrets);
+    this.#hardFailure = undefined;
+  }
+
+  status(): TokenProviderStatus {
+    const now = this.#clock();
+    const e = this.#entry;
+    let state: TokenState;
+    if (this.#closed) state = 'closed';
+    else if (e && now < e.refreshAt) state = 'valid';
+    else if (e && now < e.serveUntil) state = this.#inflight ? 'refreshing' : 'expiring';
+    else if (this.#inflight) state = 'fetching';
+    else if (this.#lastError) state = 'failed';
+    else state = 'empty';
+    const snap = this.#secrets.current;
+    return {
+      state,
+      clientId: this.clientId,
+      scopes: this.scopes,
+      imsUrl: this.imsUrl,
+      cacheKey: this.cacheKey,
+      ...(e
+        ? {
+            expiresAt: e.token.expiresAt,
+            issuedAt: e.token.issuedAt,
+            expiresInMs: Math.max(0, e.token.expiresAt - now),
+            refreshAt: e.refreshAt,
+            tokenPreview: redactToken(e.token.accessToken),
+          }
+        : {}),
+      ...(this.#lastError ? { lastError: { ...this.#lastError } } : {}),
+      secret: { source: this.#secrets.kind, index: this.#secretIndex, count: snap?.secrets.length ?? 0 },
+      counters: { ...this.#c },
+    };
+  }
+
+  on<K extends keyof TokenProviderEvents>(event: K, listener: TokenProviderEvents[K]): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  off<K extends keyof TokenProviderEvents>(event: K, listener: TokenProviderEvents[K]): void {
+    this.#events.off(event, listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#entry = undefined;
+    this.#closing.abort();
+    this.#events.clear();
+    const agent = this.#agent;
+    this.#agent = undefined;
+    await Promise.all([
+      agent ? agent.close().catch(() => undefined) : undefined,
+      (this.#store as unknown as Record<symbol, unknown>)[OWNED_STORE] === true ? this.#store.close?.().catch(() => undefined) : undefined,
+    ]);
+  }
+
+  toJSON(): TokenProviderStatus {
+    return this.status();
+  }
+
+  [INSPECT](): string {
+    const s = this.status();
+    return `TokenProvider { clientId: '${s.clientId}', scopes: [${s.scopes.join(', ')}], state: '${s.state}', imsUrl: '${s.imsUrl}' }`;
+  }
+}
+
+/**
+ * Creates a token provider for one OAuth Server-to-Server credential and scope set.
+ * Options are validated at once: a bad option throws `IMS_CONFIG` naming the field, never its value.
+ *
+ * @example
+ * ```ts
+ * import { createTokenProvider, fromEnv } from '@ims-token/core'
+ * const ims = createTokenProvider(fromEnv())           // IMS_CLIENT_ID, IMS_CLIENT_SECRET, IMS_SCOPES
+ * const res = await fetch('https://firefly-api.adobe.io/v3/images/generate', {
+ *   method: 'POST', headers: { ...(await ims.getAuthHeaders()), 'content-type': 'application/json' }, body,
+ * })
+ * ```
+ * @see https://developer.adobe.com/developer-console/docs/guides/authentication/ServerToServerAuthentication/implementation
+ */
+export function createTokenProvider(options: TokenProviderOptions): TokenProvider {
+  return new Provider(options);
+}

@@ -1,0 +1,112 @@
+import { readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { ImsTokenError } from './errors';
+import type { ClientSecretInput } from './config';
+
+/** What the provider knows of its secrets at one moment. */
+export interface SecretSnapshot {
+  readonly secrets: readonly string[];
+  /** Changes whenever the secrets change; never reveals them. */
+  readonly fingerprint: string;
+}
+
+/** Where the secrets came from, for `status()`. */
+export type SecretSourceKind = 'static' | 'function' | 'file' | 'set';
+
+function fingerprintOf(secrets: readonly string[]): string {
+  return createHash('sha256').update(secrets.join('\n')).digest('hex').slice(0, 16);
+}
+
+function checkList(list: readonly string[], where: string): string[] {
+  const clean = list.map((s) => (typeof s === 'string' ? s.trim() : '')).filter(Boolean);
+  if (clean.length === 0) throw new ImsTokenError('IMS_CONFIG', `No client secret found in ${where}.`);
+  if (clean.length > 2) {
+    throw new ImsTokenError('IMS_CONFIG', `${where} holds ${clean.length} secrets; at most two are allowed (Adobe keeps two per credential).`);
+  }
+  return clean;
+}
+
+/** Reads the client secrets on every mint: static values, a function, or a file re-read when it changes. */
+export class SecretSource {
+  #kind: SecretSourceKind;
+  readonly #input: ClientSecretInput | undefined;
+  readonly #file: string | undefined;
+  #snapshot: SecretSnapshot | undefined;
+  #fileStamp = '';
+
+  constructor(input: ClientSecretInput | undefined, file: string | undefined) {
+    this.#input = input;
+    this.#file = file;
+    this.#kind = file !== undefined ? 'file' : typeof input === 'function' ? 'function' : 'static';
+    if (this.#kind === 'static') {
+      const list = typeof input === 'string' ? [input] : [...(input as readonly string[])];
+      this.#snapshot = this.#make(checkList(list, 'clientSecret'));
+    }
+  }
+
+  get kind(): SecretSourceKind {
+    return this.#kind;
+  }
+
+  /** The latest snapshot read, if any (no I/O). */
+  get current(): SecretSnapshot | undefined {
+    return this.#snapshot;
+  }
+
+  /** Every secret currently known (for scrubbing text that came from outside). */
+  known(): readonly string[] {
+    return this.#snapshot?.secrets ?? [];
+  }
+
+  /** Replaces the secrets (a rotation in a running process). */
+  set(secrets: readonly string[]): SecretSnapshot {
+    this.#kind = 'set';
+    this.#snapshot = this.#make(checkList(secrets, 'setSecrets()'));
+    return this.#snapshot;
+  }
+
+  #make(secrets: readonly string[]): SecretSnapshot {
+    return Object.freeze({ secrets: Object.freeze([...secrets]), fingerprint: fingerprintOf(secrets) });
+  }
+
+  /** Reads the secrets; a file is re-read only when it changed, unless `force`. */
+  async read(force = false): Promise<SecretSnapshot> {
+    if (this.#kind === 'static' || this.#kind === 'set') return this.#snapshot!;
+    if (this.#kind === 'function') {
+      let value: string | readonly string[];
+      try {
+        value = await (this.#input as () => string | readonly string[] | Promise<string | readonly string[]>)();
+      } catch (err) {
+        throw new ImsTokenError('IMS_CONFIG', 'The clientSecret function threw.', { cause: err });
+      }
+      const list = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
+      const next = checkList(list, 'the value returned by the clientSecret function');
+      const fp = fingerprintOf(next);
+      if (this.#snapshot?.fingerprint !== fp) this.#snapshot = this.#make(next);
+      return this.#snapshot!;
+    }
+    const file = this.#file!;
+    let stamp: string;
+    try {
+      const st = await stat(file);
+      stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    } catch (err) {
+      throw new ImsTokenError('IMS_CONFIG', `Cannot read the client secret file ${file} (IMS_CLIENT_SECRET_FILE): ${(err as NodeJS.ErrnoException).code ?? 'error'}.`, {
+        hint: 'Create the file with one secret per line (at most two), readable by this process only (chmod 600).',
+      });
+    }
+    if (!force && stamp === this.#fileStamp && this.#snapshot) return this.#snapshot;
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new ImsTokenError('IMS_CONFIG', `Cannot read the client secret file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`);
+    }
+    const lines = text.split(/\r?\n/).filter((l) => !l.trimStart().startsWith('#'));
+    const next = checkList(lines, `the client secret file ${file}`);
+    this.#fileStamp = stamp;
+    const fp = fingerprintOf(next);
+    if (this.#snapshot?.fingerprint !== fp) this.#snapshot = this.#make(next);
+    return this.#snapshot!;
+  }
+}
