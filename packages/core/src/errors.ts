@@ -27,6 +27,14 @@ export const ImsTokenErrorCode = {
   INVALID_TOKEN: 'IMS_INVALID_TOKEN',
   /** The provider was closed. */
   CLOSED: 'IMS_CLOSED',
+  /** The I/O Management API refused (HTTP 403): the API is not added to the project, or the token lacks its scopes. */
+  FORBIDDEN: 'IMS_FORBIDDEN',
+  /** The I/O Management API does not know the organization, credential or secret (HTTP 404). */
+  NOT_FOUND: 'IMS_NOT_FOUND',
+  /** The credential already has the two secrets Adobe allows; one must be deleted before another is added. */
+  SECRET_LIMIT: 'IMS_SECRET_LIMIT',
+  /** A secret rotation stopped; the report says which step and what was undone. */
+  ROTATION_FAILED: 'IMS_ROTATION_FAILED',
 } as const;
 
 /** One of the stable error codes. */
@@ -50,6 +58,11 @@ const HINTS: Record<ImsTokenErrorCode, string> = {
   IMS_ABORTED: 'The request was cancelled by its AbortSignal.',
   IMS_INVALID_TOKEN: 'Pass an IMS access token (a JWT with three dot-separated parts).',
   IMS_CLOSED: 'The token provider was closed; create a new one.',
+  IMS_FORBIDDEN:
+    'Add the I/O Management API to the project in Adobe Developer Console and request its scopes (read_client_secret, manage_client_secrets).',
+  IMS_NOT_FOUND: 'Check IMS_ORG_ID (…@AdobeOrg) and IMS_CREDENTIAL_ID against the project in Adobe Developer Console.',
+  IMS_SECRET_LIMIT: 'Delete the unused secret first (ims-token secrets list shows last use), then rotate again.',
+  IMS_ROTATION_FAILED: 'Read the rotation report: every step says what was done and undone; running services keep the old secret.',
 };
 
 /** Fields an {@link ImsTokenError} may carry besides its code and message. */

@@ -1,1 +1,24 @@
-export const placeholder = 1;
+/**
+ * `@ims-token/emulator`: a local Adobe IMS (OAuth Server-to-Server token endpoint), I/O Management API
+ * secrets endpoints and a small protected sample Adobe API, with fault injection, for tests and CI.
+ *
+ * @packageDocumentation
+ */
+export {
+  DEFAULT_CLIENT_ID,
+  DEFAULT_CLIENT_SECRET,
+  DEFAULT_CREDENTIAL_ID,
+  DEFAULT_ORG_ID,
+  normalizeFaultRule,
+  startEmulator,
+} from './emulator';
+export type {
+  Emulator,
+  EmulatorClient,
+  EmulatorClientInput,
+  EmulatorOptions,
+  EmulatorStats,
+  FaultKind,
+  FaultRule,
+  FaultTarget,
+} from './types';

@@ -1,0 +1,115 @@
+/**
+ * A client (OAuth Server-to-Server credential) registered in the emulator.
+ *
+ * The object returned by {@link Emulator.client} is live: changing `disabled` or `allowedScopes`
+ * takes effect on the next token request.
+ */
+export interface EmulatorClient {
+  /** The client ID (also the API key sent as `x-api-key`). */
+  clientId: string;
+  /** The active client secrets (one or two). */
+  clientSecrets: string[];
+  /** Scopes this client may request; `undefined` means any scope is allowed. */
+  allowedScopes?: string[];
+  /** The IMS organization the credential belongs to (for the I/O Management API secrets endpoints). */
+  orgId?: string;
+  /** The Developer Console credential ID (for the I/O Management API secrets endpoints). */
+  credentialId?: string;
+  /** A disabled client gets `400 unauthorized_client` from the token endpoint. */
+  disabled?: boolean;
+}
+
+/** A client description accepted by {@link EmulatorOptions.clients} and {@link Emulator.addClient}. */
+export type EmulatorClientInput = Partial<EmulatorClient> & { clientId?: string; clientSecret?: string };
+
+/** Options of {@link startEmulator}. */
+export interface EmulatorOptions {
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Port to listen on. Default `0` (an ephemeral port; read it from {@link Emulator.port}). */
+  port?: number;
+  /** Clients to register. When absent, one default client is registered (see `DEFAULT_CLIENT_ID`). */
+  clients?: EmulatorClientInput[];
+  /** Lifetime of minted tokens in seconds. Default `86399`. */
+  tokenLifetimeSeconds?: number;
+  /** A secret added through the secrets endpoint is rejected as `invalid_client` for this long. Default `1000`. */
+  secretActivationDelayMs?: number;
+  /** How long a sample-API job takes from submission to `succeeded`. Default `1500`. */
+  jobDurationMs?: number;
+  /** Receives one line per request (method, path, status). Never receives secrets or tokens. */
+  logger?: (line: string) => void;
+}
+
+/** The kinds of fault {@link Emulator.fault} can inject. */
+export type FaultKind = 'status' | 'latency' | 'reset' | 'reset-mid-body' | 'hang' | 'malformed' | 'html' | 'response';
+
+/** Which requests a fault applies to: `token` = `/ims/token/*`, `api` = `/api/*`, `secrets` = `/console/*`, `any` = all but `/__emulator/*`. */
+export type FaultTarget = 'token' | 'api' | 'secrets' | 'any';
+
+/** A fault to inject into the next matching request(s). */
+export interface FaultRule {
+  /** Which requests it applies to. Default `'token'`. */
+  target?: FaultTarget;
+  /** How many matching requests it applies to. Default `1`; `Infinity` allowed. */
+  times?: number;
+  /** What happens to a matching request. */
+  kind: FaultKind;
+  /** Status for `status` (default 500), `response` (default 200) and `html` (default 502). */
+  status?: number;
+  /** Adds a `Retry-After` header (seconds, or an HTTP date) for `status` and `response`. */
+  retryAfter?: string | number;
+  /** For `latency`: wait this long, then handle the request normally. */
+  latencyMs?: number;
+  /** For `response`: the exact body (objects are JSON-encoded, strings sent raw). */
+  body?: unknown;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
+}
+
+/** Counters of what the emulator served. */
+export interface EmulatorStats {
+  /** All requests except the control API (`/__emulator/*`). */
+  requests: number;
+  /** Requests to `/ims/token/*` (including faulted ones). */
+  tokenRequests: number;
+  /** Tokens successfully minted. */
+  tokensMinted: number;
+  /** Token requests answered with an IMS error by the emulator's own logic (not by an injected fault). */
+  tokenErrors: number;
+  /** Tokens minted per client ID. */
+  mintedByClient: Record<string, number>;
+  /** Requests to `/api/*` (including faulted ones). */
+  apiRequests: number;
+  /** Sample-API requests answered `401` (missing, invalid, expired or revoked token). */
+  apiUnauthorized: number;
+  /** Requests to `/console/*` (the I/O Management API secrets endpoints). */
+  secretsRequests: number;
+  /** Requests an injected fault was applied to. */
+  faultsApplied: number;
+}
+
+/** A running emulator. */
+export interface Emulator {
+  /** Base URL, e.g. `http://127.0.0.1:41234`: the IMS URL, the I/O Management API URL and the sample API URL. */
+  readonly url: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** A fresh snapshot of the counters. */
+  readonly stats: EmulatorStats;
+  /** Registers a client; a random ID, secret, org and credential are generated when not given. */
+  addClient(c?: EmulatorClientInput): EmulatorClient & { clientSecret: string };
+  /** The live client record, or `undefined`. */
+  client(clientId: string): EmulatorClient | undefined;
+  /** Queues a fault; rules are matched in order. */
+  fault(rule: FaultRule): void;
+  /** Drops all queued faults. */
+  clearFaults(): void;
+  /** Sets the lifetime (seconds) of tokens minted from now on. */
+  setTokenLifetime(seconds: number): void;
+  /** Revokes every token minted so far (for one client, or all): the sample API then answers 401. */
+  revokeTokens(clientId?: string): void;
+  /** Sets all counters back to zero. */
+  resetStats(): void;
+  /** Closes the server and every open connection (including hung ones). */
+  stop(): Promise<void>;
+}
