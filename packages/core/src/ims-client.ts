@@ -1,3 +1,4 @@
+import type * as Undici_ from 'undici';
 import type { Dispatcher } from 'undici';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
@@ -5,7 +6,7 @@ import { scrub } from './redact';
 import { createImsToken, decodeImsToken } from './token';
 import type { ImsToken } from './token';
 
-type Undici = typeof import('undici');
+type Undici = typeof Undici_;
 let undiciModule: Promise<Undici> | undefined;
 /** undici costs ~80 ms to load: only the first IMS request pays it, never a cached getToken(). */
 export function loadUndici(): Promise<Undici> {

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { createTokenProvider } from './provider';
+import type { TokenProviderOptions } from './config';
+import { fromEnv } from './env';
+import { ImsTokenError } from './errors';
+import { FileStore } from './file-store';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const base: TokenProviderOptions = { clientId: 'abc123', clientSecret: 'p8e-SECRET-VALUE-1234', scopes: ['openid'] };
+
+function configError(fn: () => unknown): ImsTokenError {
+  try {
+    fn();
+  } catch (err) {
+    expect(ImsTokenError.is(err)).toBe(true);
+    expect((err as ImsTokenError).code).toBe('IMS_CONFIG');
+    expect((err as ImsTokenError).message).not.toContain('p8e-SECRET-VALUE-1234');
+    return err as ImsTokenError;
+  }
+  throw new Error('expected IMS_CONFIG');
+}
+
+describe('createTokenProvider validates its options', () => {
+  it.each<[string, Partial<Record<keyof TokenProviderOptions, unknown>>, RegExp]>([
+    ['missing clientId', { clientId: undefined }, /"clientId": is required/],
+    ['empty clientId', { clientId: '  ' }, /"clientId": must not be empty/],
+    ['clientId with a comma', { clientId: 'a,b' }, /"clientId"/],
+    ['missing secret', { clientSecret: undefined }, /"clientSecret": is required/],
+    ['empty secret', { clientSecret: '' }, /"clientSecret"/],
+    ['three secrets', { clientSecret: ['a', 'b', 'c'] }, /"clientSecret"/],
+    ['a number as secret', { clientSecret: 42 }, /"clientSecret"/],
+    ['secret and secret file', { clientSecretFile: '/tmp/x' }, /"clientSecretFile": give either/],
+    ['missing scopes', { scopes: undefined }, /"scopes"/],
+    ['empty scopes', { scopes: ' , ' }, /"scopes": must name at least one scope/],
+    ['empty scope array', { scopes: [] }, /"scopes"/],
+    ['a scope with a space', { scopes: 'openid AdobeID' }, /"scopes": a scope must not contain spaces/],
+    ['plain http IMS', { imsUrl: 'http://ims-na1.adobelogin.com' }, /"imsUrl": must use https/],
+    ['ftp IMS', { imsUrl: 'ftp://ims' }, /"imsUrl": must be an https URL/],
+    ['not a URL', { imsUrl: 'ims-na1' }, /"imsUrl": is not a valid URL/],
+    ['URL with a query', { imsUrl: 'https://ims-na1.adobelogin.com/?client_secret=x' }, /"imsUrl": must not have a query/],
+    ['URL with credentials', { imsUrl: 'https://u:p@ims-na1.adobelogin.com' }, /"imsUrl": must not contain credentials/],
+    ['negative timeout', { timeoutMs: -1 }, /"timeoutMs"/],
+    ['fractional retries', { maxRetries: 1.5 }, /"maxRetries": must be a whole number/],
+    ['a store without get', { store: { set() {}, delete() {} } }, /"store": must implement get, set and delete/],
+    ['a clock that is not a function', { clock: 5 }, /"clock"/],
+  ])('%s', (_name, patch, message) => {
+    const e = configError(() => createTokenProvider({ ...base, ...patch } as TokenProviderOptions));
+    expect(e.message).toMatch(message);
+  });
+
+  it('accepts http for loopback hosts only (the emulator)', () => {
+    for (const imsUrl of ['http://127.0.0.1:9000', 'http://localhost:9000/', 'http://[::1]:9000']) {
+      expect(createTokenProvider({ ...base, imsUrl }).imsUrl).toBe(imsUrl.replace(/\/$/, ''));
+    }
+  });
+
+  it('normalises scopes and derives a cache key that ignores their order and the secret', () => {
+    const a = createTokenProvider({ ...base, scopes: ' openid, AdobeID ,openid' });
+    const b = createTokenProvider({ ...base, clientSecret: 'other', scopes: ['AdobeID', 'openid'] });
+    expect(a.scopes).toEqual(['openid', 'AdobeID']);
+    expect(a.cacheKey).toBe(b.cacheKey);
+    expect(createTokenProvider({ ...base, scopes: 'openid,firefly_api' }).cacheKey).not.toBe(a.cacheKey);
+  });
+
+  it('a missing options object is IMS_CONFIG', () => {
+    configError(() => createTokenProvider(undefined as unknown as TokenProviderOptions));
+  });
+});
+
+describe('fromEnv', () => {
+  const env = { IMS_CLIENT_ID: 'abc123', IMS_CLIENT_SECRET: 'p8e-SECRET-VALUE-1234', IMS_SCOPES: 'openid,AdobeID' };
+
+  it('reads the IMS_* variables', () => {
+    expect(fromEnv(env)).toEqual({ clientId: 'abc123', clientSecret: 'p8e-SECRET-VALUE-1234', scopes: ['openid', 'AdobeID'] });
+    expect(fromEnv({ ...env, IMS_CLIENT_SECRET_NEXT: 'next-secret', IMS_URL: 'https://ims-na1-stg1.adobelogin.com/' })).toMatchObject({
+      clientSecret: ['p8e-SECRET-VALUE-1234', 'next-secret'],
+      imsUrl: 'https://ims-na1-stg1.adobelogin.com',
+    });
+    expect(fromEnv({ ...env, IMS_CLIENT_SECRET: undefined, IMS_CLIENT_SECRET_FILE: '/run/secrets/ims' })).toMatchObject({ clientSecretFile: '/run/secrets/ims' });
+  });
+
+  it('chooses the token cache from IMS_TOKEN_CACHE', () => {
+    expect(fromEnv({ ...env, IMS_TOKEN_CACHE: 'memory' }).store).toBeUndefined();
+    expect(fromEnv({ ...env, IMS_TOKEN_CACHE: 'file' }).store).toBeInstanceOf(FileStore);
+    expect((fromEnv({ ...env, IMS_TOKEN_CACHE: 'file:/tmp/ims-cache' }).store as FileStore).dir).toBe('/tmp/ims-cache');
+    expect(fromEnv({ ...env, IMS_TOKEN_CACHE: 'redis://127.0.0.1:6379' }).store).toBeDefined();
+  });
+
+  it.each<[string, Record<string, string | undefined>, RegExp]>([
+    ['no client id', { IMS_CLIENT_ID: undefined }, /^IMS_CLIENT_ID is not set/],
+    ['blank client id', { IMS_CLIENT_ID: '   ' }, /^IMS_CLIENT_ID is not set/],
+    ['no secret', { IMS_CLIENT_SECRET: undefined }, /^IMS_CLIENT_SECRET is not set/],
+    ['secret and file', { IMS_CLIENT_SECRET_FILE: '/x' }, /^IMS_CLIENT_SECRET_FILE is set together with IMS_CLIENT_SECRET/],
+    ['next without secret', { IMS_CLIENT_SECRET: undefined, IMS_CLIENT_SECRET_NEXT: 'n', IMS_CLIENT_SECRET_FILE: undefined }, /IMS_CLIENT_SECRET/],
+    ['no scopes', { IMS_SCOPES: undefined }, /^IMS_SCOPES is not set/],
+    ['empty scopes', { IMS_SCOPES: ',,' }, /^IMS_SCOPES must be a comma-separated list/],
+    ['http IMS_URL', { IMS_URL: 'http://ims.example.com' }, /^IMS_URL must use https/],
+    ['bad cache', { IMS_TOKEN_CACHE: 'memcached://x' }, /^IMS_TOKEN_CACHE must be memory, file/],
+    ['file: without dir', { IMS_TOKEN_CACHE: 'file:' }, /^IMS_TOKEN_CACHE is "file:" without a directory/],
+  ])('%s → IMS_CONFIG naming the variable', (_n, patch, message) => {
+    const e = configError(() => fromEnv({ ...env, ...patch }));
+    expect(e.message).toMatch(message);
+  });
+
+  it('a redis:// cache without @ims-token/redis installed fails at first use with a clear IMS_CONFIG', async () => {
+    // The built package, run from a directory where @ims-token/redis cannot be resolved (as in an app that lacks it).
+    const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+    const script = `import { createTokenProvider, fromEnv } from ${JSON.stringify(pathToFileURL(dist).href)};
+      const p = createTokenProvider({ ...fromEnv({ IMS_CLIENT_ID: 'a', IMS_CLIENT_SECRET: 'b', IMS_SCOPES: 'openid', IMS_TOKEN_CACHE: 'redis://127.0.0.1:1' }), imsUrl: 'http://127.0.0.1:1' });
+      try { await p.getToken(); } catch (e) { console.log(JSON.stringify(e)); }`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: tmpdir(), encoding: 'utf8', env: { PATH: process.env.PATH } } /* no NODE_PATH: pnpm sets one that reaches every workspace package */);
+    const e = JSON.parse(out) as ImsTokenError;
+    expect(e).toMatchObject({ code: 'IMS_CONFIG', message: expect.stringContaining('@ims-token/redis is not installed') });
+    expect(e.hint).toContain('npm install @ims-token/redis');
+  });
+});

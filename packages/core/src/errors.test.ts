@@ -1,0 +1,184 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import type { FaultRule } from '@ims-token/emulator';
+import { ImsTokenError } from './errors';
+import type { ImsTokenErrorCode } from './errors';
+import { captureLogger, expectNoLeak, renderings, setup } from './test/helpers';
+import type { Env } from './test/helpers';
+
+let env: Env;
+afterEach(async () => {
+  await env?.cleanup();
+});
+
+const valid = { access_token: 'eyJhbGciOiJSUzI1NiJ9.eyJjbGllbnRfaWQiOiJ4In0.c2ln', token_type: 'bearer', expires_in: 86399 };
+
+// IMS answers that must each give a precise error, never a crash or a token.
+const answers: Array<[string, FaultRule, ImsTokenErrorCode, Partial<ImsTokenError>?]> = [
+  ['400 invalid_client', { kind: 'response', status: 400, body: { error: 'invalid_client', error_description: 'invalid client_secret parameter' } }, 'IMS_INVALID_CLIENT', { status: 400, imsError: 'invalid_client', retryable: false }],
+  ['400 invalid_scope', { kind: 'response', status: 400, body: { error: 'invalid_scope', error_description: 'invalid scope' } }, 'IMS_INVALID_SCOPE', { retryable: false }],
+  ['400 unauthorized_client', { kind: 'response', status: 400, body: { error: 'unauthorized_client', error_description: 'client disabled' } }, 'IMS_UNAUTHORIZED_CLIENT'],
+  ['401 without a body', { kind: 'response', status: 401, body: '' }, 'IMS_INVALID_CLIENT', { status: 401 }],
+  ['403', { kind: 'response', status: 403, body: { error: 'forbidden' } }, 'IMS_UNAUTHORIZED_CLIENT', { status: 403 }],
+  ['429 with Retry-After', { kind: 'status', status: 429, retryAfter: 120, times: Infinity }, 'IMS_RATE_LIMITED', { retryAfterMs: 120_000, retryable: true }],
+  ['429 without Retry-After', { kind: 'status', status: 429, times: Infinity }, 'IMS_RATE_LIMITED', { retryAfterMs: undefined }],
+  ['500', { kind: 'status', status: 500, times: Infinity }, 'IMS_SERVER_ERROR', { status: 500, retryable: true }],
+  ['502 HTML page', { kind: 'html', status: 502, times: Infinity }, 'IMS_SERVER_ERROR', { status: 502 }],
+  ['503', { kind: 'status', status: 503, times: Infinity }, 'IMS_SERVER_ERROR'],
+  ['200 HTML page', { kind: 'html', status: 200 }, 'IMS_BAD_RESPONSE'],
+  ['invalid JSON', { kind: 'malformed' }, 'IMS_BAD_RESPONSE'],
+  ['JSON without access_token', { kind: 'response', status: 200, body: { token_type: 'bearer', expires_in: 86399 } }, 'IMS_BAD_RESPONSE'],
+  ['token_type mac', { kind: 'response', status: 200, body: { ...valid, token_type: 'mac' } }, 'IMS_BAD_RESPONSE'],
+  ['expires_in missing', { kind: 'response', status: 200, body: { ...valid, expires_in: undefined } }, 'IMS_BAD_RESPONSE'],
+  ['expires_in zero', { kind: 'response', status: 200, body: { ...valid, expires_in: 0 } }, 'IMS_BAD_RESPONSE'],
+  ['expires_in negative', { kind: 'response', status: 200, body: { ...valid, expires_in: -5 } }, 'IMS_BAD_RESPONSE'],
+  ['expires_in absurd', { kind: 'response', status: 200, body: { ...valid, expires_in: 10 ** 12 } }, 'IMS_BAD_RESPONSE'],
+  ['expires_in a string', { kind: 'response', status: 200, body: { ...valid, expires_in: '86399' } }, 'IMS_BAD_RESPONSE'],
+  ['a JSON array', { kind: 'response', status: 200, body: '[1,2]' }, 'IMS_BAD_RESPONSE'],
+  ['404', { kind: 'response', status: 404, body: 'not found' }, 'IMS_BAD_RESPONSE', { status: 404 }],
+  ['socket reset', { kind: 'reset', times: Infinity }, 'IMS_NETWORK', { retryable: true }],
+  ['socket reset mid-body', { kind: 'reset-mid-body', times: Infinity }, 'IMS_NETWORK'],
+];
+
+describe('every bad IMS answer is a precise ImsTokenError', () => {
+  it.each(answers)('%s → %s', async (_name, rule, code, fields) => {
+    env = await setup();
+    const log = captureLogger();
+    env.emu.fault({ ...rule, headers: { 'x-debug-id': 'dbg-123', ...(rule.headers ?? {}) } });
+    const p = env.make({ maxRetries: 1, logger: log.logger });
+    const err = await p.getToken().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(ImsTokenError.is(err)).toBe(true);
+    const e = err as ImsTokenError;
+    expect(e.code).toBe(code);
+    expect(e.hint.length).toBeGreaterThan(10);
+    if (fields) expect(e).toMatchObject(fields);
+    expect(p.status().state).toBe('failed');
+    expectNoLeak(renderings(e) + log.lines.join('\n'), [env.secret, valid.access_token]);
+  });
+
+  it('keeps the x-debug-id of the IMS answer', async () => {
+    env = await setup();
+    env.emu.fault({ kind: 'response', status: 400, body: { error: 'invalid_client', error_description: 'invalid client_secret parameter' }, headers: { 'x-debug-id': 'dbg-xyz' } });
+    await expect(env.make().getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_CLIENT', debugId: 'dbg-xyz' });
+  });
+
+  it('scrubs the secret if IMS ever echoes it back', async () => {
+    env = await setup();
+    env.emu.fault({ kind: 'response', status: 400, body: { error: 'invalid_client', error_description: `bad secret ${'x'}` } });
+    const p = env.make();
+    env.emu.clearFaults();
+    env.emu.fault({ kind: 'response', status: 400, body: { error: 'invalid_client', error_description: `secret ${env.secret} rejected` } });
+    const e = (await p.getToken().catch((x: unknown) => x)) as ImsTokenError;
+    expect(e.imsErrorDescription).toContain('[redacted]');
+    expectNoLeak(renderings(e), [env.secret]);
+  });
+
+  it('the real emulator rejects a wrong secret, a wrong client id and an unknown scope', async () => {
+    env = await setup();
+    env.emu.client(env.clientId)!.allowedScopes = ['openid', 'AdobeID', 'firefly_api'];
+    await expect(env.make({ clientSecret: 'not-the-secret' }).getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_CLIENT', imsErrorDescription: 'invalid client_secret parameter' });
+    await expect(env.make({ clientId: 'nobody' }).getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_CLIENT', imsErrorDescription: 'invalid client_id parameter' });
+    await expect(env.make({ scopes: 'openid,not_a_scope' }).getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_SCOPE' });
+    env.emu.client(env.clientId)!.disabled = true;
+    await expect(env.make().getToken()).rejects.toMatchObject({ code: 'IMS_UNAUTHORIZED_CLIENT' });
+  });
+});
+
+describe('retries', () => {
+  it('retries 5xx, 429, resets and malformed answers is not retried', async () => {
+    env = await setup();
+    env.emu.fault({ kind: 'status', status: 503, times: 2 });
+    env.emu.fault({ kind: 'reset' });
+    const p = env.make({ maxRetries: 3 });
+    await expect(p.getToken()).resolves.toBeTruthy();
+    expect(env.emu.stats.tokenRequests).toBe(4);
+    expect(p.status().counters.imsRequests).toBe(4);
+  });
+
+  it('gives up after maxRetries', async () => {
+    env = await setup();
+    env.emu.fault({ kind: 'status', status: 500, times: Infinity });
+    await expect(env.make({ maxRetries: 2 }).getToken()).rejects.toMatchObject({ code: 'IMS_SERVER_ERROR' });
+    expect(env.emu.stats.tokenRequests).toBe(3);
+  });
+
+  it('honours Retry-After', async () => {
+    env = await setup();
+    env.emu.fault({ kind: 'status', status: 429, retryAfter: 1 });
+    const p = env.make();
+    const started = Date.now();
+    await expect(p.getToken()).resolves.toBeTruthy();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(env.emu.stats.tokenRequests).toBe(2);
+  });
+
+  it('does not wait out a Retry-After longer than retryMaxDelayMs', async () => {
+    env = await setup();
+    env.emu.fault({ kind: 'status', status: 429, retryAfter: 3600, times: Infinity });
+    const e = await env.make({ retryMaxDelayMs: 5_000 }).getToken().catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'IMS_RATE_LIMITED', retryAfterMs: 3_600_000 });
+    expect(env.emu.stats.tokenRequests).toBe(1);
+  });
+
+  it('never retries invalid_client or invalid_scope', async () => {
+    env = await setup();
+    await expect(env.make({ clientSecret: 'wrong', maxRetries: 5 }).getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_CLIENT' });
+    expect(env.emu.stats.tokenRequests).toBe(1);
+  });
+
+  it('times out a response that never ends', async () => {
+    env = await setup();
+    env.emu.fault({ kind: 'hang', times: Infinity });
+    const started = Date.now();
+    await expect(env.make({ timeoutMs: 200, maxRetries: 1 }).getToken()).rejects.toMatchObject({ code: 'IMS_TIMEOUT', retryable: true });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(env.emu.stats.tokenRequests).toBe(2);
+  });
+
+  it('reports a refused connection as IMS_NETWORK', async () => {
+    env = await setup();
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const a = s.address() as { port: number };
+        s.close(() => resolve(a.port));
+      });
+    });
+    const e = (await env.make({ imsUrl: `http://127.0.0.1:${port}`, maxRetries: 1 }).getToken().catch((x: unknown) => x)) as ImsTokenError;
+    expect(e.code).toBe('IMS_NETWORK');
+    expect(e.message).toContain('ECONNREFUSED');
+    expectNoLeak(renderings(e), [env.secret]);
+  });
+});
+
+describe('negative cache', () => {
+  it('does not call IMS again for a while after a hard rejection', async () => {
+    env = await setup();
+    const p = env.make({ clientSecret: 'wrong-secret' });
+    for (let i = 0; i < 5; i++) await expect(p.getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_CLIENT' });
+    expect(env.emu.stats.tokenRequests).toBe(1);
+    expect(p.status().counters.negativeCacheHits).toBe(4);
+  });
+
+  it('calls IMS again at once when the secret changes', async () => {
+    env = await setup();
+    const p = env.make({ clientSecret: 'wrong-secret' });
+    await expect(p.getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_CLIENT' });
+    p.setSecrets([env.secret]);
+    await expect(p.getToken()).resolves.toBeTruthy();
+  });
+
+  it('calls IMS again after negativeCacheMs', async () => {
+    env = await setup();
+    let now = Date.now();
+    const p = env.make({ clientSecret: 'wrong-secret', clock: () => now, negativeCacheMs: 1_000 });
+    await expect(p.getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_CLIENT' });
+    await expect(p.getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_CLIENT' });
+    now += 1_001;
+    await expect(p.getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_CLIENT' });
+    expect(env.emu.stats.tokenRequests).toBe(2);
+  });
+});

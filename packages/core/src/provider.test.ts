@@ -1,0 +1,225 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { inspect } from 'node:util';
+import { ImsTokenError } from './errors';
+import { decodeImsToken } from './token';
+import { captureLogger, expectNoLeak, renderings, setup } from './test/helpers';
+import type { Env } from './test/helpers';
+
+let env: Env;
+afterEach(async () => {
+  await env?.cleanup();
+});
+
+describe('getToken', () => {
+  it('mints a token with the credential and scopes, and caches it', async () => {
+    env = await setup();
+    const p = env.make();
+    const t = await p.getToken();
+    expect(t.tokenType).toBe('bearer');
+    expect(t.clientId).toBe(env.clientId);
+    expect(t.scopes).toEqual(['openid', 'AdobeID', 'firefly_api']);
+    expect(t.expiresAt - t.issuedAt).toBe(86_399_000);
+    expect(decodeImsToken(t.accessToken).clientId).toBe(env.clientId);
+    expect(await p.getToken()).toBe(t);
+    expect(env.emu.stats.tokensMinted).toBe(1);
+    expect(p.status()).toMatchObject({ state: 'valid', counters: { mints: 1, imsRequests: 1 } });
+  });
+
+  it('10,000 concurrent callers on a cold cache cause exactly one IMS request', async () => {
+    env = await setup();
+    env.emu.fault({ kind: 'latency', latencyMs: 50 });
+    const p = env.make();
+    const tokens = await Promise.all(Array.from({ length: 10_000 }, () => p.getToken()));
+    expect(new Set(tokens.map((t) => t.accessToken)).size).toBe(1);
+    expect(env.emu.stats.tokenRequests).toBe(1);
+  });
+
+  it('getAuthHeaders gives the two headers Adobe APIs need', async () => {
+    env = await setup();
+    const p = env.make();
+    const h = await p.getAuthHeaders();
+    const t = await p.getToken();
+    expect({ ...h }).toEqual({ authorization: `Bearer ${t.accessToken}`, 'x-api-key': env.clientId });
+    const res = await fetch(`${env.emu.url}/api/v1/whoami`, { headers: { ...h } });
+    expect(res.status).toBe(200);
+  });
+
+  it('forceRefresh mints a new token', async () => {
+    env = await setup();
+    const p = env.make();
+    const a = await p.getToken();
+    const b = await p.getToken({ forceRefresh: true });
+    expect(b.accessToken).not.toBe(a.accessToken);
+    expect(env.emu.stats.tokensMinted).toBe(2);
+  });
+
+  it('an aborted caller stops waiting with IMS_ABORTED while the shared request completes for others', async () => {
+    env = await setup();
+    env.emu.fault({ kind: 'latency', latencyMs: 200 });
+    const p = env.make();
+    const ac = new AbortController();
+    const aborted = p.getToken({ signal: ac.signal });
+    const other = p.getToken();
+    ac.abort();
+    await expect(aborted).rejects.toMatchObject({ code: 'IMS_ABORTED' });
+    await expect(other).resolves.toMatchObject({ clientId: env.clientId });
+    expect(env.emu.stats.tokenRequests).toBe(1);
+    const already = new AbortController();
+    already.abort();
+    await expect(p.getToken({ signal: already.signal })).rejects.toMatchObject({ code: 'IMS_ABORTED' });
+  });
+
+  it('close() rejects later calls with IMS_CLOSED', async () => {
+    env = await setup();
+    const p = env.make();
+    await p.getToken();
+    await p.close();
+    await expect(p.getToken()).rejects.toMatchObject({ code: 'IMS_CLOSED' });
+    expect(p.status().state).toBe('closed');
+  });
+});
+
+describe('expiry', () => {
+  it('never hands out a token under minRemainingMs, and refreshes ahead in the background', async () => {
+    env = await setup({ tokenLifetimeSeconds: 100 });
+    let now = Date.now();
+    const p = env.make({ clock: () => now, minRemainingMs: 5_000, refreshWindowMs: 20_000 });
+    const first = await p.getToken();
+    expect(first.expiresAt - first.issuedAt).toBe(100_000);
+
+    now += 70_000; // before the refresh window (which ends up 20–24 s before expiry)
+    expect(await p.getToken()).toBe(first);
+    expect(env.emu.stats.tokenRequests).toBe(1);
+
+    now += 15_000; // 15 s left: inside the window → current token at once, one background refresh
+    const during = await Promise.all([p.getToken(), p.getToken(), p.getToken()]);
+    expect(during.every((t) => t === first)).toBe(true);
+    await expect.poll(() => env.emu.stats.tokenRequests).toBe(2);
+    await expect.poll(async () => (await p.getToken()).accessToken).not.toBe(first.accessToken);
+    expect(env.emu.stats.tokenRequests).toBe(2);
+  });
+
+  it('waits for a new token instead of serving one with less than minRemainingMs left', async () => {
+    env = await setup({ tokenLifetimeSeconds: 100 });
+    let now = Date.now();
+    const p = env.make({ clock: () => now, minRemainingMs: 5_000, refreshWindowMs: 20_000 });
+    const first = await p.getToken();
+    now += 96_000; // 4 s left < minRemainingMs
+    const next = await p.getToken();
+    expect(next.accessToken).not.toBe(first.accessToken);
+    expect(next.expiresAt - now).toBeGreaterThanOrEqual(99_000);
+  });
+
+  it('scales the defaults down for short-lived tokens, and never serves an expired one', async () => {
+    env = await setup({ tokenLifetimeSeconds: 2 });
+    let now = Date.now();
+    const p = env.make({ clock: () => now });
+    const seen: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const t = await p.getToken();
+      expect(t.expiresAt - now).toBeGreaterThan(0);
+      seen.push(t.expiresAt);
+      now += 250;
+    }
+    // 10 s of 2 s tokens: a handful of mints, not one per call
+    expect(env.emu.stats.tokenRequests).toBeGreaterThanOrEqual(5);
+    expect(env.emu.stats.tokenRequests).toBeLessThanOrEqual(8);
+  });
+
+  it('keeps serving the current token while background refreshes fail, then reports the error', async () => {
+    env = await setup({ tokenLifetimeSeconds: 100 });
+    let now = Date.now();
+    const p = env.make({ clock: () => now, minRemainingMs: 5_000, refreshWindowMs: 20_000, maxRetries: 0 });
+    const errors: string[] = [];
+    p.on('refresh-error', (e) => errors.push(e.code));
+    const first = await p.getToken();
+    env.emu.fault({ kind: 'status', status: 503, times: Infinity });
+    now += 85_000;
+    expect(await p.getToken()).toBe(first);
+    await expect.poll(() => errors.length).toBe(1);
+    expect(errors[0]).toBe('IMS_SERVER_ERROR');
+    expect(p.status().lastError?.code).toBe('IMS_SERVER_ERROR');
+    now += 1_000;
+    expect(await p.getToken()).toBe(first); // still served; another try after a pause
+    now += 10_000; // 4 s left: no more serving
+    await expect(p.getToken()).rejects.toMatchObject({ code: 'IMS_SERVER_ERROR' });
+    env.emu.clearFaults();
+    expect((await p.getToken()).accessToken).not.toBe(first.accessToken);
+  });
+
+  it('cross-checks expires_in against the token claims and takes the shorter', async () => {
+    env = await setup({ tokenLifetimeSeconds: 60 });
+    const claimsToken = (await env.make().getToken()).accessToken; // claims say 60 s
+    env.emu.fault({ kind: 'response', status: 200, body: { access_token: claimsToken, token_type: 'bearer', expires_in: 86399 } });
+    const t = await env.make().getToken();
+    expect(t.expiresAt - t.issuedAt).toBe(60_000);
+  });
+});
+
+describe('invalidate', () => {
+  it('drops the token only while it is still the one given, so a burst of 401s refreshes once', async () => {
+    env = await setup();
+    const p = env.make();
+    const old = await p.getToken();
+    await Promise.all(Array.from({ length: 100 }, () => p.invalidate(old.accessToken)));
+    const fresh = await Promise.all(Array.from({ length: 100 }, () => p.getToken()));
+    await Promise.all(Array.from({ length: 100 }, () => p.invalidate(old.accessToken)));
+    expect(new Set(fresh.map((t) => t.accessToken)).size).toBe(1);
+    expect(fresh[0]!.accessToken).not.toBe(old.accessToken);
+    expect(await p.getToken()).toBe(fresh[0]);
+    expect(env.emu.stats.tokensMinted).toBe(2);
+  });
+
+  it('does not take an invalidated token back from the store', async () => {
+    env = await setup();
+    const { MemoryStore } = await import('./store');
+    const store = new MemoryStore();
+    const a = env.make({ store });
+    const b = env.make({ store });
+    const t = await a.getToken();
+    expect((await b.getToken()).accessToken).toBe(t.accessToken);
+    expect(env.emu.stats.tokensMinted).toBe(1);
+    await b.invalidate(t.accessToken);
+    expect((await b.getToken()).accessToken).not.toBe(t.accessToken);
+  });
+});
+
+describe('status, events and redaction', () => {
+  it('status() and events never carry the token; inspect and JSON show 6 characters', async () => {
+    env = await setup();
+    const log = captureLogger();
+    const p = env.make({ logger: log.logger });
+    const events: unknown[] = [];
+    p.on('token', (e) => events.push(e));
+    const t = await p.getToken();
+    const h = await p.getAuthHeaders();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ source: 'ims', clientId: env.clientId, tokenPreview: t.accessToken.slice(0, 6) + '…' });
+    const secrets = [t.accessToken, env.secret, t.accessToken.slice(0, 20)];
+    expectNoLeak(renderings(t) + renderings(h) + renderings(p) + renderings(p.status()) + renderings(events) + log.lines.join('\n'), secrets);
+    expect(inspect(t)).toContain(t.accessToken.slice(0, 6));
+  });
+
+  it('a listener that throws does not break getToken', async () => {
+    env = await setup();
+    const log = captureLogger();
+    const p = env.make({ logger: log.logger });
+    p.on('token', () => {
+      throw new Error('listener bug');
+    });
+    await expect(p.getToken()).resolves.toBeTruthy();
+    expect(log.lines.some((l) => l.includes('listener'))).toBe(true);
+  });
+
+  it('an unsubscribe function stops events', async () => {
+    env = await setup();
+    const p = env.make();
+    let n = 0;
+    const off = p.on('token', () => n++);
+    await p.getToken();
+    off();
+    await p.getToken({ forceRefresh: true });
+    expect(n).toBe(1);
+    expect(ImsTokenError.is(new ImsTokenError('IMS_CONFIG', 'x'))).toBe(true);
+  });
+});
