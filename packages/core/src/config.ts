@@ -76,6 +76,8 @@ export interface ResolvedOptions {
   logger: Required<Logger>;
   dispatcher: Dispatcher | undefined;
   clock: () => number;
+  /** True when no clock was injected (the hot path may then use the coarse clock). */
+  defaultClock: boolean;
 }
 
 export const DEFAULT_IMS_URL = 'https://ims-na1.adobelogin.com';
@@ -215,6 +217,7 @@ export function resolveOptions(input: TokenProviderOptions): ResolvedOptions {
     negativeCacheMs: o.negativeCacheMs ?? 30_000,
     logger: { debug: bind('debug'), info: bind('info'), warn: bind('warn'), error: bind('error') },
     dispatcher: input.dispatcher,
-    clock: input.clock ?? Date.now,
+    clock: input.clock ?? (() => Date.now()),
+    defaultClock: input.clock === undefined,
   };
 }

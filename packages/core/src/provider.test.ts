@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { inspect } from 'node:util';
 import { ImsTokenError } from './errors';
 import { decodeImsToken } from './token';
@@ -153,6 +153,31 @@ describe('expiry', () => {
     env.emu.fault({ kind: 'response', status: 200, body: { access_token: claimsToken, token_type: 'bearer', expires_in: 86399 } });
     const t = await env.make().getToken();
     expect(t.expiresAt - t.issuedAt).toBe(60_000);
+  });
+});
+
+describe('the hot path', () => {
+  it('serves cached tokens without a store lookup or an IMS call', async () => {
+    env = await setup();
+    const p = env.make();
+    const t = await p.getToken();
+    for (let i = 0; i < 1000; i++) expect(await p.getToken()).toBe(t);
+    expect(p.status().counters).toMatchObject({ hits: 1000, misses: 1, imsRequests: 1 });
+  });
+
+  it('follows a faked Date (fake timers) even without an injected clock', async () => {
+    env = await setup();
+    const p = env.make();
+    const a = await p.getToken();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(a.expiresAt - 30_000); // 30 s left: under the 60 s minimum
+      const b = await p.getToken();
+      expect(b.accessToken).not.toBe(a.accessToken);
+      expect(b.expiresAt).toBeGreaterThan(a.expiresAt);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { resolveOptions } from './config';
 import type { ResolvedOptions, TokenProviderOptions } from './config';
+import { COARSE_MIN_MARGIN_MS, coarse, coarseClockUsable, startCoarseClock } from './coarse-clock';
 import { Emitter } from './emitter';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
@@ -116,6 +117,8 @@ export interface TokenProvider {
 }
 
 interface Entry {
+  /** Before this (by the coarse clock) the entry is served without reading the precise clock; -Infinity disables it. */
+  hotUntil: number;
   token: ImsToken;
   promise: Promise<ImsToken>;
   headers: Promise<ImsAuthHeaders>;
@@ -202,8 +205,9 @@ class Provider implements TokenProvider {
   }
 
   getToken(options?: GetTokenOptions): Promise<ImsToken> {
+    // The hot path: no I/O, no allocation, no clock call (see coarse-clock.ts).
     const e = this.#entry;
-    if (options === undefined && e !== undefined && this.#clock() < e.refreshAt) {
+    if (options === undefined && e !== undefined && coarse.now < e.hotUntil && coarseClockUsable()) {
       this.#c.hits++;
       return e.promise;
     }
@@ -212,7 +216,7 @@ class Provider implements TokenProvider {
 
   getAuthHeaders(options?: GetTokenOptions): Promise<ImsAuthHeaders> {
     const e = this.#entry;
-    if (options === undefined && e !== undefined && this.#clock() < e.refreshAt) {
+    if (options === undefined && e !== undefined && coarse.now < e.hotUntil && coarseClockUsable()) {
       this.#c.hits++;
       return e.headers;
     }
@@ -451,7 +455,12 @@ class Provider implements TokenProvider {
 
   #adopt(token: ImsToken, source: 'ims' | 'store'): Entry {
     const { refreshAt, serveUntil } = this.#times(token);
-    const entry: Entry = { token, promise: Promise.resolve(token), headers: Promise.resolve(makeHeaders(token)), refreshAt, serveUntil };
+    let hotUntil = -Infinity;
+    if (this.#o.defaultClock && serveUntil - refreshAt >= COARSE_MIN_MARGIN_MS) {
+      startCoarseClock();
+      hotUntil = refreshAt;
+    }
+    const entry: Entry = { hotUntil, token, promise: Promise.resolve(token), headers: Promise.resolve(makeHeaders(token)), refreshAt, serveUntil };
     this.#entry = entry;
     this.#nextBackgroundAt = 0;
     this.#events.emit(
