@@ -5,6 +5,7 @@ import { fromEnv } from './env';
 import { ImsTokenError } from './errors';
 import { FileStore } from './file-store';
 import { execFileSync } from 'node:child_process';
+import { inspect } from 'node:util';
 import { tmpdir } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -72,12 +73,16 @@ describe('createTokenProvider validates its options', () => {
 describe('fromEnv', () => {
   const env = { IMS_CLIENT_ID: 'abc123', IMS_CLIENT_SECRET: 'p8e-SECRET-VALUE-1234', IMS_SCOPES: 'openid,AdobeID' };
 
-  it('reads the IMS_* variables', () => {
-    expect(fromEnv(env)).toEqual({ clientId: 'abc123', clientSecret: 'p8e-SECRET-VALUE-1234', scopes: ['openid', 'AdobeID'] });
-    expect(fromEnv({ ...env, IMS_CLIENT_SECRET_NEXT: 'next-secret', IMS_URL: 'https://ims-na1-stg1.adobelogin.com/' })).toMatchObject({
-      clientSecret: ['p8e-SECRET-VALUE-1234', 'next-secret'],
-      imsUrl: 'https://ims-na1-stg1.adobelogin.com',
-    });
+  it('reads the IMS_* variables, and hides the secret from inspect and JSON', () => {
+    const o = fromEnv(env);
+    expect(o).toMatchObject({ clientId: 'abc123', scopes: ['openid', 'AdobeID'] });
+    expect((o.clientSecret as () => string[])()).toEqual(['p8e-SECRET-VALUE-1234']);
+    expect(inspect(o) + JSON.stringify(o)).not.toContain('p8e-SECRET-VALUE-1234');
+    expect(createTokenProvider(o).status().secret).toEqual({ source: 'static', index: 0, count: 1 });
+    const two = fromEnv({ ...env, IMS_CLIENT_SECRET_NEXT: 'next-secret', IMS_URL: 'https://ims-na1-stg1.adobelogin.com/' });
+    expect(two.imsUrl).toBe('https://ims-na1-stg1.adobelogin.com');
+    expect((two.clientSecret as () => string[])()).toEqual(['p8e-SECRET-VALUE-1234', 'next-secret']);
+    expect(inspect({ ...two })).not.toContain('next-secret');
     expect(fromEnv({ ...env, IMS_CLIENT_SECRET: undefined, IMS_CLIENT_SECRET_FILE: '/run/secrets/ims' })).toMatchObject({ clientSecretFile: '/run/secrets/ims' });
   });
 

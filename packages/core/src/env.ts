@@ -6,6 +6,7 @@ import type { TokenProviderOptions } from './config';
 import { ImsTokenError } from './errors';
 import { FileStore } from './file-store';
 import { OWNED_STORE } from './provider';
+import { hiddenSecret } from './secret-source';
 import type { TokenStore } from './store';
 import type { ImsToken } from './token';
 
@@ -37,7 +38,8 @@ function read(env: Record<string, string | undefined>, name: string): string | u
 
 /**
  * Builds provider options from `IMS_*` environment variables. Throws `IMS_CONFIG` naming the variable
- * that is missing or wrong (never its value).
+ * that is missing or wrong (never its value). The secret is wrapped so that logging the returned options
+ * (`util.inspect`, `JSON.stringify`) shows `[redacted]`.
  *
  * | variable | meaning |
  * |---|---|
@@ -88,7 +90,7 @@ export function fromEnv(env: Record<string, string | undefined> = process.env): 
   const store = storeFromEnv(read(env, ENV.tokenCache), read(env, ENV.tokenCacheKey));
   return {
     clientId,
-    ...(file ? { clientSecretFile: file } : { clientSecret: next ? [secret!, next] : secret! }),
+    ...(file ? { clientSecretFile: file } : { clientSecret: hiddenSecret(next ? [secret!, next] : [secret!]) }),
     scopes,
     ...(imsUrl ? { imsUrl } : {}),
     ...(store ? { store } : {}),

@@ -292,6 +292,11 @@ class Provider implements TokenProvider {
   }
 
   async #obtain(force: boolean, background: boolean): Promise<Entry> {
+    // A token another provider or process stored wins over everything, even our own negative cache.
+    if (!force) {
+      const stored = await this.#storeGet(background);
+      if (stored) return stored;
+    }
     let snap = await this.#secrets.read();
     const hard = this.#hardFailure;
     if (hard && this.#clock() < hard.until) {
@@ -300,10 +305,6 @@ class Provider implements TokenProvider {
         this.#c.negativeCacheHits++;
         throw hard.error;
       }
-    }
-    if (!force) {
-      const stored = await this.#storeGet(background);
-      if (stored) return stored;
     }
     const run = async (): Promise<Entry> => {
       if (!force) {

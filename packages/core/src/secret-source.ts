@@ -3,6 +3,22 @@ import { createHash } from 'node:crypto';
 import { ImsTokenError } from './errors';
 import type { ClientSecretInput } from './config';
 
+const STATIC = Symbol.for('ims-token.staticSecret');
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+/**
+ * Wraps secret values so that `util.inspect` and `JSON.stringify` of an options object cannot show them
+ * (what `fromEnv()` returns). The provider still treats them as static secrets.
+ */
+export function hiddenSecret(values: readonly string[]): () => readonly string[] {
+  const frozen = Object.freeze([...values]);
+  const fn = (): readonly string[] => frozen;
+  Object.defineProperty(fn, STATIC, { value: frozen });
+  Object.defineProperty(fn, INSPECT, { value: () => `[client secret${frozen.length > 1 ? 's' : ''}: redacted]` });
+  Object.defineProperty(fn, 'toJSON', { value: () => '[redacted]' });
+  return fn;
+}
+
 /** What the provider knows of its secrets at one moment. */
 export interface SecretSnapshot {
   readonly secrets: readonly string[];
@@ -37,9 +53,10 @@ export class SecretSource {
   constructor(input: ClientSecretInput | undefined, file: string | undefined) {
     this.#input = input;
     this.#file = file;
-    this.#kind = file !== undefined ? 'file' : typeof input === 'function' ? 'function' : 'static';
+    const hidden = typeof input === 'function' ? ((input as unknown as Record<symbol, unknown>)[STATIC] as readonly string[] | undefined) : undefined;
+    this.#kind = file !== undefined ? 'file' : typeof input === 'function' && !hidden ? 'function' : 'static';
     if (this.#kind === 'static') {
-      const list = typeof input === 'string' ? [input] : [...(input as readonly string[])];
+      const list = hidden ? [...hidden] : typeof input === 'string' ? [input] : [...(input as readonly string[])];
       this.#snapshot = this.#make(checkList(list, 'clientSecret'));
     }
   }

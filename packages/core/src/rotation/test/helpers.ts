@@ -1,0 +1,88 @@
+import { inspect } from 'node:util';
+import type { Emulator, EmulatorClient } from '@ims-token/emulator';
+import type { Logger } from '../../index';
+import { createSecretsClient } from '../index';
+import type { SecretsClient, SecretsClientOptions } from '../index';
+
+export type Client = EmulatorClient & { clientSecret: string; orgId: string; credentialId: string };
+
+/** A fresh emulator client (its own org and credential), so tests do not share secrets. */
+export function newClient(emu: Emulator, input: Parameters<Emulator['addClient']>[0] = {}): Client {
+  return emu.addClient(input) as Client;
+}
+
+/** Connection options of a secrets client for an emulator client (fast retries). */
+export function connection(emu: Emulator, c: Client, logger?: Logger): SecretsClientOptions {
+  return {
+    clientId: c.clientId,
+    clientSecret: c.clientSecret,
+    orgId: c.orgId,
+    credentialId: c.credentialId,
+    imsUrl: emu.url,
+    managementUrl: emu.url,
+    retryBaseDelayMs: 1,
+    ...(logger ? { logger } : {}),
+  };
+}
+
+export function clientFor(emu: Emulator, c: Client, logger?: Logger, extra: Partial<SecretsClientOptions> = {}): SecretsClient {
+  return createSecretsClient({ ...connection(emu, c, logger), ...extra });
+}
+
+/** A logger that keeps every line (all levels), to scan for secrets. */
+export function captureLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const put =
+    (level: string) =>
+    (obj: object, msg?: string): void => {
+      lines.push(`${level} ${JSON.stringify(obj)} ${msg ?? ''}`);
+    };
+  return { lines, debug: put('debug'), info: put('info'), warn: put('warn'), error: put('error') };
+}
+
+/** Every way a value could be shown: message, stack, JSON, inspect. */
+export function renderings(value: unknown): string {
+  const parts = [inspect(value, { depth: 8 })];
+  try {
+    parts.push(JSON.stringify(value));
+  } catch {
+    // not serializable
+  }
+  if (value instanceof Error) {
+    parts.push(value.message, value.stack ?? '');
+    let cause = (value as { cause?: unknown }).cause;
+    while (cause) {
+      parts.push(inspect(cause), cause instanceof Error ? `${cause.message}${cause.stack ?? ''}` : String(cause));
+      cause = (cause as { cause?: unknown }).cause;
+    }
+  }
+  return parts.join('\n');
+}
+
+export function expectNoSecrets(text: string, secrets: readonly (string | undefined)[]): void {
+  for (const s of secrets) {
+    if (s && text.includes(s)) throw new Error(`a secret value leaked (first 4 chars ${s.slice(0, 4)}…)`);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
+/** Catches the rejection of a promise (fails if it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
