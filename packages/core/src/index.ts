@@ -21,3 +21,25 @@ export { decodeImsToken, createImsToken, serializeImsToken, deserializeImsToken 
 export type { ImsToken, ImsTokenClaims, SerializedImsToken } from './token';
 export { redactToken } from './redact';
 export type { SecretSourceKind } from './secret-source';
+export {
+  createSecretsClient,
+  secretsClientFromEnv,
+  IO_MANAGEMENT_SCOPES,
+  DEFAULT_MANAGEMENT_URL,
+  rotateClientSecret,
+  RotationError,
+} from './rotation';
+export type {
+  SecretsClient,
+  SecretsClientOptions,
+  SecretsCallOptions,
+  ClientSecretInfo,
+  NewClientSecret,
+  RotateClientSecretOptions,
+  RotationOptions,
+  RotationReport,
+  RotationStep,
+  RotationStepName,
+  RotationStepStatus,
+  PersistContext,
+} from './rotation';

@@ -179,7 +179,7 @@ const iso = (ms: number): string => {
 };
 
 /** "3 s", "20 min", "2.5 h", "4 d". */
-export function humanDuration(ms: number): string {
+function humanDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
   if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
   if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;

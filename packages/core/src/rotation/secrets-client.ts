@@ -129,8 +129,6 @@ export interface SecretsClientInternals {
   readonly clock: () => number;
   /** Mints a fresh management token with the current secret (touches its `last_used_at`). */
   mint(signal?: AbortSignal): Promise<ImsToken>;
-  /** Which configured secret the management provider uses (index) and how many it has. */
-  secretIndex(): { index: number; count: number };
 }
 
 const internals = new WeakMap<object, SecretsClientInternals>();
@@ -283,10 +281,6 @@ class Client implements SecretsClient {
       logger: this.#logger,
       clock: this.#clock,
       mint: (signal) => this.#token(true, signal),
-      secretIndex: () => {
-        const s = this.#provider.status().secret;
-        return { index: s.index, count: s.count };
-      },
     });
   }
 
