@@ -480,7 +480,7 @@ class Provider implements TokenProvider {
     const e = this.#entry;
     if (accessToken === undefined || e?.token.accessToken === accessToken) this.#entry = undefined;
     const target = accessToken ?? e?.token.accessToken;
-    if (target !== undefined) {
+    if (target !== undefined && !this.#invalidated.includes(target)) {
       this.#invalidated.push(target);
       if (this.#invalidated.length > 8) this.#invalidated.shift();
     }
