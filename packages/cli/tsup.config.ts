@@ -1,4 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 import { preset } from '../../tsup.preset';
 
-export default defineConfig(preset({ entry: ['src/index.ts', 'src/cli.ts'] }));
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
+const define = { __CLI_VERSION__: JSON.stringify(version) };
+
+export default defineConfig([
+  // The library entry (run, EXIT_CODES): ESM + CJS + types. Its clean keeps the bin's files below.
+  preset({ entry: ['src/index.ts'], define, clean: ['!cli.cjs*', '!main.cjs*'] }),
+  // The bin: dist/cli.cjs is a small launcher (the cached-token fast path); dist/main.cjs is the whole CLI,
+  // required only when the fast path cannot answer.
+  preset({ entry: ['src/cli.ts', 'src/main.ts'], format: ['cjs'], dts: false, clean: false, define }),
+]);

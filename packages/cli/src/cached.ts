@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import { ImsTokenError, deserializeImsToken } from '@ims-token/core';
+import type { ImsToken, TokenProvider } from '@ims-token/core';
+import { withSpinner } from './config';
+import type { CliConfig } from './config';
+import type { Context } from './context';
+import { formatDuration } from './output';
+import { serveUntil, usableUntil } from './policy';
+
+/**
+ * The token cached for this credential, even an expired one (a file store's `get` hides those),
+ * or `undefined`. Never asks IMS.
+ */
+export async function readCachedToken(config: CliConfig, provider: TokenProvider): Promise<ImsToken | undefined> {
+  if (config.cache.kind === 'memory') return undefined;
+  if (config.cache.kind === 'file') {
+    let text: string;
+    try {
+      text = await readFile(config.cache.store.pathFor(provider.cacheKey), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const token = deserializeImsToken(JSON.parse(text));
+      return token && token.clientId === provider.clientId ? token : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return config.options.store?.get(provider.cacheKey);
+}
+
+/**
+ * `valid`: printed as is; `expiring`: the next `token` run replaces it (and uses it still if IMS is down);
+ * `expired`: past its end, or too close to it to be used; `none`.
+ */
+export type CachedState = 'valid' | 'expiring' | 'expired' | 'none';
+
+export function cachedState(token: ImsToken | undefined, now: number): CachedState {
+  if (!token) return 'none';
+  if (now >= usableUntil(token)) return 'expired';
+  if (now >= serveUntil(token)) return 'expiring';
+  return 'valid';
+}
+
+const FALLBACK: ReadonlySet<string> = new Set(['IMS_NETWORK', 'IMS_TIMEOUT', 'IMS_SERVER_ERROR', 'IMS_RATE_LIMITED', 'IMS_BAD_RESPONSE']);
+
+/**
+ * A token for `token` and `exec`: the cached one while it has an hour left, else a new one; when IMS
+ * cannot give one (network, 5xx, 429), the cached one while it is still usable, with a warning.
+ * A rejected credential is never papered over.
+ */
+export async function obtainToken(ctx: Context, config: CliConfig, provider: TokenProvider): Promise<ImsToken> {
+  const force = ctx.flags.force === true;
+  try {
+    return await withSpinner(ctx, 'Getting a token from IMS…', () => provider.getToken(force ? { forceRefresh: true } : undefined));
+  } catch (err) {
+    if (force || !ImsTokenError.is(err) || !FALLBACK.has(err.code)) throw err;
+    const cached = await readCachedToken(config, provider).catch(() => undefined);
+    const now = Date.now();
+    if (!cached || now >= usableUntil(cached)) throw err;
+    ctx.note(
+      `ims-token: ${ctx.err.yellow('warning')}: ${err.code}: could not refresh the token (${err.message.replace(/\.$/, '')}); using the cached one, which expires in ${formatDuration(cached.expiresAt - now)}.`,
+    );
+    return cached;
+  }
+}

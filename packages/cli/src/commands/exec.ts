@@ -1,0 +1,89 @@
+import { constants } from 'node:os';
+import { usageError } from '../args';
+import { obtainToken } from '../cached';
+import { createProvider, resolveConfig } from '../config';
+import type { Context } from '../context';
+import type { CommandModule } from './types';
+
+/** Signals passed on to the command (a terminal's Ctrl-C reaches both processes anyway, like with npm). */
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+export const command: CommandModule = {
+  options: {
+    force: { type: 'boolean', help: 'ignore the cached token and mint a new one first' },
+  },
+  maxPositionals: 0,
+  passthrough: true,
+  help: {
+    usage: 'ims-token exec [options] -- <command> [args…]',
+    description: `Gets a token (cached like "ims-token token") and runs <command> with IMS_ACCESS_TOKEN (the token)
+and IMS_API_KEY (the client id) added to its environment; the rest of the environment is passed as is
+(variables read from --env-file are not). Signals are passed on; ims-token exits with the command's
+exit code, or dies of the same signal. 127: command not found, 126: it cannot be run.`,
+    examples: [
+      'ims-token exec -- sh -c \'curl -H "Authorization: Bearer $IMS_ACCESS_TOKEN" -H "x-api-key: $IMS_API_KEY" https://…\'',
+      'ims-token exec --env-file .env -- node scripts/generate.js',
+    ],
+  },
+  async run(ctx: Context): Promise<number> {
+    const [file, ...args] = ctx.rest;
+    if (file === undefined || file === '') {
+      throw usageError('"ims-token exec" needs a command to run.', 'Write it after --, e.g. "ims-token exec -- node app.js".');
+    }
+    const config = await resolveConfig(ctx, { needSecret: true });
+    const provider = createProvider(ctx, config);
+    let env: Record<string, string | undefined>;
+    try {
+      const token = await obtainToken(ctx, config, provider);
+      env = { ...ctx.io.env, IMS_ACCESS_TOKEN: token.accessToken, IMS_API_KEY: token.clientId };
+    } finally {
+      await provider.close();
+    }
+
+    const { spawn } = await import('node:child_process');
+    const io = ctx.io;
+    const inherit = io.stdin === process.stdin && io.stdout === process.stdout && io.stderr === process.stderr;
+    const child = spawn(file, args, { stdio: inherit ? 'inherit' : 'pipe', env, cwd: io.cwd });
+    if (!inherit) {
+      child.stdout?.on('data', (c: Buffer) => io.stdout.write(c.toString()));
+      child.stderr?.on('data', (c: Buffer) => io.stderr.write(c.toString()));
+      if (child.stdin) io.stdin.pipe(child.stdin).on('error', () => {});
+    }
+    const handlers = FORWARDED.map((sig) => {
+      const h = (): void => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+      };
+      process.on(sig, h);
+      return [sig, h] as const;
+    });
+    const cleanup = (): void => {
+      for (const [sig, h] of handlers) process.off(sig, h);
+      if (!inherit && child.stdin) {
+        io.stdin.unpipe(child.stdin);
+        io.stdin.pause();
+      }
+    };
+    return new Promise<number>((resolve) => {
+      let settled = false;
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        const notFound = err.code === 'ENOENT';
+        ctx.note(`ims-token: ${notFound ? 'command not found' : `cannot run the command (${err.code ?? 'error'})`}: ${file}`);
+        resolve(notFound ? 127 : 126);
+      });
+      child.once('close', (code, signal) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        if (signal) {
+          ctx.exitSignal = signal;
+          resolve(128 + (constants.signals[signal] ?? 0));
+        } else {
+          resolve(code ?? 1);
+        }
+      });
+    });
+  },
+};

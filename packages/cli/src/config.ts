@@ -1,0 +1,214 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import { ENV, FileStore, ImsTokenError, createTokenProvider, defaultCacheDir, fromEnv } from '@ims-token/core';
+import type { Logger, TokenProvider, TokenProviderOptions } from '@ims-token/core';
+import { usageError } from './args';
+import type { Context } from './context';
+import { readAll } from './io';
+import { startSpinner } from './output';
+import { CLI_MIN_REMAINING_MS } from './policy';
+import { SCOPE_PRESETS } from './presets';
+import { canPrompt, promptHidden } from './prompt';
+
+/** Where this run keeps tokens. */
+export type CacheInfo =
+  | { kind: 'file'; dir: string; store: FileStore }
+  | { kind: 'memory'; why: string }
+  | { kind: 'redis'; where: string };
+
+export interface CliConfig {
+  options: TokenProviderOptions;
+  cache: CacheInfo;
+  /** Where the secret comes from, for `doctor` (never the secret). */
+  secretSource: string;
+  /** Whether a secret is configured at all. */
+  hasSecret: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+const SECRET_VARS = [ENV.clientSecret, ENV.clientSecretNext, ENV.clientSecretFile] as const;
+
+export function resolvePath(ctx: Context, p: string): string {
+  return isAbsolute(p) ? p : resolve(ctx.io.cwd, p);
+}
+
+/** Reads a dotenv file (Node's own parser: `KEY=value`, quotes, `#` comments). */
+export async function readEnvFile(ctx: Context, path: string): Promise<Env> {
+  let text: string;
+  try {
+    text = await readFile(resolvePath(ctx, path), 'utf8');
+  } catch (err) {
+    throw usageError(`Cannot read --env-file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`, 'Check the path (it is relative to the current directory).');
+  }
+  return parseEnv(text) as Env;
+}
+
+/**
+ * The environment this run configures itself from: the process environment, then `--env-file` on top of it.
+ * The secret source is one unit: when the env file names any secret variable, those of the environment are dropped.
+ */
+export async function loadEnv(ctx: Context): Promise<{ env: Env; fromFile: Env }> {
+  const base: Env = { ...ctx.io.env };
+  const file = ctx.flags['env-file'];
+  if (typeof file !== 'string') return { env: base, fromFile: {} };
+  const fromFile = await readEnvFile(ctx, file);
+  if (SECRET_VARS.some((v) => fromFile[v] !== undefined)) for (const v of SECRET_VARS) delete base[v];
+  return { env: { ...base, ...fromFile }, fromFile };
+}
+
+/** Reads one or two secrets from stdin (hidden prompt on a terminal), once per run. */
+export async function stdinSecrets(ctx: Context): Promise<string[]> {
+  if (ctx.stdinSecrets) return ctx.stdinSecrets;
+  let text: string;
+  if (canPrompt(ctx.io)) text = await promptHidden(ctx.io, 'Client secret (not shown): ');
+  else text = await readAll(ctx.io.stdin, 64 * 1024);
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  if (lines.length === 0) throw usageError('--client-secret-stdin was given but standard input held no secret.', 'Pipe the secret in: `printf %s "$SECRET" | ims-token token --client-secret-stdin`.');
+  if (lines.length > 2) throw usageError(`Standard input held ${lines.length} lines; --client-secret-stdin takes one secret, or two during a rotation.`, 'Pass one secret per line, at most two.');
+  ctx.stdinSecrets = lines;
+  return lines;
+}
+
+function cliHint(err: ImsTokenError, ctx: Context): ImsTokenError {
+  const m = err.message;
+  let hint: string | undefined;
+  if (m.startsWith(ENV.clientId)) hint = 'Pass --client-id, or set IMS_CLIENT_ID in the environment or an --env-file.';
+  else if (m.startsWith(ENV.clientSecret)) hint = 'Set IMS_CLIENT_SECRET or IMS_CLIENT_SECRET_FILE (in the environment or an --env-file), or pipe the secret to --client-secret-stdin.';
+  else if (m.startsWith(ENV.scopes)) hint = 'Pass --scopes or --preset (firefly, io-management), or set IMS_SCOPES.';
+  else if (m.startsWith(ENV.imsUrl)) hint = 'Pass a valid --ims-url or fix IMS_URL: https://ims-na1.adobelogin.com (plain http only for 127.0.0.1, e.g. the emulator).';
+  else if (m.startsWith(ENV.tokenCache)) hint = 'Use --cache-dir <dir> or --no-cache, or set IMS_TOKEN_CACHE to file, file:<dir>, memory or a redis:// URL.';
+  if (hint === undefined) return err;
+  if (/is not set/.test(m) && ctx.flags['env-file'] === undefined && existsSync(resolve(ctx.io.cwd, '.env'))) {
+    hint += ' (There is a .env here; ims-token reads it only with --env-file .env.)';
+  }
+  return new ImsTokenError(err.code, m, { hint });
+}
+
+function redisWhere(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return 'redis';
+  }
+}
+
+/**
+ * Builds the provider options of this run. Precedence: flags, then `--env-file`, then the environment.
+ * `needSecret: false` (status, cache, inspect) accepts a missing secret: the provider then never mints.
+ */
+export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: boolean }): Promise<CliConfig> {
+  const { env, fromFile } = await loadEnv(ctx);
+  const f = ctx.flags;
+  if (typeof f['client-id'] === 'string') env[ENV.clientId] = f['client-id'];
+  if (typeof f.preset === 'string') {
+    const scopes = (SCOPE_PRESETS as Record<string, string>)[f.preset];
+    if (scopes === undefined) throw usageError(`Unknown --preset "${f.preset.slice(0, 40)}".`, `Use one of: ${Object.keys(SCOPE_PRESETS).join(', ')}; or pass --scopes.`);
+    if (typeof f.scopes !== 'string') env[ENV.scopes] = scopes;
+  }
+  if (typeof f.scopes === 'string') env[ENV.scopes] = f.scopes;
+  if (typeof f['ims-url'] === 'string') env[ENV.imsUrl] = f['ims-url'];
+
+  const where = (name: string): string => (fromFile[name] !== undefined ? `${name} from ${String(f['env-file'])}` : name);
+  let secretSource: string;
+  if (f['client-secret-stdin'] === true) {
+    const secrets = await stdinSecrets(ctx);
+    for (const v of SECRET_VARS) delete env[v];
+    env[ENV.clientSecret] = secrets[0];
+    if (secrets[1] !== undefined) env[ENV.clientSecretNext] = secrets[1];
+    secretSource = secrets.length === 2 ? 'two secrets from stdin' : 'stdin';
+  } else if (env[ENV.clientSecretFile]?.trim()) {
+    secretSource = `${where(ENV.clientSecretFile)} (${env[ENV.clientSecretFile]!.trim()})`;
+  } else if (env[ENV.clientSecret]?.trim()) {
+    secretSource = env[ENV.clientSecretNext]?.trim() ? `${where(ENV.clientSecret)} + ${ENV.clientSecretNext}` : where(ENV.clientSecret);
+  } else {
+    secretSource = 'none';
+  }
+  const hasSecret = secretSource !== 'none';
+  if (!needSecret && !hasSecret) env[ENV.clientSecret] = 'placeholder-never-sent';
+
+  const cacheVar = env[ENV.tokenCache]?.trim();
+  delete env[ENV.tokenCache];
+  const cache = resolveCache(ctx, env, cacheVar);
+  if (cache.kind === 'redis') env[ENV.tokenCache] = cacheVar; // core loads @ims-token/redis, or says why the value is wrong
+
+  let options: TokenProviderOptions;
+  try {
+    options = fromEnv(env);
+  } catch (err) {
+    throw ImsTokenError.is(err) ? cliHint(err, ctx) : err;
+  }
+  if (!needSecret && !hasSecret) {
+    options.clientSecret = () => {
+      throw new ImsTokenError('IMS_CONFIG', `${ENV.clientSecret} is not set.`, { hint: 'This command needs the client secret: set IMS_CLIENT_SECRET or pipe it to --client-secret-stdin.' });
+    };
+  }
+  if (cache.kind === 'file') options.store = cache.store;
+  return { options, cache, secretSource, hasSecret };
+}
+
+/** The cache of this run: --no-cache / --cache-dir, then IMS_TOKEN_CACHE, then a FileStore in the default directory. */
+export function resolveCache(ctx: Context, env: Env, cacheVar = env[ENV.tokenCache]?.trim()): CacheInfo {
+  const f = ctx.flags;
+  if (f['no-cache'] === true) return { kind: 'memory', why: '--no-cache' };
+  if (typeof f['cache-dir'] === 'string') return fileCache(resolvePath(ctx, f['cache-dir']));
+  if (!cacheVar || cacheVar === 'file') return fileCache(defaultCacheDir(env as NodeJS.ProcessEnv));
+  if (cacheVar === 'memory') return { kind: 'memory', why: `${ENV.tokenCache}=memory` };
+  if (cacheVar.startsWith('file:') && cacheVar.length > 5) return fileCache(resolvePath(ctx, cacheVar.slice(5)));
+  return { kind: 'redis', where: redisWhere(cacheVar) };
+}
+
+function fileCache(dir: string): CacheInfo {
+  return { kind: 'file', dir, store: new FileStore({ dir }) };
+}
+
+/** The provider of this run, logging retries to the spinner and, with --verbose, to stderr. */
+export function createProvider(ctx: Context, config: CliConfig, extra: Partial<TokenProviderOptions> = {}): TokenProvider {
+  const verbose = ctx.flags.verbose === true;
+  const line =
+    (level: string) =>
+    (obj: object, msg?: string): void => {
+      const o = obj as Record<string, unknown>;
+      if (msg?.includes('retrying') && ctx.spinner) {
+        ctx.spinner.update(`IMS answered ${String(o.code)}; retrying (attempt ${String(o.attempt)})…`);
+      }
+      if (!verbose || level === 'error') return;
+      const fields = Object.entries(o)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+        .join(' ');
+      ctx.spinner?.update('');
+      ctx.note(ctx.err.dim(`${msg ?? 'ims-token'}${fields ? ` (${fields})` : ''}`));
+    };
+  const logger: Logger = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+  return createTokenProvider({ ...config.options, minRemainingMs: CLI_MIN_REMAINING_MS, logger, ...extra });
+}
+
+/** Where a cached token of this credential lives, for display. */
+export function cacheLocation(config: CliConfig, provider: TokenProvider): string {
+  switch (config.cache.kind) {
+    case 'file':
+      return config.cache.store.pathFor(provider.cacheKey);
+    case 'redis':
+      return `${config.cache.where} (key ${provider.cacheKey})`;
+    default:
+      return `nowhere (${config.cache.why}: every run asks IMS)`;
+  }
+}
+
+/** Runs `fn` with a spinner on stderr (only on a terminal, only after a moment). */
+export async function withSpinner<T>(ctx: Context, label: string, fn: () => Promise<T>): Promise<T> {
+  ctx.spinner = ctx.flags.verbose === true ? undefined : startSpinner(ctx.io, label);
+  try {
+    return await fn();
+  } finally {
+    ctx.spinner?.stop();
+    ctx.spinner = undefined;
+  }
+}

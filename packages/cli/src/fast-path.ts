@@ -1,0 +1,150 @@
+/**
+ * The warm path of `ims-token token`, without loading `@ims-token/core` or the rest of the CLI.
+ *
+ * A script that calls `ims-token token` a hundred times pays Node's start-up plus this module
+ * (node builtins only): it finds the cached token file, checks it, prints it. Whenever anything is not
+ * plainly the common case (an option it does not know, a config core would reject, no cached token,
+ * a token due for refresh, any error), it answers `undefined` and the full CLI runs instead, which is
+ * always correct. So this path can only be faster, never different.
+ *
+ * It mirrors three things of core: `fromEnv`'s checks, the provider's cache key
+ * (`ims-` + sha256(imsUrl \n clientId \n sorted scopes), 32 hex) and `FileStore`'s file layout.
+ * fast-path.test.ts pins them to core's own `cacheKey` and files.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import { formatToken } from './format';
+import type { TokenFormat } from './format';
+import { serveUntil } from './policy';
+import { SCOPE_PRESETS } from './presets';
+
+type Env = Record<string, string | undefined>;
+
+const DEFAULT_IMS_URL = 'https://ims-na1.adobelogin.com';
+const STRING_OPTIONS = new Set(['env-file', 'client-id', 'scopes', 'preset', 'ims-url', 'cache-dir']);
+const SECRET_VARS = ['IMS_CLIENT_SECRET', 'IMS_CLIENT_SECRET_NEXT', 'IMS_CLIENT_SECRET_FILE'];
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+function trimmed(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function parseArgv(argv: readonly string[]): { flags: Map<string, string>; format: TokenFormat } | undefined {
+  const flags = new Map<string, string>();
+  let command = false;
+  let json = false;
+  let header = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === 'token' && !command) command = true;
+    else if (a === '--json') json = true;
+    else if (a === '--header') header = true;
+    else if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = a.slice(2, eq === -1 ? undefined : eq);
+      if (!STRING_OPTIONS.has(name)) return undefined;
+      const value = eq === -1 ? argv[++i] : a.slice(eq + 1);
+      if (value === undefined || (eq === -1 && value.startsWith('-'))) return undefined;
+      flags.set(name, value);
+    } else return undefined;
+  }
+  if (!command || (json && header)) return undefined;
+  return { flags, format: json ? 'json' : header ? 'header' : 'plain' };
+}
+
+function normalizeUrl(input: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    return undefined;
+  }
+  if (url.username || url.password || url.search || url.hash) return undefined;
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) return undefined;
+  return url.href.replace(/\/+$/, '');
+}
+
+/** One or two secrets in the file, as core's secret source requires (it reads the file before the cache). */
+function secretFileOk(path: string): boolean {
+  try {
+    const n = readFileSync(path, 'utf8')
+      .split(/\r?\n/)
+      .filter((l) => !l.trimStart().startsWith('#') && l.trim() !== '').length;
+    return n >= 1 && n <= 2;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The text `ims-token <argv>` prints, when it is a `token` run that a cached token answers; else `undefined`.
+ * Never throws.
+ */
+export function fastToken(argv: readonly string[], processEnv: Env, cwd: string, now = Date.now()): string | undefined {
+  try {
+    const parsed = parseArgv(argv);
+    if (!parsed) return undefined;
+    const { flags, format } = parsed;
+    const path = (p: string): string => (isAbsolute(p) ? p : resolve(cwd, p));
+
+    // Layers: environment, then --env-file (the secret source as one unit), then flags.
+    const env: Env = { ...processEnv };
+    const envFile = flags.get('env-file');
+    if (envFile !== undefined) {
+      const fromFile = parseEnv(readFileSync(path(envFile), 'utf8')) as Env;
+      if (SECRET_VARS.some((v) => fromFile[v] !== undefined)) for (const v of SECRET_VARS) delete env[v];
+      Object.assign(env, fromFile);
+    }
+    const preset = flags.get('preset');
+    if (preset !== undefined && !Object.hasOwn(SCOPE_PRESETS, preset)) return undefined;
+    const clientId = trimmed(flags.get('client-id') ?? env.IMS_CLIENT_ID);
+    const scopesRaw = trimmed(flags.get('scopes') ?? (preset !== undefined ? SCOPE_PRESETS[preset as keyof typeof SCOPE_PRESETS] : env.IMS_SCOPES));
+    const urlRaw = trimmed(flags.get('ims-url') ?? env.IMS_URL);
+
+    // What fromEnv would refuse, the full CLI reports.
+    if (!clientId || /[\s,]/.test(clientId) || !scopesRaw) return undefined;
+    const secret = trimmed(env.IMS_CLIENT_SECRET);
+    const next = trimmed(env.IMS_CLIENT_SECRET_NEXT);
+    const file = trimmed(env.IMS_CLIENT_SECRET_FILE);
+    if (file ? secret || next || !secretFileOk(file) : !secret) return undefined;
+    const scopes = [...new Set(scopesRaw.split(',').map((s) => s.trim()).filter(Boolean))];
+    if (scopes.length === 0 || scopes.some((s) => /\s/.test(s))) return undefined;
+    const imsUrl = normalizeUrl(urlRaw ?? DEFAULT_IMS_URL);
+    if (!imsUrl) return undefined;
+
+    // The cache: --cache-dir, IMS_TOKEN_CACHE=file|file:<dir>, or FileStore's default directory.
+    let dir: string;
+    const cacheDir = flags.get('cache-dir');
+    const cacheVar = trimmed(env.IMS_TOKEN_CACHE);
+    if (cacheDir !== undefined) dir = path(cacheDir);
+    else if (cacheVar === undefined || cacheVar === 'file') {
+      const xdg = env.XDG_CACHE_HOME;
+      dir = join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'ims-token');
+    } else if (cacheVar.startsWith('file:') && cacheVar.length > 5) dir = path(cacheVar.slice(5));
+    else return undefined;
+
+    const key = `ims-${createHash('sha256').update(`${imsUrl}\n${clientId}\n${[...scopes].sort().join(',')}`).digest('hex').slice(0, 32)}`;
+    const t = JSON.parse(readFileSync(join(dir, `${key}.json`), 'utf8')) as Record<string, unknown>;
+    if (
+      t.v !== 1 ||
+      typeof t.accessToken !== 'string' ||
+      t.accessToken.length === 0 ||
+      typeof t.expiresAt !== 'number' ||
+      !Number.isFinite(t.expiresAt) ||
+      typeof t.issuedAt !== 'number' ||
+      !Array.isArray(t.scopes) ||
+      !t.scopes.every((s) => typeof s === 'string') ||
+      t.clientId !== clientId
+    ) {
+      return undefined;
+    }
+    const token = { accessToken: t.accessToken, tokenType: 'bearer', expiresAt: t.expiresAt, issuedAt: t.issuedAt, scopes: t.scopes as string[], clientId };
+    if (now >= serveUntil(token)) return undefined;
+    return formatToken(token, format, now);
+  } catch {
+    return undefined;
+  }
+}
