@@ -90,6 +90,8 @@ describe('fromEnv', () => {
     expect(fromEnv({ ...env, IMS_TOKEN_CACHE: 'memory' }).store).toBeUndefined();
     expect(fromEnv({ ...env, IMS_TOKEN_CACHE: 'file' }).store).toBeInstanceOf(FileStore);
     expect((fromEnv({ ...env, IMS_TOKEN_CACHE: 'file:/tmp/ims-cache' }).store as FileStore).dir).toBe('/tmp/ims-cache');
+    expect((fromEnv({ ...env, IMS_TOKEN_CACHE: 'file', XDG_CACHE_HOME: '/srv/cache' }).store as FileStore).dir).toBe('/srv/cache/ims-token');
+    expect((fromEnv({ ...env, IMS_TOKEN_CACHE: 'file', HOME: '/home/svc' }).store as FileStore).dir).toBe('/home/svc/.cache/ims-token');
     expect(fromEnv({ ...env, IMS_TOKEN_CACHE: 'redis://127.0.0.1:6379' }).store).toBeDefined();
   });
 

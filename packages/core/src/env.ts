@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { normalizeImsUrl, normalizeScopes } from './config';
 import type { TokenProviderOptions } from './config';
 import { ImsTokenError } from './errors';
-import { FileStore } from './file-store';
+import { FileStore, defaultCacheDir } from './file-store';
 import { OWNED_STORE } from './provider';
 import { hiddenSecret } from './secret-source';
 import type { TokenStore } from './store';
@@ -27,7 +27,7 @@ export const ENV = {
 
 function envError(name: string, problem: string, hint?: string): ImsTokenError {
   return new ImsTokenError('IMS_CONFIG', `${name} ${problem}.`, {
-    hint: hint ?? `Set ${name} in the environment or in .env (see the README of @ims-token/core).`,
+    hint: hint ?? `Set ${name} in the environment of the process (or in the .env file your app or \`ims-token --env-file\` loads).`,
   });
 }
 
@@ -87,7 +87,7 @@ export function fromEnv(env: Record<string, string | undefined> = process.env): 
       throw envError(ENV.imsUrl, (err as Error).message.replace(/^Invalid option "IMS_URL": /, '').replace(/\.$/, ''));
     }
   }
-  const store = storeFromEnv(read(env, ENV.tokenCache), read(env, ENV.tokenCacheKey));
+  const store = storeFromEnv(read(env, ENV.tokenCache), read(env, ENV.tokenCacheKey), env);
   return {
     clientId,
     ...(file ? { clientSecretFile: file } : { clientSecret: hiddenSecret(next ? [secret!, next] : [secret!]) }),
@@ -103,9 +103,13 @@ function owned<T extends TokenStore>(store: T): T {
 }
 
 /** Interprets `IMS_TOKEN_CACHE`. */
-export function storeFromEnv(value: string | undefined, encryptionKey?: string): TokenStore | undefined {
+export function storeFromEnv(
+  value: string | undefined,
+  encryptionKey?: string,
+  env: Record<string, string | undefined> = process.env,
+): TokenStore | undefined {
   if (value === undefined || value === 'memory') return undefined;
-  if (value === 'file') return owned(new FileStore());
+  if (value === 'file') return owned(new FileStore({ dir: defaultCacheDir(env) }));
   if (value.startsWith('file:')) {
     const dir = value.slice('file:'.length);
     if (!dir) throw envError(ENV.tokenCache, 'is "file:" without a directory (use file or file:/path/to/dir)');

@@ -52,7 +52,7 @@ const HINTS: Record<ImsTokenErrorCode, string> = {
     'The credential may not use the client_credentials grant or is disabled; check the project in Adobe Developer Console.',
   IMS_RATE_LIMITED: 'IMS is throttling this integration; cache tokens (they live 24 h) and retry after the delay.',
   IMS_SERVER_ERROR: 'IMS is failing; this is retried automatically. Check https://status.adobe.com if it persists.',
-  IMS_NETWORK: 'Could not reach IMS: check IMS_URL, DNS, proxies and outbound HTTPS from this host.',
+  IMS_NETWORK: 'Could not reach IMS: check IMS_URL, DNS and outbound HTTPS from this host (set HTTPS_PROXY if it needs a proxy).',
   IMS_TIMEOUT: 'IMS did not answer in time; raise timeoutMs or check the network path to IMS.',
   IMS_BAD_RESPONSE: 'IMS answered something unexpected: check IMS_URL points at IMS (https://ims-na1.adobelogin.com).',
   IMS_ABORTED: 'The request was cancelled by its AbortSignal.',

@@ -20,9 +20,10 @@ export interface FileStoreOptions {
 }
 
 /** The directory {@link FileStore} uses when none is given. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultCacheDir(env: Record<string, string | undefined> = process.env): string {
   const xdg = env.XDG_CACHE_HOME;
-  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'ims-token');
+  const home = env.HOME && env.HOME.startsWith('/') ? env.HOME : homedir();
+  return join(xdg && xdg.startsWith('/') ? xdg : join(home, '.cache'), 'ims-token');
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

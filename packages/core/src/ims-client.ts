@@ -82,9 +82,9 @@ export async function requestToken(req: TokenRequest): Promise<TokenResult> {
       return new ImsTokenError('IMS_TIMEOUT', `${where} did not ${phase} within ${req.timeoutMs} ms.`);
     }
     const code = networkCode(err);
-    return new ImsTokenError('IMS_NETWORK', `Could not ${phase} ${where}: ${code}.`, {
-      cause: err instanceof Error ? new Error(`${err.name}: ${code}`) : undefined,
-    });
+    // The cause keeps the error's name and code but not its message: nothing of the request may leak through it.
+    const cause = err instanceof Error ? Object.assign(new Error(code), { name: err.name, code }) : undefined;
+    return new ImsTokenError('IMS_NETWORK', `Could not ${phase} ${where}: ${code}.`, { cause });
   };
 
   try {

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { inspect } from 'node:util';
+import { createServer, request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { ImsTokenError } from './errors';
 import { decodeImsToken } from './token';
 import { captureLogger, expectNoLeak, renderings, setup } from './test/helpers';
@@ -153,6 +156,46 @@ describe('expiry', () => {
     env.emu.fault({ kind: 'response', status: 200, body: { access_token: claimsToken, token_type: 'bearer', expires_in: 86399 } });
     const t = await env.make().getToken();
     expect(t.expiresAt - t.issuedAt).toBe(60_000);
+  });
+});
+
+describe('a proxy', () => {
+  it('reaches IMS through HTTP_PROXY / HTTPS_PROXY when they are set', async () => {
+    env = await setup();
+    let proxied = 0;
+    const proxy = createServer((req, res) => {
+      proxied++;
+      const up = httpRequest(new URL(req.url!), { method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode!, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    proxy.on('connect', (req, socket, head) => {
+      // undici tunnels through the proxy with CONNECT, for http targets too
+      proxied++;
+      const [host, port] = req.url!.split(':');
+      const up = connect(Number(port), host!, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        up.write(head);
+        up.pipe(socket);
+        socket.pipe(up);
+      });
+      up.on('error', () => socket.destroy());
+      socket.on('error', () => up.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const saved = process.env.HTTP_PROXY;
+    process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      await expect(env.make().getToken()).resolves.toBeTruthy();
+      expect(proxied).toBe(1);
+    } finally {
+      if (saved === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = saved;
+      proxy.closeAllConnections();
+      proxy.close();
+    }
   });
 });
 

@@ -403,8 +403,10 @@ class Provider implements TokenProvider {
   async #mintWithRetries(secret: string): Promise<ImsToken> {
     const o = this.#o;
     if (!o.dispatcher && !this.#agent) {
-      const { Agent } = await loadUndici();
-      this.#agent ??= new Agent({ keepAliveTimeout: 30_000, connections: 8 });
+      const { Agent, EnvHttpProxyAgent } = await loadUndici();
+      // Behind a corporate proxy (HTTPS_PROXY / HTTP_PROXY, honouring NO_PROXY) IMS is reached through it.
+      const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((v) => process.env[v]);
+      this.#agent ??= proxied ? new EnvHttpProxyAgent({ keepAliveTimeout: 30_000, connections: 8 }) : new Agent({ keepAliveTimeout: 30_000, connections: 8 });
     }
     for (let attempt = 0; ; attempt++) {
       if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
