@@ -1,0 +1,187 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { call, expectNoLeak, JOB, startHarness } from './helpers';
+import type { Harness } from './helpers';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.stop();
+  h = undefined;
+});
+
+function noLeaks(harness: Harness, ...texts: string[]): void {
+  expectNoLeak([...harness.logs, ...texts].join('\n'), [harness.secret]);
+  // No full access token either: every token the app used was minted by this emulator, and a JWT has two dots.
+  for (const line of harness.logs) expect(line).not.toMatch(/eyJ[\w-]+\.[\w-]+\.[\w-]+/);
+}
+
+describe('job routes against the emulator', () => {
+  it('submits a job (202 + our own status URL) and polls it until it succeeds', async () => {
+    h = await startHarness({ jobDurationMs: 300 });
+    const submitted = await call(`${h.url}/jobs`, { body: JOB });
+    expect(submitted.status).toBe(202);
+    const jobId = submitted.body['jobId'] as string;
+    expect(jobId).toMatch(/^[\w-]+$/);
+    expect(submitted.body['status']).toBe('pending');
+    expect(submitted.body['statusUrl']).toBe(`${h.url}/jobs/${jobId}`);
+    expect(submitted.headers.get('location')).toBe(`${h.url}/jobs/${jobId}`);
+
+    const seen = new Set<string>();
+    let last = submitted;
+    for (let i = 0; i < 100; i++) {
+      last = await call(submitted.body['statusUrl'] as string);
+      expect(last.status).toBe(200);
+      seen.add(last.body['status'] as string);
+      if (last.body['status'] === 'succeeded') break;
+      expect(last.headers.get('retry-after')).toBe('1');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(last.body).toMatchObject({ jobId, status: 'succeeded', result: { input: JOB } });
+    expect([...seen].every((s) => ['pending', 'running', 'succeeded'].includes(s))).toBe(true);
+    // One token for the whole conversation: the provider caches it.
+    expect(h.emu.stats.tokensMinted).toBe(1);
+    noLeaks(h, JSON.stringify(last.body));
+  });
+
+  it('POST /jobs/run submits, waits and returns the result', async () => {
+    h = await startHarness({ jobDurationMs: 200 });
+    const res = await call(`${h.url}/jobs/run`, { body: JOB });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'succeeded', result: { input: JOB } });
+    expect(h.logs.join('\n')).toContain('job finished');
+    noLeaks(h);
+  });
+
+  it('POST /jobs/run answers 504 problem+json with the status URL when the job outlives its deadline', async () => {
+    h = await startHarness({ jobDurationMs: 60_000 }, { jobRunTimeoutMs: 200 });
+    const res = await call(`${h.url}/jobs/run`, { body: JOB });
+    expect(res.status).toBe(504);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(res.body).toMatchObject({ status: 504, code: 'JOB_TIMEOUT', instance: '/jobs/run', jobStatus: 'pending' });
+    expect(res.body['statusUrl']).toBe(`${h.url}/jobs/${String(res.body['jobId'])}`);
+  });
+
+  it('finishes a poll loop while tokens expire under it (2 s tokens, 5 s job)', async () => {
+    h = await startHarness({ tokenLifetimeSeconds: 2, jobDurationMs: 5000 }, { jobPollIntervalMs: 100 });
+    const res = await call(`${h.url}/jobs/run`, { body: JOB });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'succeeded', result: { input: JOB } });
+    // Fresh tokens were taken along the way and no API call was refused for an expired token.
+    expect(h.emu.stats.tokensMinted).toBeGreaterThanOrEqual(3);
+    expect(h.emu.stats.apiUnauthorized).toBe(0);
+    noLeaks(h);
+  }, 15_000);
+
+  it('recovers from revoked tokens in the middle of a poll loop (401 → fresh token → retry)', async () => {
+    h = await startHarness({ jobDurationMs: 800 }, { jobPollIntervalMs: 50 });
+    const pending = call(`${h.url}/jobs/run`, { body: JOB });
+    await new Promise((r) => setTimeout(r, 300));
+    h.emu.revokeTokens();
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.body['status']).toBe('succeeded');
+    expect(h.emu.stats.apiUnauthorized).toBeGreaterThanOrEqual(1);
+    expect(h.emu.stats.tokensMinted).toBe(2);
+  });
+
+  it('validates input: 400 problem+json naming the field, and 400 for broken JSON', async () => {
+    h = await startHarness();
+    const empty = await call(`${h.url}/jobs`, { body: { prompt: '' } });
+    expect(empty.status).toBe(400);
+    expect(empty.headers.get('content-type')).toBe('application/problem+json');
+    expect(empty.body).toMatchObject({ code: 'INVALID_INPUT', errors: [{ field: 'prompt' }] });
+    const broken = await call(`${h.url}/jobs`, { body: '{"prompt":' });
+    expect(broken.status).toBe(400);
+    expect(broken.body['code']).toBe('INVALID_JSON');
+    const badId = await call(`${h.url}/jobs/${encodeURIComponent('../../whoami')}`);
+    expect(badId.status).toBe(400);
+    expect(badId.body['code']).toBe('INVALID_JOB_ID');
+    // Nothing reached Adobe (or IMS) for invalid input.
+    expect(h.emu.stats.apiRequests).toBe(0);
+    expect(h.emu.stats.tokenRequests).toBe(0);
+  });
+
+  it('answers 404 problem+json for an unknown job and an unknown route', async () => {
+    h = await startHarness();
+    const job = await call(`${h.url}/jobs/does-not-exist`);
+    expect(job.status).toBe(404);
+    expect(job.body).toMatchObject({ code: 'JOB_NOT_FOUND', status: 404, instance: '/jobs/does-not-exist' });
+    const route = await call(`${h.url}/nope?x=1`);
+    expect(route.status).toBe(404);
+    expect(route.body).toMatchObject({ code: 'NOT_FOUND', instance: '/nope' });
+  });
+
+  it('serves /healthz (imsHealth), /whoami and the index without showing the token', async () => {
+    h = await startHarness();
+    const health = await call(`${h.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: 'ok', scopes: ['openid', 'AdobeID', 'firefly_api'] });
+    expect(health.body['expiresIn']).toBeGreaterThan(80_000);
+    const who = await call(`${h.url}/whoami`);
+    expect(who.status).toBe(200);
+    expect(who.body).toMatchObject({ clientId: h.clientId, scopes: ['openid', 'AdobeID', 'firefly_api'], authServer: 'ims-na1' });
+    const index = await call(`${h.url}/`);
+    expect(Object.keys(index.body['routes'] as object)).toContain('POST /jobs/run');
+    noLeaks(h, JSON.stringify([health.body, who.body, index.body]));
+    expect(JSON.stringify(who.body)).not.toMatch(/eyJ/);
+  });
+});
+
+describe('IMS and Adobe API failures', () => {
+  it('IMS answering 503: problem+json 503 from the routes and /healthz, then recovery after clearFaults()', async () => {
+    h = await startHarness();
+    h.emu.fault({ kind: 'status', status: 503, times: Infinity });
+    const job = await call(`${h.url}/jobs`, { body: JOB });
+    expect(job.status).toBe(503);
+    expect(job.headers.get('content-type')).toBe('application/problem+json');
+    expect(job.body).toMatchObject({ status: 503, code: 'IMS_SERVER_ERROR', instance: '/jobs' });
+    const health = await call(`${h.url}/healthz`);
+    expect(health.status).toBe(503);
+    expect(health.body).toMatchObject({ status: 'unavailable', code: 'IMS_SERVER_ERROR' });
+    expect(h.emu.stats.apiRequests).toBe(0);
+
+    h.emu.clearFaults();
+    const again = await call(`${h.url}/jobs`, { body: JOB });
+    expect(again.status).toBe(202);
+    expect((await call(`${h.url}/healthz`)).status).toBe(200);
+    noLeaks(h, JSON.stringify([job.body, health.body]));
+  });
+
+  it('IMS throttling (429 + Retry-After): 503 problem+json with Retry-After, then recovery', async () => {
+    h = await startHarness();
+    h.emu.fault({ kind: 'status', status: 429, retryAfter: 7, times: Infinity });
+    const res = await call(`${h.url}/jobs/run`, { body: JOB });
+    expect(res.status).toBe(503);
+    expect(res.body['code']).toBe('IMS_RATE_LIMITED');
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    h.emu.clearFaults();
+    expect((await call(`${h.url}/jobs`, { body: JOB })).status).toBe(202);
+  });
+
+  it('a wrong client secret: 502 problem+json that leaks neither secret nor client id', async () => {
+    const wrong = 'p8e-this-is-not-the-secret';
+    h = await startHarness({}, { ims: { clientSecret: wrong } });
+    const res = await call(`${h.url}/jobs`, { body: JOB });
+    expect(res.status).toBe(502);
+    expect(res.body['code']).toBe('IMS_INVALID_CLIENT');
+    expectNoLeak(JSON.stringify(res.body), [wrong, h.secret, h.clientId]);
+    expectNoLeak(h.logs.join('\n'), [wrong, h.secret]);
+  });
+
+  it('the Adobe API failing: 503 when it is busy, 502 when it errors, and back to normal afterwards', async () => {
+    h = await startHarness();
+    h.emu.fault({ target: 'api', kind: 'status', status: 503, retryAfter: 3 });
+    const busy = await call(`${h.url}/jobs`, { body: JOB });
+    expect(busy.status).toBe(503);
+    expect(busy.body).toMatchObject({ code: 'ADOBE_API_UNAVAILABLE', upstreamStatus: 503 });
+    expect(busy.headers.get('retry-after')).toBe('3');
+    h.emu.fault({ target: 'api', kind: 'status', status: 500 });
+    const broken = await call(`${h.url}/jobs`, { body: JOB });
+    expect(broken.status).toBe(502);
+    expect(broken.body['code']).toBe('ADOBE_API_ERROR');
+    h.emu.fault({ target: 'api', kind: 'reset' });
+    const reset = await call(`${h.url}/jobs`, { body: JOB });
+    expect(reset.status).toBe(502);
+    expect(reset.body['code']).toBe('ADOBE_API_UNREACHABLE');
+    expect((await call(`${h.url}/jobs`, { body: JOB })).status).toBe(202);
+  });
+});
