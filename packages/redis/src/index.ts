@@ -1,1 +1,3 @@
-export const placeholder = 1;
+export { RedisStore } from './store';
+export type { RedisStoreOptions } from './store';
+export type { RedisClientLike } from './connection';

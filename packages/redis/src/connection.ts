@@ -1,0 +1,335 @@
+import { performance } from 'node:perf_hooks';
+import { createClient } from '@redis/client';
+import type { Logger } from '@ims-token/core';
+
+/**
+ * The part of a node-redis client (v4 or v5, from `redis` or `@redis/client`) that the store uses.
+ * Pass your own `createClient()` result; it does not need to be connected yet.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from 'redis'
+ * const client: RedisClientLike = createClient({ url: process.env.REDIS_URL })
+ * const store = new RedisStore({ client }) // store.close() leaves `client` open
+ * ```
+ */
+export interface RedisClientLike {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  sendCommand(args: string[]): Promise<unknown>;
+  on(event: string, listener: (...args: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+  off?(event: string, listener: (...args: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+  removeListener?(event: string, listener: (...args: any[]) => void): unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+  duplicate(): RedisClientLike;
+  subscribe?(channel: string, listener: (message: string, channel: string) => unknown): Promise<unknown>;
+  unsubscribe?(channel: string): Promise<unknown>;
+  close?(): Promise<unknown>;
+  quit?(): Promise<unknown>;
+  destroy?(): unknown;
+  disconnect?(): Promise<unknown>;
+}
+
+type Log = Required<Logger>;
+
+const noop = (): void => {};
+
+/** A store-level failure of one Redis operation (never reaches the caller of getToken). */
+export class RedisUnavailable extends Error {
+  override readonly name = 'RedisUnavailable';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A short, secret-free description of an error for a log line. */
+export function describe(err: unknown): { error: string; reason?: string } {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown } | undefined;
+  const error = String(e?.code ?? e?.name ?? 'error');
+  if (typeof e?.message !== 'string') return { error };
+  const reason = e.message
+    .replace(/\/\/[^@/\s]*@/g, '//***@') // credentials in a URL
+    .replace(/[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{8,}/g, '[jwt]') // a token, should one ever show up
+    .slice(0, 160);
+  return { error, reason };
+}
+
+/**
+ * Rejects with `TIMEOUT` when `promise` takes longer than `ms`. A process that was starved of CPU (the
+ * timer fired late: a blocked event loop, a busy node) is not Redis being slow: then it waits `ms` once
+ * more, and in any case lets pending socket reads run first (setImmediate), so a reply that did arrive wins.
+ */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    const arm = (rearmed: boolean): void => {
+      const due = performance.now() + ms;
+      timer = setTimeout(() => {
+        const late = performance.now() - due;
+        if (!rearmed && late > Math.max(50, ms / 2)) return arm(true);
+        setImmediate(() => reject(new RedisUnavailable('TIMEOUT', `${what} took longer than ${ms} ms`)));
+      }, ms);
+      timer.unref();
+    };
+    arm(false);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function detach(client: RedisClientLike, event: string, listener: (...args: unknown[]) => void): void {
+  if (typeof client.off === 'function') client.off(event, listener);
+  else client.removeListener?.(event, listener);
+}
+
+function destroy(client: RedisClientLike): void {
+  try {
+    if (typeof client.destroy === 'function') client.destroy();
+    else void client.disconnect?.().catch(noop);
+  } catch {
+    // already closed
+  }
+}
+
+/** One watched connection: knows whether Redis is up, fails fast while it is down, never queues. */
+class Link {
+  readonly client: RedisClientLike;
+  #down = false;
+  #opened = false;
+  #closed = false;
+  #waiters = new Set<{ resolve: () => void; reject: (err: unknown) => void }>();
+  readonly #events: Array<[string, (...args: unknown[]) => void]>;
+
+  constructor(
+    client: RedisClientLike,
+    readonly name: string,
+    readonly log: Log,
+    private readonly onState: (up: boolean, err?: unknown) => void,
+  ) {
+    this.client = client;
+    this.#events = [
+      ['error', (err) => this.#fail(err)],
+      ['end', () => this.#fail(new RedisUnavailable('CLOSED', 'connection closed'))],
+      ['ready', () => this.#ready()],
+    ];
+    for (const [event, listener] of this.#events) client.on(event, listener);
+  }
+
+  #fail(err: unknown): void {
+    const wasDown = this.#down;
+    this.#down = true;
+    for (const w of this.#waiters) w.reject(err);
+    this.#waiters.clear();
+    if (!wasDown && !this.#closed) this.onState(false, err);
+  }
+
+  #ready(): void {
+    const wasDown = this.#down;
+    this.#down = false;
+    for (const w of this.#waiters) w.resolve();
+    this.#waiters.clear();
+    if (wasDown && !this.#closed) this.onState(true);
+  }
+
+  /** Starts connecting a client that is not open yet (errors are reported through 'error'). */
+  open(): void {
+    this.#opened = true;
+    if (this.client.isOpen) return;
+    try {
+      this.client.connect().catch(noop);
+    } catch {
+      // e.g. "Socket already opened" when the owner connects at the same moment
+    }
+  }
+
+  /**
+   * The client, once ready. While Redis is known to be down this fails at once (availability over
+   * sharing); during the first connection it waits up to `ms`.
+   */
+  async ready(ms: number): Promise<RedisClientLike> {
+    if (this.#closed) throw new RedisUnavailable('CLOSED', 'the store is closed');
+    const c = this.client;
+    if (c.isReady) return c;
+    if (!c.isOpen && !this.#opened) this.open(); // a caller's client that nobody connected yet
+    else if (this.#down || !c.isOpen) throw new RedisUnavailable('OFFLINE', `Redis is not connected (${this.name})`);
+    let entry: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+    const wait = new Promise<void>((resolve, reject) => {
+      entry = { resolve, reject };
+      this.#waiters.add(entry);
+    });
+    try {
+      await withTimeout(wait, ms, `connecting to Redis (${this.name})`);
+    } finally {
+      this.#waiters.delete(entry!);
+    }
+    return c;
+  }
+
+  close(destroyClient: boolean): void {
+    this.#closed = true;
+    for (const [event, listener] of this.#events) detach(this.client, event, listener);
+    // Keep swallowing late 'error' events of a client we are about to drop.
+    if (destroyClient) this.client.on('error', noop);
+    for (const w of this.#waiters) w.reject(new RedisUnavailable('CLOSED', 'the store is closed'));
+    this.#waiters.clear();
+  }
+}
+
+export interface ConnectionOptions {
+  client: RedisClientLike | undefined;
+  url: string | undefined;
+  commandTimeoutMs: number;
+  connectTimeoutMs: number;
+  pubsub: boolean;
+  log: Log;
+  warn: (event: string, obj: object, msg: string) => void;
+}
+
+interface Channel {
+  listeners: Set<(message: string) => void>;
+  subscribed: Promise<unknown>;
+}
+
+/** The store's Redis connections: one for commands, one (lazy) for pub/sub notifications. */
+export class Connection {
+  readonly #o: ConnectionOptions;
+  readonly #owned: boolean;
+  readonly #main: Link;
+  #sub: Link | undefined;
+  #subFailed = false;
+  #coolUntil = 0;
+  readonly #channels = new Map<string, Channel>();
+  #closed = false;
+
+  constructor(o: ConnectionOptions) {
+    this.#o = o;
+    this.#owned = o.client === undefined;
+    const client =
+      o.client ??
+      (createClient({
+        url: o.url!,
+        disableOfflineQueue: true,
+        commandOptions: { timeout: o.commandTimeoutMs },
+        socket: {
+          connectTimeout: o.connectTimeoutMs,
+          // Exponential backoff with jitter, 50 ms → 2 s, for ever: the store recovers by itself.
+          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000) + Math.floor(Math.random() * 100),
+        },
+      }) as unknown as RedisClientLike);
+    this.#main = new Link(client, 'commands', o.log, (up, err) => this.#onState(up, err));
+    // Our own client connects at once; a caller's client is connected on first use only if the caller
+    // has not done it by then (connecting it here would make the caller's own connect() throw).
+    if (this.#owned) this.#main.open();
+  }
+
+  #onState(up: boolean, err?: unknown): void {
+    if (up) this.#o.log.info({}, 'ims-token/redis: Redis is reachable again; sharing tokens resumes');
+    else
+      this.#o.warn('down', describe(err), 'ims-token/redis: Redis is unreachable; tokens are minted locally until it returns (availability over sharing)');
+  }
+
+  /** Sends one command; rejects within `commandTimeoutMs` (or the connect timeout for the very first one). */
+  async command(args: string[]): Promise<unknown> {
+    // After a timeout, skip Redis for a moment: one slow answer costs a miss, not one per command.
+    if (Date.now() < this.#coolUntil) throw new RedisUnavailable('OFFLINE', 'Redis timed out a moment ago; not waiting for it again yet');
+    try {
+      const client = await this.#main.ready(this.#o.connectTimeoutMs);
+      return await withTimeout(client.sendCommand(args), this.#o.commandTimeoutMs, `Redis ${args[0]}`);
+    } catch (err) {
+      if ((err as RedisUnavailable).code === 'TIMEOUT') this.#coolUntil = Date.now() + Math.max(1_000, 4 * this.#o.commandTimeoutMs);
+      throw err;
+    }
+  }
+
+  /**
+   * Calls `onMessage` for every message on `channel` until the returned function is called.
+   * Gives `undefined` when pub/sub is off or unavailable (the caller polls instead).
+   */
+  async listen(channel: string, onMessage: (message: string) => void): Promise<(() => void) | undefined> {
+    if (!this.#o.pubsub || this.#closed || this.#subFailed) return undefined;
+    let entry: Channel | undefined;
+    try {
+      const sub = await this.#subscriber();
+      entry = this.#channels.get(channel);
+      if (!entry) {
+        const created: Channel = { listeners: new Set(), subscribed: Promise.resolve() };
+        created.subscribed = withTimeout(
+          sub.client.subscribe!(channel, (message) => {
+            for (const l of this.#channels.get(channel)?.listeners ?? []) l(message);
+          }),
+          this.#o.commandTimeoutMs,
+          'Redis SUBSCRIBE',
+        );
+        created.subscribed.catch(() => {
+          if (this.#channels.get(channel) === created) this.#channels.delete(channel);
+        });
+        this.#channels.set(channel, created);
+        entry = created;
+      }
+      entry.listeners.add(onMessage);
+      await entry.subscribed;
+    } catch (err) {
+      entry?.listeners.delete(onMessage);
+      this.#o.log.debug(describe(err), 'ims-token/redis: no pub/sub notification; polling instead');
+      return undefined;
+    }
+    const e = entry;
+    return () => {
+      e.listeners.delete(onMessage);
+      if (e.listeners.size === 0 && this.#channels.get(channel) === e) {
+        this.#channels.delete(channel);
+        const sub = this.#sub;
+        if (sub && sub.client.isReady) sub.client.unsubscribe!(channel).catch(noop);
+      }
+    };
+  }
+
+  async #subscriber(): Promise<Link> {
+    if (!this.#sub) {
+      const main = this.#main.client;
+      if (typeof main.duplicate !== 'function') {
+        this.#subFailed = true;
+        throw new RedisUnavailable('NO_PUBSUB', 'the client cannot be duplicated for pub/sub');
+      }
+      const dup = main.duplicate();
+      if (typeof dup.subscribe !== 'function') {
+        this.#subFailed = true;
+        throw new RedisUnavailable('NO_PUBSUB', 'the client has no subscribe()');
+      }
+      this.#sub = new Link(dup, 'pub/sub', this.#o.log, noop);
+      this.#sub.open();
+    }
+    await this.#sub.ready(this.#o.connectTimeoutMs);
+    return this.#sub;
+  }
+
+  /** Closes the pub/sub connection, and the command connection only when the store created it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#channels.clear();
+    const sub = this.#sub;
+    if (sub) {
+      sub.close(true);
+      destroy(sub.client);
+    }
+    this.#main.close(this.#owned);
+    if (!this.#owned) return;
+    const c = this.#main.client;
+    if (c.isReady) {
+      try {
+        await withTimeout(
+          Promise.resolve(typeof c.close === 'function' ? c.close() : c.quit?.()),
+          this.#o.commandTimeoutMs,
+          'Redis QUIT',
+        );
+        return;
+      } catch {
+        // fall through: drop the socket
+      }
+    }
+    destroy(c);
+  }
+}

@@ -1,0 +1,39 @@
+// Lua scripts, run with EVAL so that each check-and-act is atomic on the server.
+
+/** KEYS[1] data · ARGV value, ttl ms, channel → stores the entry with its expiry and wakes the waiters. */
+export const SET_AND_NOTIFY = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('PUBLISH', ARGV[3], 'set')
+return 1`;
+
+/**
+ * KEYS[1] lock, KEYS[2] data · ARGV owner, ttl ms → {1, 0, ''} when the lock was taken, else
+ * {0, <lock PTTL>, <header of the stored entry or ''>} so a waiter knows when to look again and
+ * whether the token changed since it started waiting.
+ */
+export const ACQUIRE = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0, ''} end
+local v = redis.pcall('GET', KEYS[2])
+local h = ''
+if type(v) == 'string' then h = string.sub(v, 1, 70) end
+return {0, redis.call('PTTL', KEYS[1]), h}`;
+
+/** KEYS[1] lock · ARGV owner, ttl ms → extends the lock only while this owner holds it. */
+export const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
+/** KEYS[1] lock · ARGV owner, channel → deletes the lock only while this owner holds it (a slow holder never frees another's lock). */
+export const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[2], 'released')
+  return 1
+end
+return 0`;
+
+/** KEYS[1] data · ARGV header → deletes the entry only while it still holds the token with that fingerprint. */
+export const DELETE_IF = `
+local v = redis.pcall('GET', KEYS[1])
+if type(v) == 'string' and string.sub(v, 1, string.len(ARGV[1])) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
