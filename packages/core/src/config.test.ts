@@ -106,6 +106,7 @@ describe('fromEnv', () => {
     ['http IMS_URL', { IMS_URL: 'http://ims.example.com' }, /^IMS_URL must use https/],
     ['bad cache', { IMS_TOKEN_CACHE: 'memcached://x' }, /^IMS_TOKEN_CACHE must be memory, file/],
     ['file: without dir', { IMS_TOKEN_CACHE: 'file:' }, /^IMS_TOKEN_CACHE is "file:" without a directory/],
+    ['a cache key without Redis', { IMS_TOKEN_CACHE: 'file', IMS_TOKEN_CACHE_KEY: 'k' }, /^IMS_TOKEN_CACHE_KEY is set, but only a redis/],
   ])('%s → IMS_CONFIG naming the variable', (_n, patch, message) => {
     const e = configError(() => fromEnv({ ...env, ...patch }));
     expect(e.message).toMatch(message);

@@ -5,7 +5,8 @@ import { normalizeImsUrl, normalizeScopes } from './config';
 import type { TokenProviderOptions } from './config';
 import { ImsTokenError } from './errors';
 import { FileStore, defaultCacheDir } from './file-store';
-import { OWNED_STORE } from './provider';
+import { ATTACH_LOGGER, OWNED_STORE } from './provider';
+import type { Logger } from './config';
 import { hiddenSecret } from './secret-source';
 import type { TokenStore } from './store';
 import type { ImsToken } from './token';
@@ -108,6 +109,9 @@ export function storeFromEnv(
   encryptionKey?: string,
   env: Record<string, string | undefined> = process.env,
 ): TokenStore | undefined {
+  if (encryptionKey !== undefined && !(value !== undefined && /^rediss?:\/\//i.test(value))) {
+    throw envError(ENV.tokenCacheKey, 'is set, but only a redis:// or rediss:// IMS_TOKEN_CACHE encrypts tokens at rest; unset it or use Redis');
+  }
   if (value === undefined || value === 'memory') return undefined;
   if (value === 'file') return owned(new FileStore({ dir: defaultCacheDir(env) }));
   if (value.startsWith('file:')) {
@@ -120,7 +124,7 @@ export function storeFromEnv(
 }
 
 interface RedisModule {
-  RedisStore: new (options: { url: string; encryptionKey?: string }) => TokenStore;
+  RedisStore: new (options: { url: string; encryptionKey?: string; logger?: Logger }) => TokenStore;
 }
 
 async function loadRedis(): Promise<RedisModule> {
@@ -128,23 +132,33 @@ async function loadRedis(): Promise<RedisModule> {
   try {
     return (await import(name)) as RedisModule;
   } catch {
-    // Resolve from the application (pnpm keeps packages out of each other's reach).
+    // Not reachable from core itself (pnpm keeps packages out of each other's reach): ask the application.
   }
-  try {
-    const req = createRequire(join(process.cwd(), 'package.json'));
-    return (await import(pathToFileURL(req.resolve(name)).href)) as RedisModule;
-  } catch {
-    throw new ImsTokenError('IMS_CONFIG', `${ENV.tokenCache} is a Redis URL, but @ims-token/redis is not installed.`, {
-      hint: 'Run `npm install @ims-token/redis` in your application, or set IMS_TOKEN_CACHE=memory.',
-    });
+  // Resolve from the application: its working directory, then its main script.
+  const bases = [join(process.cwd(), 'package.json'), process.argv[1]].filter((b): b is string => typeof b === 'string' && b !== '');
+  for (const base of bases) {
+    try {
+      const req = createRequire(base);
+      return (await import(pathToFileURL(req.resolve(name)).href)) as RedisModule;
+    } catch {
+      // next base
+    }
   }
+  throw new ImsTokenError('IMS_CONFIG', `${ENV.tokenCache} is a Redis URL, but @ims-token/redis is not installed.`, {
+    hint: 'Run `npm install @ims-token/redis` in your application, or set IMS_TOKEN_CACHE=memory.',
+  });
 }
 
 /** A `RedisStore` from `@ims-token/redis`, loaded on first use so that core neither depends on it nor pays for it. */
 class LazyRedisStore implements TokenStore {
   readonly #url: string;
   readonly #key: string | undefined;
+  #logger: Logger | undefined;
   #store: Promise<TokenStore> | undefined;
+
+  [ATTACH_LOGGER](logger: Logger): void {
+    this.#logger = logger;
+  }
 
   constructor(url: string, key: string | undefined) {
     this.#url = url;
@@ -152,7 +166,9 @@ class LazyRedisStore implements TokenStore {
   }
 
   #load(): Promise<TokenStore> {
-    this.#store ??= loadRedis().then((m) => new m.RedisStore({ url: this.#url, ...(this.#key ? { encryptionKey: this.#key } : {}) }));
+    this.#store ??= loadRedis().then(
+      (m) => new m.RedisStore({ url: this.#url, ...(this.#key ? { encryptionKey: this.#key } : {}), ...(this.#logger ? { logger: this.#logger } : {}) }),
+    );
     return this.#store;
   }
 

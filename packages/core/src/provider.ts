@@ -17,6 +17,8 @@ import type { ImsToken } from './token';
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 /** Marks a store that the provider created (fromEnv) and so closes with itself. */
 export const OWNED_STORE: unique symbol = Symbol.for('ims-token.ownedStore') as never;
+/** A store that fromEnv created may take the provider's logger (so Redis outages are reported). */
+export const ATTACH_LOGGER: unique symbol = Symbol.for('ims-token.attachLogger') as never;
 
 /** Options of {@link TokenProvider.getToken}. */
 export interface GetTokenOptions {
@@ -200,6 +202,8 @@ class Provider implements TokenProvider {
     this.imsUrl = o.imsUrl;
     this.cacheKey = cacheKeyOf(o);
     this.#store = o.store ?? new MemoryStore({ clock: o.clock });
+    const attach = (this.#store as unknown as Record<symbol, unknown>)[ATTACH_LOGGER];
+    if (typeof attach === 'function') attach.call(this.#store, o.logger);
     this.#secrets = new SecretSource(o.secretInput, o.clientSecretFile);
     this.#userMinRemaining = options.minRemainingMs !== undefined;
   }
