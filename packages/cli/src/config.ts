@@ -168,8 +168,11 @@ function fileCache(dir: string): CacheInfo {
   return { kind: 'file', dir, store: new FileStore({ dir }) };
 }
 
-/** The provider of this run, logging retries to the spinner and, with --verbose, to stderr. */
-export function createProvider(ctx: Context, config: CliConfig, extra: Partial<TokenProviderOptions> = {}): TokenProvider {
+/**
+ * The logger of this run: a retry updates the spinner; with --verbose, every line but errors goes to stderr
+ * (errors reach the user as the command's own error). `skip` drops lines the command reports itself.
+ */
+export function cliLogger(ctx: Context, skip?: (msg: string) => boolean): Logger {
   const verbose = ctx.flags.verbose === true;
   const line =
     (level: string) =>
@@ -178,7 +181,7 @@ export function createProvider(ctx: Context, config: CliConfig, extra: Partial<T
       if (msg?.includes('retrying') && ctx.spinner) {
         ctx.spinner.update(`IMS answered ${String(o.code)}; retrying (attempt ${String(o.attempt)})…`);
       }
-      if (!verbose || level === 'error') return;
+      if (!verbose || level === 'error' || (msg !== undefined && skip?.(msg))) return;
       const fields = Object.entries(o)
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
@@ -186,8 +189,12 @@ export function createProvider(ctx: Context, config: CliConfig, extra: Partial<T
       ctx.spinner?.update('');
       ctx.note(ctx.err.dim(`${msg ?? 'ims-token'}${fields ? ` (${fields})` : ''}`));
     };
-  const logger: Logger = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
-  return createTokenProvider({ ...config.options, minRemainingMs: CLI_MIN_REMAINING_MS, logger, ...extra });
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
+
+/** The provider of this run, logging retries to the spinner and, with --verbose, to stderr. */
+export function createProvider(ctx: Context, config: CliConfig, extra: Partial<TokenProviderOptions> = {}): TokenProvider {
+  return createTokenProvider({ ...config.options, minRemainingMs: CLI_MIN_REMAINING_MS, logger: cliLogger(ctx), ...extra });
 }
 
 /** Where a cached token of this credential lives, for display. */

@@ -9,6 +9,9 @@
  * | 3 | IMS rejected the credentials (client id, secret, scopes, or the credential is disabled) |
  * | 4 | IMS unreachable or failing (network, DNS, TLS, timeout, 5xx, 429, an answer that is not a token) |
  * | 5 | `ims-token doctor` found a problem |
+ * | 6 | the I/O Management API refused a `secrets` command: the project lacks the I/O Management API (`IMS_FORBIDDEN`), wrong org, credential or secret uuid (`IMS_NOT_FOUND`), two secrets already or the last one (`IMS_SECRET_LIMIT`) |
+ * | 7 | `secrets rotate` failed after adding a secret (`IMS_ROTATION_FAILED`): the steps say what was undone |
+ * | 130 | cancelled (Ctrl-C) |
  *
  * `ims-token exec` exits with its command's code (126 when it cannot be run, 127 when it is not found).
  *
@@ -25,6 +28,9 @@ export const EXIT_CODES = {
   CREDENTIALS: 3,
   IMS_UNAVAILABLE: 4,
   DOCTOR_FAILED: 5,
+  SECRETS_REFUSED: 6,
+  ROTATION_FAILED: 7,
+  CANCELLED: 130,
 } as const;
 
 /**
@@ -53,6 +59,14 @@ export function exitCodeFor(code: string): ExitCode {
     case 'IMS_TIMEOUT':
     case 'IMS_BAD_RESPONSE':
       return EXIT_CODES.IMS_UNAVAILABLE;
+    case 'IMS_FORBIDDEN':
+    case 'IMS_NOT_FOUND':
+    case 'IMS_SECRET_LIMIT':
+      return EXIT_CODES.SECRETS_REFUSED;
+    case 'IMS_ROTATION_FAILED':
+      return EXIT_CODES.ROTATION_FAILED;
+    case 'IMS_ABORTED':
+      return EXIT_CODES.CANCELLED;
     default:
       return EXIT_CODES.UNEXPECTED;
   }

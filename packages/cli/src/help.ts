@@ -10,6 +10,12 @@ const EXIT_CODES_HELP = `Exit codes:
   3  credentials rejected by IMS (client id, secret, scopes)
   4  IMS unreachable or failing (network, DNS, TLS, timeout, 5xx, 429)
   5  a doctor check failed
+  6  the I/O Management API refused a secrets command (IMS_FORBIDDEN: add the I/O
+     Management API to the project; IMS_NOT_FOUND: org, credential or uuid;
+     IMS_SECRET_LIMIT: two secrets already, or the last one)
+  7  secrets rotate failed after adding a secret (IMS_ROTATION_FAILED; the steps
+     say what was undone)
+  130 cancelled (Ctrl-C)
   exec exits with its command's code (126 cannot run, 127 not found)
 `;
 
@@ -23,6 +29,9 @@ const CONFIG_HELP = `Configuration (flags win over --env-file, which wins over t
   IMS_SCOPES               comma-separated scopes
   IMS_URL                  IMS base URL (default https://ims-na1.adobelogin.com)
   IMS_TOKEN_CACHE          file (default), file:<dir>, memory, or a redis:// URL
+  IMS_ORG_ID               organization ID (…@AdobeOrg), for the secrets commands
+  IMS_CREDENTIAL_ID        credential ID (Developer Console), for the secrets commands
+  IMS_MANAGEMENT_URL       I/O Management API base URL (default https://api.adobe.io)
   NO_COLOR                 no colour (colour is used only on a terminal anyway)
 `;
 

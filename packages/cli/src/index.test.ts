@@ -37,7 +37,7 @@ describe('run(argv, io): the programmatic API', () => {
   });
 
   it('exports the exit codes and scope presets', () => {
-    expect(EXIT_CODES).toEqual({ OK: 0, UNEXPECTED: 1, USAGE: 2, CREDENTIALS: 3, IMS_UNAVAILABLE: 4, DOCTOR_FAILED: 5 });
+    expect(EXIT_CODES).toEqual({ OK: 0, UNEXPECTED: 1, USAGE: 2, CREDENTIALS: 3, IMS_UNAVAILABLE: 4, DOCTOR_FAILED: 5, SECRETS_REFUSED: 6, ROTATION_FAILED: 7, CANCELLED: 130 });
     expect(SCOPE_PRESETS.firefly).toBe('openid,AdobeID,session,additional_info,read_organizations,firefly_api,ff_apis');
     expect(SCOPE_PRESETS['io-management'].split(',')).toContain('manage_client_secrets');
   });

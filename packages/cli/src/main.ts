@@ -116,7 +116,7 @@ export function reportError(io: CliIo, err: unknown, { json, verbose }: { json: 
   const style = styleFor(io.stderr, io.env);
   if ((err as { code?: unknown })?.code === 'ABORT_ERR') {
     io.stderr.write('ims-token: cancelled\n');
-    return 130;
+    return EXIT_CODES.CANCELLED;
   }
   if (!ImsTokenError.is(err)) {
     const e = err instanceof Error ? err : new Error(String(err));

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '@ims-token/emulator';
-import type { Emulator, EmulatorClientInput } from '@ims-token/emulator';
+import type { Emulator, EmulatorClientInput, EmulatorOptions } from '@ims-token/emulator';
 import { SECRETS, assertBuilt } from './run-cli';
 
 export interface Fixture {
@@ -12,9 +12,9 @@ export interface Fixture {
 }
 
 /** An emulator on 127.0.0.1 and a temp directory for this test file. */
-export async function startFixture(): Promise<Fixture> {
+export async function startFixture(options?: EmulatorOptions): Promise<Fixture> {
   assertBuilt();
-  const emu = await startEmulator();
+  const emu = await startEmulator(options);
   const root = mkdtempSync(join(tmpdir(), 'ims-cli-test-'));
   return {
     emu,
@@ -29,6 +29,9 @@ export async function startFixture(): Promise<Fixture> {
 export interface Credential {
   clientId: string;
   clientSecret: string;
+  /** For the I/O Management API secrets endpoints. */
+  orgId: string;
+  credentialId: string;
   /** A fresh HOME for this credential's runs. */
   dir: string;
   /** The default FileStore directory under this HOME ($XDG_CACHE_HOME/ims-token). */
@@ -49,6 +52,8 @@ export function credential(fx: Fixture, input: EmulatorClientInput = {}): Creden
   return {
     clientId: client.clientId,
     clientSecret: client.clientSecret,
+    orgId: client.orgId!,
+    credentialId: client.credentialId!,
     dir,
     cacheDir: join(dir, 'cache', 'ims-token'),
     env: {

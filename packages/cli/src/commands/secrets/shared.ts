@@ -1,0 +1,184 @@
+import { readFile } from 'node:fs/promises';
+import { ENV, IO_MANAGEMENT_SCOPES, ImsTokenError, createTokenProvider, secretsClientFromEnv } from '@ims-token/core';
+import type { ClientSecretInfo, SecretsClient } from '@ims-token/core';
+import type { OptionSpecs } from '../../args';
+import { cliLogger, loadEnv, resolvePath, stdinSecrets } from '../../config';
+import type { Context } from '../../context';
+import { relative } from '../../output';
+
+/** Options of every `secrets` command, on top of the global ones. */
+export const SECRETS_OPTIONS = {
+  'org-id': { type: 'string', value: '<id>', help: 'IMS organization ID (…@AdobeOrg); wins over IMS_ORG_ID' },
+  'credential-id': { type: 'string', value: '<id>', help: 'credential ID (Developer Console → project → credential); wins over IMS_CREDENTIAL_ID' },
+  'management-url': { type: 'string', value: '<url>', help: 'I/O Management API base URL (default https://api.adobe.io); wins over IMS_MANAGEMENT_URL' },
+} as const satisfies OptionSpecs;
+
+/** What a `secrets` command connects with. `current` is the secret value: never print it. */
+export interface SecretsConfig {
+  client: SecretsClient;
+  /** The secret this run authenticates with (the first one configured). */
+  current: string;
+  /** Where it came from, for messages: `IMS_CLIENT_SECRET`, `IMS_CLIENT_SECRET_FILE (path)`, `stdin`. */
+  source: string;
+  clientId: string;
+  imsUrl: string;
+}
+
+const HINTS: ReadonlyArray<readonly [string, string]> = [
+  [ENV.clientId, 'Pass --client-id, or set IMS_CLIENT_ID in the environment or an --env-file.'],
+  [ENV.clientSecretFile, 'Point IMS_CLIENT_SECRET_FILE at a readable file whose first line is the secret, or use IMS_CLIENT_SECRET or --client-secret-stdin (only one of them).'],
+  [ENV.clientSecret, 'Set IMS_CLIENT_SECRET or IMS_CLIENT_SECRET_FILE (in the environment or an --env-file), or pipe the secret to --client-secret-stdin.'],
+  [ENV.orgId, 'Pass --org-id, or set IMS_ORG_ID (…@AdobeOrg, Developer Console → project → credential) in the environment or an --env-file.'],
+  [ENV.credentialId, 'Pass --credential-id, or set IMS_CREDENTIAL_ID (Developer Console → project → OAuth Server-to-Server credential) in the environment or an --env-file.'],
+  [ENV.managementUrl, 'Pass a valid --management-url or fix IMS_MANAGEMENT_URL: https://api.adobe.io (plain http only for 127.0.0.1, e.g. the emulator).'],
+  [ENV.imsUrl, 'Pass a valid --ims-url or fix IMS_URL: https://ims-na1.adobelogin.com (plain http only for 127.0.0.1, e.g. the emulator).'],
+];
+
+function withCliHint(err: unknown): unknown {
+  if (!ImsTokenError.is(err) || err.code !== 'IMS_CONFIG') return err;
+  const hint = HINTS.find(([name]) => err.message.startsWith(`${name} `))?.[1];
+  return hint ? new ImsTokenError('IMS_CONFIG', err.message, { hint }) : err;
+}
+
+const trimmed = (v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : v.trim());
+
+function configError(name: string, problem: string): ImsTokenError {
+  return withCliHint(new ImsTokenError('IMS_CONFIG', `${name} ${problem}.`)) as ImsTokenError;
+}
+
+/**
+ * The secrets client of this run. Same rules as the other commands: flags, then `--env-file`, then the
+ * environment; the secret from `--client-secret-stdin`, `IMS_CLIENT_SECRET_FILE` (its first secret line) or
+ * `IMS_CLIENT_SECRET` — never a flag. A missing org or credential ID is `IMS_CONFIG` naming the variable.
+ */
+export async function resolveSecretsConfig(ctx: Context): Promise<SecretsConfig> {
+  const { env, fromFile } = await loadEnv(ctx);
+  const f = ctx.flags;
+  for (const [flag, name] of [
+    ['client-id', ENV.clientId],
+    ['ims-url', ENV.imsUrl],
+    ['org-id', ENV.orgId],
+    ['credential-id', ENV.credentialId],
+    ['management-url', ENV.managementUrl],
+  ] as const) {
+    if (typeof f[flag] === 'string') env[name] = f[flag];
+  }
+  const where = (name: string): string => (fromFile[name] !== undefined ? `${name} from ${String(f['env-file'])}` : name);
+  let current: string | undefined;
+  let source = 'none';
+  if (f['client-secret-stdin'] === true) {
+    current = (await stdinSecrets(ctx))[0];
+    source = 'stdin';
+  } else {
+    const file = trimmed(env[ENV.clientSecretFile]);
+    if (file && (trimmed(env[ENV.clientSecret]) || trimmed(env[ENV.clientSecretNext]))) {
+      throw configError(ENV.clientSecretFile, `is set together with ${ENV.clientSecret}; set only one of them`);
+    }
+    if (file) {
+      let text: string;
+      try {
+        text = await readFile(resolvePath(ctx, file), 'utf8');
+      } catch (err) {
+        throw configError(ENV.clientSecretFile, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+      current = text
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .find((l) => l !== '' && !l.startsWith('#'));
+      if (!current) throw configError(ENV.clientSecretFile, 'names a file without a client secret line');
+      source = `${where(ENV.clientSecretFile)} (${file})`;
+    } else {
+      current = trimmed(env[ENV.clientSecret]);
+      if (current) source = where(ENV.clientSecret);
+    }
+  }
+  const coreEnv = { ...env, [ENV.clientSecret]: current, [ENV.clientSecretFile]: undefined, [ENV.clientSecretNext]: undefined };
+  let client: SecretsClient;
+  try {
+    client = secretsClientFromEnv(coreEnv, { logger: cliLogger(ctx, (msg) => msg.startsWith('ims-token rotation:')) });
+  } catch (err) {
+    throw withCliHint(err);
+  }
+  return { client, current: current!, source, clientId: client.clientId, imsUrl: client.imsUrl };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The secrets, and which of them this run's secret is: with one secret, that one; with two, mint a token
+ * once more and list again: the secret whose `last_used_at` moved is ours (no clock comparison). `undefined`
+ * when that does not single one out (another service minted with the other one at the same moment).
+ */
+export async function listWithCurrent(ctx: Context, cfg: SecretsConfig): Promise<{ list: ClientSecretInfo[]; current: string | undefined }> {
+  const list = await cfg.client.listClientSecrets();
+  if (list.length === 1) return { list, current: list[0]!.uuid };
+  if (list.length === 0) return { list, current: undefined };
+  await sleep(5);
+  const provider = createTokenProvider({
+    clientId: cfg.clientId,
+    clientSecret: cfg.current,
+    scopes: IO_MANAGEMENT_SCOPES,
+    imsUrl: cfg.imsUrl,
+    negativeCacheMs: 0,
+    logger: cliLogger(ctx),
+  });
+  try {
+    await provider.getToken({ forceRefresh: true });
+  } catch {
+    return { list, current: undefined };
+  } finally {
+    await provider.close();
+  }
+  const again = await cfg.client.listClientSecrets();
+  const moved = again.filter((s) => {
+    const before = list.find((b) => b.uuid === s.uuid);
+    return s.lastUsedAt !== undefined && (before?.lastUsedAt === undefined || s.lastUsedAt > before.lastUsedAt);
+  });
+  return { list: again, current: moved.length === 1 ? moved[0]!.uuid : undefined };
+}
+
+/** `2025-11-28T18:40:03Z`. */
+export function when(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** `2025-11-28T18:40:03Z (3m 2s ago)`, or `never`. */
+export function whenRelative(ms: number | undefined, now = Date.now()): string {
+  return ms === undefined ? 'never' : `${when(ms)} (${relative(ms - now)})`;
+}
+
+/** A uuid as the API prints them: safe to repeat in a message (a pasted secret is not echoed). */
+export function safeId(value: string): string {
+  return /^[0-9a-f][0-9a-f-]{7,63}$/i.test(value) ? value : '(the given uuid)';
+}
+
+/** One secret for a message: `uuid (created …, last used …)`. */
+export function describeSecret(s: ClientSecretInfo, now = Date.now()): string {
+  return `${s.uuid} (created ${when(s.createdAt)}, ${s.lastUsedAt === undefined ? 'never used' : `last used ${relative(s.lastUsedAt - now)}`})`;
+}
+
+/**
+ * Core speaks of its options (`deleteOld: true`, `force`, `persist()`); the CLI of its flags and of where it
+ * writes the new secret (`where`: "on stdout", "in /path").
+ */
+export function cliWords(text: string, where = 'where it goes'): string {
+  return text
+    .replace(/deleteClientSecret or `(ims-token secrets delete [^`]+)`/g, '`$1`')
+    .replace(/deleteOld: true/g, '--delete-old')
+    .replace(/deleteOld is not set/g, '--delete-old was not given')
+    .replace(/minIdleMs \(/g, '--min-idle (')
+    .replace(/\bpass force\b/g, 'pass --force')
+    .replace(/Would call persist\(newSecret\)/g, `Would store the new secret ${where}`)
+    .replace(/persist\(\) stored the new secret (\S+);/g, `Stored the new secret $1 ${where};`)
+    .replace(/persist\(\) failed, /g, `Storing the new secret ${where} failed: `)
+    .replace(/persist\(\) failed/g, `storing the new secret ${where} failed`);
+}
+
+/** Runs `fn` with the client, and closes it. */
+export async function withClient<T>(cfg: SecretsConfig, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } finally {
+    await cfg.client.close();
+  }
+}
