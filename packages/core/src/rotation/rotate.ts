@@ -395,7 +395,12 @@ async function rotate(client: SecretsClient, int: SecretsClientInternals, o: Res
     if (!finishing || !o.deleteOld) {
       const message = limitMessage(client, list, current, finishing, o.minIdleMs, t);
       run.step('check-limit', 'failed', message);
-      throw new RotationError('IMS_SECRET_LIMIT', message, run.report());
+      throw new RotationError(
+        'IMS_SECRET_LIMIT',
+        message,
+        run.report(),
+        finishing ? { hint: 'Rerun with deleteOld (ims-token secrets rotate --delete-old) to finish the earlier rotation.' } : {},
+      );
     }
     run.mode = 'finish';
     run.newSecretUuid = newest.uuid;
@@ -463,6 +468,10 @@ async function rotate(client: SecretsClient, int: SecretsClientInternals, o: Res
     const e = verified.error;
     run.step('verify', 'failed', `The new secret ${added.uuid} did not mint a token for ${o.scopes.join(',')} in ${verified.tries} tr${verified.tries === 1 ? 'y' : 'ies'} (${e.code}): ${e.message}`);
     const undone = await rollback(client, run, added.uuid, 'the new secret');
+    if (e.code === 'IMS_ABORTED' || o.signal?.aborted) {
+      // Cancelled, not failed: the secret may well have been fine.
+      throw new RotationError('IMS_ABORTED', failedMessage('verify', 'the rotation was cancelled', added.uuid, undone), run.report(), detailsOf(e));
+    }
     throw new RotationError('IMS_ROTATION_FAILED', failedMessage('verify', `the new secret did not work (${e.code})`, added.uuid, undone), run.report(), detailsOf(e));
   }
   run.step('verify', 'done', `The new secret ${added.uuid} minted a token for ${o.scopes.join(',')} (try ${verified.tries} of ${o.verifyAttempts}).`);

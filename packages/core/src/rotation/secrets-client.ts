@@ -544,7 +544,7 @@ class Client implements SecretsClient {
       code = 'IMS_NOT_FOUND';
       message =
         op === 'delete'
-          ? `${where} found no client secret ${uuid ?? ''} on credential ${this.credentialId} of organization ${this.orgId} (${answered}): check the uuid (list the secrets), IMS_ORG_ID and IMS_CREDENTIAL_ID.`
+          ? `${where} found no client secret ${uuid !== undefined && /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(uuid) ? uuid : 'with that uuid'} on credential ${this.credentialId} of organization ${this.orgId} (${answered}): check the uuid (list the secrets), IMS_ORG_ID and IMS_CREDENTIAL_ID.`
           : `${where} found no credential ${this.credentialId} in organization ${this.orgId} (${answered}): check IMS_ORG_ID and IMS_CREDENTIAL_ID.`;
     } else if (a.status === 429) {
       code = 'IMS_RATE_LIMITED';
