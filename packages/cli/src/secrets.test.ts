@@ -376,7 +376,7 @@ describe('ims-token secrets rotate, cancelled', () => {
     expect(r.stderr).toMatch(/SIGINT: cancelling the rotation/);
     expect(r.stderr).toMatch(/^✗ verify /m);
     expect(r.stderr).toMatch(/^✓ rollback\s+Deleted the new secret/m);
-    expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^ims-token: IMS_ABORTED: Cancelled\. Secret rotation failed at verify: .*the credential and the current secret are as before/);
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^ims-token: IMS_ABORTED: Secret rotation cancelled during verify\. The new secret \S+ was deleted again; the credential and the current secret are as before/);
     expect(secretsOf(c)).toEqual([c.clientSecret]);
   });
 });

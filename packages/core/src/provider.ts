@@ -9,6 +9,7 @@ import type { ImsTokenErrorCode } from './errors';
 import { loadUndici, requestToken } from './ims-client';
 import { redactToken } from './redact';
 import { SecretSource } from './secret-source';
+import { sleep } from './sleep';
 import type { SecretSnapshot, SecretSourceKind } from './secret-source';
 import { MemoryStore } from './store';
 import type { TokenStore } from './store';
@@ -130,20 +131,6 @@ interface Entry {
 
 const HARD: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>(['IMS_INVALID_CLIENT', 'IMS_INVALID_SCOPE', 'IMS_UNAUTHORIZED_CLIENT']);
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new ImsTokenError('IMS_CLOSED', 'The token provider was closed.'));
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new ImsTokenError('IMS_CLOSED', 'The token provider was closed.'));
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 function makeHeaders(token: ImsToken): ImsAuthHeaders {
   const h = { authorization: `Bearer ${token.accessToken}`, 'x-api-key': token.clientId };
@@ -446,7 +433,7 @@ class Provider implements TokenProvider {
           delay = Math.max(delay, err.retryAfterMs);
         }
         o.logger.debug({ code: err.code, attempt: attempt + 1, delayMs: Math.round(delay), debugId: err.debugId }, 'ims-token: retrying the token request');
-        await sleep(delay, this.#closing.signal);
+        await sleep(delay, this.#closing.signal, () => new ImsTokenError('IMS_CLOSED', 'The token provider was closed.'));
       }
     }
   }

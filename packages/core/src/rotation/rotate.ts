@@ -4,6 +4,7 @@ import { ImsTokenError } from '../errors';
 import type { ImsTokenErrorCode, ImsTokenErrorDetails } from '../errors';
 import { createTokenProvider } from '../provider';
 import { scrub } from '../redact';
+import { sleep } from '../sleep';
 import { createSecretsClient, internalsOf, IO_MANAGEMENT_SCOPES } from './secrets-client';
 import type { ClientSecretInfo, NewClientSecret, SecretsClient, SecretsClientInternals, SecretsClientOptions } from './secrets-client';
 
@@ -107,6 +108,7 @@ export class RotationError extends ImsTokenError {
 }
 
 const DEFAULT_MIN_IDLE_MS = 15 * 60_000;
+const abortedRotation = (): ImsTokenError => new ImsTokenError('IMS_ABORTED', 'The rotation was cancelled by its AbortSignal.');
 
 interface Resolved {
   persist: RotationOptions['persist'] | undefined;
@@ -195,20 +197,6 @@ function describe(s: ClientSecretInfo, now: number): string {
   return `${s.uuid} (created ${iso(s.createdAt)}, ${usage(s, now)})`;
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new ImsTokenError('IMS_ABORTED', 'The rotation was cancelled by its AbortSignal.'));
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new ImsTokenError('IMS_ABORTED', 'The rotation was cancelled by its AbortSignal.'));
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 function asIms(err: unknown, fallback: string): ImsTokenError {
   return ImsTokenError.is(err) ? err : new ImsTokenError('IMS_NETWORK', fallback, { cause: err });
@@ -354,20 +342,7 @@ async function rotate(client: SecretsClient, int: SecretsClientInternals, o: Res
   let list: ClientSecretInfo[];
   let current: ClientSecretInfo | undefined;
   try {
-    list = await client.listClientSecrets(signal ? { signal } : undefined);
-    if (list.length === 1) current = list[0];
-    else if (list.length >= 2) {
-      // The secret this process uses is the one whose last_used_at moves when it mints a token.
-      await sleep(5, signal);
-      await int.mint(signal);
-      const again = await client.listClientSecrets(signal ? { signal } : undefined);
-      const moved = again.filter((s) => {
-        const before = list.find((b) => b.uuid === s.uuid);
-        return s.lastUsedAt !== undefined && (before === undefined || before.lastUsedAt === undefined || s.lastUsedAt > before.lastUsedAt);
-      });
-      list = again;
-      if (moved.length === 1) current = moved[0];
-    }
+    ({ secrets: list, current } = await client.findCurrentClientSecret(signal ? { signal } : undefined));
   } catch (err) {
     throw stop(err, 'list', 'Could not list the client secrets');
   }
@@ -470,7 +445,10 @@ async function rotate(client: SecretsClient, int: SecretsClientInternals, o: Res
     const undone = await rollback(client, run, added.uuid, 'the new secret');
     if (e.code === 'IMS_ABORTED' || o.signal?.aborted) {
       // Cancelled, not failed: the secret may well have been fine.
-      throw new RotationError('IMS_ABORTED', failedMessage('verify', 'the rotation was cancelled', added.uuid, undone), run.report(), detailsOf(e));
+      throw new RotationError('IMS_ABORTED', failedMessage('verify', undefined, added.uuid, undone), run.report(), {
+        ...detailsOf(e),
+        hint: undone ? 'Nothing changed at Adobe: run the rotation again when ready.' : 'Delete the new secret named in the message before rotating again.',
+      });
     }
     throw new RotationError('IMS_ROTATION_FAILED', failedMessage('verify', `the new secret did not work (${e.code})`, added.uuid, undone), run.report(), detailsOf(e));
   }
@@ -494,8 +472,8 @@ async function rotate(client: SecretsClient, int: SecretsClientInternals, o: Res
   return run.report();
 }
 
-function failedMessage(step: RotationStepName, why: string, uuid: string, undone: boolean): string {
-  return `Secret rotation failed at ${step}: ${why}. ${
+function failedMessage(step: RotationStepName, why: string | undefined, uuid: string, undone: boolean): string {
+  return `${why === undefined ? `Secret rotation cancelled during ${step}.` : `Secret rotation failed at ${step}: ${why}.`} ${
     undone
       ? `The new secret ${uuid} was deleted again; the credential and the current secret are as before.`
       : `The new secret ${uuid} could NOT be deleted again: delete it by hand (deleteClientSecret or \`ims-token secrets delete ${uuid}\`) before rotating again.`
@@ -573,7 +551,7 @@ async function verify(secret: string, int: SecretsClientInternals, o: Resolved):
         if (i < o.verifyAttempts) {
           int.logger.debug({ code: last.code, attempt: i }, 'ims-token rotation: the new secret does not work yet; trying again');
           try {
-            await sleep(Math.min(o.verifyDelayMs * 2 ** (i - 1), o.verifyDelayMs * 6), o.signal);
+            await sleep(Math.min(o.verifyDelayMs * 2 ** (i - 1), o.verifyDelayMs * 6), o.signal, abortedRotation);
           } catch (abort) {
             last = asIms(abort, 'Cancelled.');
             break;

@@ -9,6 +9,7 @@ import { loadUndici, parseRetryAfter } from '../ims-client';
 import { createTokenProvider } from '../provider';
 import type { TokenProvider } from '../provider';
 import { scrub } from '../redact';
+import { sleep } from '../sleep';
 import type { ImsToken } from '../token';
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
@@ -108,6 +109,13 @@ export interface SecretsClient {
   readonly managementUrl: string;
   /** The credential's secrets, oldest first (no values). */
   listClientSecrets(options?: SecretsCallOptions): Promise<ClientSecretInfo[]>;
+  /**
+   * The secrets, and which of them this client authenticates with: with one secret, that one; with two, it
+   * mints once more and lists again, and the secret whose `last_used_at` moved is the current one (no clock
+   * comparison). `current` is `undefined` when that does not single one out (another service minted with the
+   * other secret at the same moment).
+   */
+  findCurrentClientSecret(options?: SecretsCallOptions): Promise<{ secrets: ClientSecretInfo[]; current: ClientSecretInfo | undefined }>;
   /** Adds a secret (at most two exist: `IMS_SECRET_LIMIT` beyond). The only call that returns a secret value. */
   addClientSecret(options?: SecretsCallOptions): Promise<NewClientSecret>;
   /** Deletes a secret. Tokens already minted with it keep working until they expire. */
@@ -169,20 +177,6 @@ function bindLogger(logger: Logger | undefined): Required<Logger> {
   return { debug: bind('debug'), info: bind('info'), warn: bind('warn'), error: bind('error') };
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new ImsTokenError('IMS_ABORTED', 'The request was cancelled by its AbortSignal.'));
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new ImsTokenError('IMS_ABORTED', 'The request was cancelled by its AbortSignal.'));
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Epoch ms from Adobe's strings of milliseconds (numbers and ISO dates accepted too). */
 function parseTime(value: unknown): number | undefined {
@@ -221,6 +215,8 @@ interface Answer {
 }
 
 const MAX_BODY_BYTES = 256 * 1024;
+
+const abortedRequest = (): ImsTokenError => new ImsTokenError('IMS_ABORTED', 'The request was cancelled by its AbortSignal.');
 
 class Client implements SecretsClient {
   readonly clientId: string;
@@ -310,6 +306,20 @@ class Client implements SecretsClient {
       return Object.freeze({ uuid, createdAt, expiresAt, lastUsedAt });
     });
     return out.sort((x, y) => x.createdAt - y.createdAt || (x.uuid < y.uuid ? -1 : 1));
+  }
+
+  async findCurrentClientSecret(options?: SecretsCallOptions): Promise<{ secrets: ClientSecretInfo[]; current: ClientSecretInfo | undefined }> {
+    const signal = options?.signal;
+    const before = await this.listClientSecrets(options);
+    if (before.length <= 1) return { secrets: before, current: before[0] };
+    await sleep(5, signal, abortedRequest); // last_used_at has millisecond resolution
+    await this.#token(true, signal);
+    const after = await this.listClientSecrets(options);
+    const moved = after.filter((s) => {
+      const b = before.find((x) => x.uuid === s.uuid);
+      return s.lastUsedAt !== undefined && (b?.lastUsedAt === undefined || s.lastUsedAt > b.lastUsedAt);
+    });
+    return { secrets: after, current: moved.length === 1 ? moved[0] : undefined };
   }
 
   async addClientSecret(options?: SecretsCallOptions): Promise<NewClientSecret> {
@@ -521,7 +531,7 @@ class Client implements SecretsClient {
         delay = Math.max(delay, e.retryAfterMs);
       }
       this.#logger.debug({ op, code: e.code, attempt: attempt + 1, delayMs: Math.round(delay), debugId: e.debugId }, 'ims-token: retrying the I/O Management API call');
-      await sleep(delay, signal);
+      await sleep(delay, signal, abortedRequest);
     }
   }
 

@@ -178,11 +178,7 @@ earlier rotation (deletes the old secret once idle), so a nightly job can altern
       if (!ImsTokenError.is(err)) throw err;
       const failed = (err as { report?: RotationReport }).report;
       if (json && failed) ctx.printJson(reportJson(failed, where, written, []));
-      if (controller.signal.aborted && err.code !== 'IMS_ABORTED') {
-        // Cancelled after a secret was added: exit 130 like any cancel; the message says whether it was deleted again.
-        throw new ImsTokenError('IMS_ABORTED', `Cancelled. ${cliWords(err.message, where)}`, { hint: 'Rerun "ims-token secrets rotate" when ready.' });
-      }
-      throw plain(err, where);
+      throw plain(err, where); // a cancel is IMS_ABORTED (exit 130); its message says whether the new secret was deleted again
     } finally {
       offSignals();
       await cfg.client.close();

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ENV, IO_MANAGEMENT_SCOPES, ImsTokenError, createTokenProvider, secretsClientFromEnv } from '@ims-token/core';
+import { ENV, ImsTokenError, secretsClientFromEnv } from '@ims-token/core';
 import type { ClientSecretInfo, SecretsClient } from '@ims-token/core';
 import type { OptionSpecs } from '../../args';
 import { cliLogger, loadEnv, resolvePath, stdinSecrets } from '../../config';
@@ -102,39 +102,13 @@ export async function resolveSecretsConfig(ctx: Context): Promise<SecretsConfig>
   return { client, current: current!, source, clientId: client.clientId, imsUrl: client.imsUrl };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
- * The secrets, and which of them this run's secret is: with one secret, that one; with two, mint a token
- * once more and list again: the secret whose `last_used_at` moved is ours (no clock comparison). `undefined`
- * when that does not single one out (another service minted with the other one at the same moment).
+ * The secrets, and which of them this run's secret is (core's `findCurrentClientSecret`: with two, the one
+ * whose `last_used_at` moves when we mint). `current` is `undefined` when that does not single one out.
  */
-export async function listWithCurrent(ctx: Context, cfg: SecretsConfig): Promise<{ list: ClientSecretInfo[]; current: string | undefined }> {
-  const list = await cfg.client.listClientSecrets();
-  if (list.length === 1) return { list, current: list[0]!.uuid };
-  if (list.length === 0) return { list, current: undefined };
-  await sleep(5);
-  const provider = createTokenProvider({
-    clientId: cfg.clientId,
-    clientSecret: cfg.current,
-    scopes: IO_MANAGEMENT_SCOPES,
-    imsUrl: cfg.imsUrl,
-    negativeCacheMs: 0,
-    logger: cliLogger(ctx),
-  });
-  try {
-    await provider.getToken({ forceRefresh: true });
-  } catch {
-    return { list, current: undefined };
-  } finally {
-    await provider.close();
-  }
-  const again = await cfg.client.listClientSecrets();
-  const moved = again.filter((s) => {
-    const before = list.find((b) => b.uuid === s.uuid);
-    return s.lastUsedAt !== undefined && (before?.lastUsedAt === undefined || s.lastUsedAt > before.lastUsedAt);
-  });
-  return { list: again, current: moved.length === 1 ? moved[0]!.uuid : undefined };
+export async function listWithCurrent(_ctx: Context, cfg: SecretsConfig): Promise<{ list: ClientSecretInfo[]; current: string | undefined }> {
+  const { secrets, current } = await cfg.client.findCurrentClientSecret();
+  return { list: secrets, current: current?.uuid };
 }
 
 /** `2025-11-28T18:40:03Z`. */
