@@ -87,11 +87,13 @@ describe('Redis outage', () => {
 
       // Redis returns on the same port (empty): the stores reconnect by themselves and share again.
       server = await startRedisServer(port);
+      // Both stores must be back (each reconnects, and skips Redis for a moment after a failure, on its own).
       await waitFor(
         async () => {
           await token(store); // mints and stores once the connection is back
-          const { p } = await token(other);
-          return p.status().counters.storeHits === 1;
+          const viaOther = await token(other);
+          const viaStore = await token(store);
+          return viaOther.p.status().counters.storeHits === 1 && viaStore.p.status().counters.storeHits === 1;
         },
         15_000,
         'sharing to resume',
