@@ -212,6 +212,42 @@ class RetryOn401 implements Handler, Controller {
   }
 }
 
+/**
+ * For a request whose body cannot be replayed: the 401 reaches the caller, but the refused token is still
+ * dropped (compare semantics), so the next request does not repeat it.
+ */
+class InvalidateOn401 implements Handler {
+  readonly #handler: Handler;
+  readonly #provider: ImsCredentialSource;
+  readonly #token: string;
+
+  constructor(handler: Handler, provider: ImsCredentialSource, token: string) {
+    this.#handler = handler;
+    this.#provider = provider;
+    this.#token = token;
+  }
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.#handler.onRequestStart?.(controller, context);
+  }
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>, socket: Duplex): void {
+    this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+    if (statusCode === 401) void this.#provider.invalidate(this.#token);
+    this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.#handler.onResponseData?.(controller, chunk);
+  }
+  onResponseEnd(controller: Controller, trailers: Record<string, string | string[] | undefined>): void {
+    this.#handler.onResponseEnd?.(controller, trailers);
+  }
+  onResponseError(controller: Controller, err: Error): void {
+    this.#handler.onResponseError?.(controller, err);
+  }
+}
+
 function isReplayable(body: unknown): boolean {
   return body === null || body === undefined || typeof body === 'string' || body instanceof Uint8Array;
 }
@@ -222,7 +258,8 @@ function isReplayable(body: unknown): boolean {
  * `Agent`, or set that agent as the global dispatcher so the global `fetch` gets it too.
  *
  * - A `401` from an allowed host invalidates exactly that token and replays the request once with a fresh
- *   one when the body can be sent again (none, string, Buffer/Uint8Array); otherwise the 401 passes through.
+ *   one when the body can be sent again (none, string, Buffer/Uint8Array); otherwise the 401 passes through
+ *   (and the token is still dropped, so the next request gets a fresh one).
  * - Each dispatch is judged on its own origin, so each redirect hop is too — as long as the redirects are
  *   followed outside this interceptor: `fetch()` does that, and so does undici's `redirect` interceptor when
  *   it comes after this one in `compose(...)`. Do not put `redirect` before it.
@@ -254,8 +291,10 @@ export function imsInterceptor(options: ImsInterceptorOptions): Dispatcher.Dispa
   return (dispatch: Dispatch): Dispatch => {
     const send = (opts: Dispatcher.DispatchOptions, handler: Handler, own: number, auth: ImsAuthHeaders): boolean => {
       const next = { ...opts, headers: withHeaders(opts.headers, credentials(own, auth)) };
-      if (!isReplayable(opts.body) || typeof handler.onRequestStart !== 'function') return dispatch(next, handler);
-      return dispatch(next, new RetryOn401(handler, dispatch, opts, own, provider, tokenOf(auth.authorization)));
+      if (typeof handler.onRequestStart !== 'function') return dispatch(next, handler); // a legacy handler: undici adapts it
+      const token = tokenOf(auth.authorization);
+      if (!isReplayable(opts.body)) return dispatch(next, new InvalidateOn401(handler, provider, token));
+      return dispatch(next, new RetryOn401(handler, dispatch, opts, own, provider, token));
     };
 
     return function imsDispatch(opts: Dispatcher.DispatchOptions, handler: Handler): boolean {
