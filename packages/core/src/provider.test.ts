@@ -94,9 +94,11 @@ describe('expiry', () => {
     expect(await p.getToken()).toBe(first);
     expect(env.emu.stats.tokenRequests).toBe(1);
 
-    now += 15_000; // 15 s left: inside the window → current token at once, one background refresh
-    const during = await Promise.all([p.getToken(), p.getToken(), p.getToken()]);
+    now += 15_000; // 15 s left: inside the window → current token at once to 1,000 callers, one background refresh
+    env.emu.fault({ kind: 'latency', latencyMs: 100 });
+    const during = await Promise.all(Array.from({ length: 1_000 }, () => p.getToken()));
     expect(during.every((t) => t === first)).toBe(true);
+    expect(p.status().state).toBe('refreshing');
     await expect.poll(() => env.emu.stats.tokenRequests).toBe(2);
     await expect.poll(async () => (await p.getToken()).accessToken).not.toBe(first.accessToken);
     expect(env.emu.stats.tokenRequests).toBe(2);
