@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'apps/*', 'tests/*'],
+    projects: ['packages/*', 'apps/*', 'tests/consumer'],
     reporters: ['default', ['json', { outputFile: '.reports/vitest.json' }]],
   },
 });

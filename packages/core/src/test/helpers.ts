@@ -1,25 +1,10 @@
-import { inspect } from 'node:util';
 import { startEmulator } from '@ims-token/emulator';
 import type { Emulator, EmulatorOptions } from '@ims-token/emulator';
 import { createTokenProvider } from '../provider';
 import type { TokenProvider } from '../provider';
 import type { TokenProviderOptions } from '../config';
 
-export interface Captured {
-  lines: string[];
-  logger: Required<NonNullable<TokenProviderOptions['logger']>>;
-}
-
-/** A pino-like logger that keeps every call as text (object and message), for leak scans. */
-export function captureLogger(): Captured {
-  const lines: string[] = [];
-  const rec =
-    (level: string) =>
-    (obj: object, msg?: string): void => {
-      lines.push(`${level} ${JSON.stringify(obj)} ${msg ?? ''}`);
-    };
-  return { lines, logger: { debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error') } };
-}
+export { captureLogger, expectNoLeak, renderings } from '@ims-token/test-kit';
 
 export interface Env {
   emu: Emulator;
@@ -55,27 +40,4 @@ export async function setup(options: EmulatorOptions = {}): Promise<Env> {
       await emu.stop();
     },
   };
-}
-
-/** Every way our objects can be shown: message, stack, cause chain, inspect and JSON. */
-export function renderings(value: unknown): string {
-  const parts: string[] = [inspect(value, { depth: 10, showHidden: true })];
-  try {
-    parts.push(JSON.stringify(value));
-  } catch {
-    // cycles
-  }
-  let e: unknown = value;
-  for (let i = 0; i < 5 && e instanceof Error; i++) {
-    parts.push(e.message, String(e.stack));
-    e = (e as { cause?: unknown }).cause;
-  }
-  return parts.join('\n');
-}
-
-/** Fails when any of `secrets` appears in `text`. */
-export function expectNoLeak(text: string, secrets: readonly string[]): void {
-  for (const s of secrets) {
-    if (s && text.includes(s)) throw new Error(`leaked a secret or token (${s.slice(0, 4)}…) in: ${text.slice(0, 200)}`);
-  }
 }

@@ -1,11 +1,12 @@
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { inspect } from 'node:util';
 import { createTokenProvider } from '@ims-token/core';
 import type { TokenProvider, TokenProviderOptions } from '@ims-token/core';
 import { startEmulator } from '@ims-token/emulator';
 import type { Emulator } from '@ims-token/emulator';
+
+export { expectNoLeak, renderings } from '@ims-token/test-kit';
 
 export interface Seen {
   method: string;
@@ -97,25 +98,4 @@ export async function setup(): Promise<Env> {
   };
 }
 
-/** Every way an error can be shown: message, stack, cause chain, inspect and JSON. */
-export function renderings(value: unknown): string {
-  const parts: string[] = [inspect(value, { depth: 10, showHidden: true })];
-  try {
-    parts.push(JSON.stringify(value));
-  } catch {
-    // cycles
-  }
-  let e: unknown = value;
-  for (let i = 0; i < 5 && e instanceof Error; i++) {
-    parts.push(e.message, String(e.stack));
-    e = (e as { cause?: unknown }).cause;
-  }
-  return parts.join('\n');
-}
 
-/** Fails when any of `secrets` appears in `text`. */
-export function expectNoLeak(text: string, secrets: readonly string[]): void {
-  for (const s of secrets) {
-    if (s && text.includes(s)) throw new Error(`leaked a secret or token (${s.slice(0, 4)}…)`);
-  }
-}

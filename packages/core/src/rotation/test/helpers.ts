@@ -1,8 +1,9 @@
-import { inspect } from 'node:util';
 import type { Emulator, EmulatorClient } from '@ims-token/emulator';
 import type { Logger } from '../../index';
 import { createSecretsClient } from '../index';
 import type { SecretsClient, SecretsClientOptions } from '../index';
+
+export { captureLogger, renderings, expectNoLeak as expectNoSecrets } from '@ims-token/test-kit';
 
 export type Client = EmulatorClient & { clientSecret: string; orgId: string; credentialId: string };
 
@@ -29,41 +30,8 @@ export function clientFor(emu: Emulator, c: Client, logger?: Logger, extra: Part
   return createSecretsClient({ ...connection(emu, c, logger), ...extra });
 }
 
-/** A logger that keeps every line (all levels), to scan for secrets. */
-export function captureLogger(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const put =
-    (level: string) =>
-    (obj: object, msg?: string): void => {
-      lines.push(`${level} ${JSON.stringify(obj)} ${msg ?? ''}`);
-    };
-  return { lines, debug: put('debug'), info: put('info'), warn: put('warn'), error: put('error') };
-}
 
-/** Every way a value could be shown: message, stack, JSON, inspect. */
-export function renderings(value: unknown): string {
-  const parts = [inspect(value, { depth: 8 })];
-  try {
-    parts.push(JSON.stringify(value));
-  } catch {
-    // not serializable
-  }
-  if (value instanceof Error) {
-    parts.push(value.message, value.stack ?? '');
-    let cause = (value as { cause?: unknown }).cause;
-    while (cause) {
-      parts.push(inspect(cause), cause instanceof Error ? `${cause.message}${cause.stack ?? ''}` : String(cause));
-      cause = (cause as { cause?: unknown }).cause;
-    }
-  }
-  return parts.join('\n');
-}
 
-export function expectNoSecrets(text: string, secrets: readonly (string | undefined)[]): void {
-  for (const s of secrets) {
-    if (s && text.includes(s)) throw new Error(`a secret value leaked (first 4 chars ${s.slice(0, 4)}…)`);
-  }
-}
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
