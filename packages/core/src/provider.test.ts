@@ -104,6 +104,22 @@ describe('expiry', () => {
     expect(env.emu.stats.tokenRequests).toBe(2);
   });
 
+  it('spreads the refresh of a fleet: each provider starts its window up to 20 % early (per-process jitter)', async () => {
+    env = await setup();
+    const store = new (await import('./store')).MemoryStore();
+    const providers = Array.from({ length: 20 }, () => env.make({ store }));
+    const token = await providers[0]!.getToken();
+    await Promise.all(providers.map((p) => p.getToken())); // all share the one token
+    const window = 3_600_000; // 1 h for a 24 h token
+    const starts = providers.map((p) => token.expiresAt - p.status().refreshAt!);
+    for (const s of starts) {
+      expect(s).toBeGreaterThanOrEqual(window);
+      expect(s).toBeLessThanOrEqual(window * 1.2);
+    }
+    expect(new Set(starts).size).toBeGreaterThan(10);
+    expect(env.emu.stats.tokensMinted).toBe(1);
+  });
+
   it('waits for a new token instead of serving one with less than minRemainingMs left', async () => {
     env = await setup({ tokenLifetimeSeconds: 100 });
     let now = Date.now();
