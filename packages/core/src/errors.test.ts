@@ -36,6 +36,7 @@ const answers: Array<[string, FaultRule, ImsTokenErrorCode, Partial<ImsTokenErro
   ['expires_in a string', { kind: 'response', status: 200, body: { ...valid, expires_in: '86399' } }, 'IMS_BAD_RESPONSE'],
   ['a JSON array', { kind: 'response', status: 200, body: '[1,2]' }, 'IMS_BAD_RESPONSE'],
   ['404', { kind: 'response', status: 404, body: 'not found' }, 'IMS_BAD_RESPONSE', { status: 404 }],
+  ['a body over 256 KiB', { kind: 'response', status: 200, body: `{"access_token":"${'x'.repeat(300_000)}"}` }, 'IMS_BAD_RESPONSE', { status: 200 }],
   ['socket reset', { kind: 'reset', times: Infinity }, 'IMS_NETWORK', { retryable: true }],
   ['socket reset mid-body', { kind: 'reset-mid-body', times: Infinity }, 'IMS_NETWORK'],
 ];

@@ -37,6 +37,21 @@ export interface TokenResult {
   debugId: string | undefined;
 }
 
+/** Reads a response body as text, destroying it and throwing `tooBig()` past `max` bytes (an answer is never held whole if huge). */
+export async function readCapped(body: Dispatcher.ResponseData['body'], max: number, tooBig: () => ImsTokenError): Promise<string> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > max) {
+      body.destroy();
+      throw tooBig();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** Parses `Retry-After` (seconds or an HTTP date) into ms. */
 export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
@@ -107,20 +122,12 @@ export async function requestToken(req: TokenRequest): Promise<TokenResult> {
     const debugId = header(res.headers, 'x-debug-id');
     let text = '';
     try {
-      let size = 0;
-      const chunks: Buffer[] = [];
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_BODY_BYTES) {
-          res.body.destroy();
-          throw new ImsTokenError('IMS_BAD_RESPONSE', `${where} answered HTTP ${res.statusCode} with a body over ${MAX_BODY_BYTES} bytes.`, {
-            status: res.statusCode,
-            debugId,
-          });
-        }
-        chunks.push(chunk as Buffer);
-      }
-      text = Buffer.concat(chunks).toString('utf8');
+      text = await readCapped(res.body, MAX_BODY_BYTES, () =>
+        new ImsTokenError('IMS_BAD_RESPONSE', `${where} answered HTTP ${res.statusCode} with a body over ${MAX_BODY_BYTES} bytes.`, {
+          status: res.statusCode,
+          debugId,
+        }),
+      );
     } catch (err) {
       if (ImsTokenError.is(err)) throw err;
       throw fail(err, 'finish answering from');

@@ -5,7 +5,7 @@ import type { ClientSecretInput, Logger } from '../config';
 import { ENV } from '../env';
 import { ImsTokenError } from '../errors';
 import type { ImsTokenErrorCode } from '../errors';
-import { loadUndici, parseRetryAfter } from '../ims-client';
+import { loadUndici, parseRetryAfter, readCapped } from '../ims-client';
 import { createTokenProvider } from '../provider';
 import type { TokenProvider } from '../provider';
 import { scrub } from '../redact';
@@ -443,20 +443,12 @@ class Client implements SecretsClient {
       };
       let text = '';
       try {
-        let size = 0;
-        const chunks: Buffer[] = [];
-        for await (const chunk of res.body) {
-          size += (chunk as Buffer).length;
-          if (size > MAX_BODY_BYTES) {
-            res.body.destroy();
-            throw new ImsTokenError('IMS_BAD_RESPONSE', `The I/O Management API (${this.#host}) answered HTTP ${res.statusCode} with a body over ${MAX_BODY_BYTES} bytes.`, {
-              status: res.statusCode,
-              debugId: h('x-debug-id'),
-            });
-          }
-          chunks.push(chunk as Buffer);
-        }
-        text = Buffer.concat(chunks).toString('utf8');
+        text = await readCapped(res.body, MAX_BODY_BYTES, () =>
+          new ImsTokenError('IMS_BAD_RESPONSE', `The I/O Management API (${this.#host}) answered HTTP ${res.statusCode} with a body over ${MAX_BODY_BYTES} bytes.`, {
+            status: res.statusCode,
+            debugId: h('x-debug-id'),
+          }),
+        );
       } catch (err) {
         if (ImsTokenError.is(err)) throw err;
         throw fail(err, 'finish answering from');
