@@ -119,9 +119,11 @@ describe('retries', () => {
   it('does not wait out a Retry-After longer than retryMaxDelayMs', async () => {
     env = await setup();
     env.emu.fault({ kind: 'status', status: 429, retryAfter: 3600, times: Infinity });
-    const e = await env.make({ retryMaxDelayMs: 5_000 }).getToken().catch((x: unknown) => x);
+    const p = env.make({ retryMaxDelayMs: 5_000 });
+    const e = await p.getToken().catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'IMS_RATE_LIMITED', retryAfterMs: 3_600_000 });
     expect(env.emu.stats.tokenRequests).toBe(1);
+    expect(p.status()).toMatchObject({ state: 'failed', lastError: { code: 'IMS_RATE_LIMITED' } });
   });
 
   it('never retries invalid_client or invalid_scope', async () => {

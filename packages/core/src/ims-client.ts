@@ -1,22 +1,14 @@
-import type * as Undici_ from 'undici';
 import type { Dispatcher } from 'undici';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
+import { exchange, parseRetryAfter } from './http';
+import type { Answer } from './http';
 import { scrub } from './redact';
 import { createImsToken, decodeImsToken } from './token';
 import type { ImsToken } from './token';
 
-type Undici = typeof Undici_;
-let undiciModule: Promise<Undici> | undefined;
-/** undici costs ~80 ms to load: only the first IMS request pays it, never a cached getToken(). */
-export function loadUndici(): Promise<Undici> {
-  undiciModule ??= import('undici');
-  return undiciModule;
-}
-
 /** The longest token life we accept from IMS (tokens live 24 h; anything near a year is a broken answer). */
 const MAX_EXPIRES_IN_S = 30 * 86_400;
-const MAX_BODY_BYTES = 256 * 1024;
 
 export interface TokenRequest {
   tokenUrl: string;
@@ -37,126 +29,35 @@ export interface TokenResult {
   debugId: string | undefined;
 }
 
-/** Reads a response body as text, destroying it and throwing `tooBig()` past `max` bytes (an answer is never held whole if huge). */
-export async function readCapped(body: Dispatcher.ResponseData['body'], max: number, tooBig: () => ImsTokenError): Promise<string> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > max) {
-      body.destroy();
-      throw tooBig();
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Parses `Retry-After` (seconds or an HTTP date) into ms. */
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (v === undefined || v.trim() === '') return undefined;
-  if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.round(Number(v) * 1000);
-  const date = Date.parse(v);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function networkCode(err: unknown): string {
-  const e = err as { code?: unknown; cause?: { code?: unknown } };
-  return String(e?.code ?? e?.cause?.code ?? 'unknown');
-}
-
 /**
  * One POST to the IMS v3 token endpoint, parameters in the form body (never the query string).
  * Throws an {@link ImsTokenError} describing exactly what went wrong; never includes the secret or the token.
  */
 export async function requestToken(req: TokenRequest): Promise<TokenResult> {
-  const { request } = await loadUndici();
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), req.timeoutMs);
-  const onOuterAbort = (): void => timeout.abort();
-  req.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const form = new URLSearchParams({
-    grant_type: 'client_credentials',
-    client_id: req.clientId,
-    client_secret: req.clientSecret,
-    scope: req.scopes.join(','),
-  }).toString();
   const startedAt = req.clock();
   const where = `IMS (${new URL(req.tokenUrl).host})`;
-
-  const fail = (err: unknown, phase: string): ImsTokenError => {
-    if (req.signal?.aborted) return new ImsTokenError('IMS_ABORTED', 'The token request was cancelled.');
-    if (timeout.signal.aborted) {
-      return new ImsTokenError('IMS_TIMEOUT', `${where} did not ${phase} within ${req.timeoutMs} ms.`);
-    }
-    const code = networkCode(err);
-    // The cause keeps the error's name and code but not its message: nothing of the request may leak through it.
-    const cause = err instanceof Error ? Object.assign(new Error(code), { name: err.name, code }) : undefined;
-    return new ImsTokenError('IMS_NETWORK', `Could not ${phase} ${where}: ${code}.`, { cause });
-  };
-
-  try {
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(req.tokenUrl, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-          'user-agent': 'ims-token',
-        },
-        body: form,
-        signal: timeout.signal,
-        ...(req.dispatcher ? { dispatcher: req.dispatcher } : {}),
-      });
-    } catch (err) {
-      throw fail(err, 'reach');
-    }
-    const debugId = header(res.headers, 'x-debug-id');
-    let text = '';
-    try {
-      text = await readCapped(res.body, MAX_BODY_BYTES, () =>
-        new ImsTokenError('IMS_BAD_RESPONSE', `${where} answered HTTP ${res.statusCode} with a body over ${MAX_BODY_BYTES} bytes.`, {
-          status: res.statusCode,
-          debugId,
-        }),
-      );
-    } catch (err) {
-      if (ImsTokenError.is(err)) throw err;
-      throw fail(err, 'finish answering from');
-    }
-    return interpret(res.statusCode, header(res.headers, 'content-type'), text, debugId, header(res.headers, 'retry-after'), req, startedAt, where);
-  } finally {
-    clearTimeout(timer);
-    req.signal?.removeEventListener('abort', onOuterAbort);
-  }
+  const answer = await exchange({
+    url: req.tokenUrl,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'ims-token' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: req.clientId,
+      client_secret: req.clientSecret,
+      scope: req.scopes.join(','),
+    }).toString(),
+    timeoutMs: req.timeoutMs,
+    signal: req.signal,
+    dispatcher: req.dispatcher,
+    where,
+    abortedMessage: 'The token request was cancelled.',
+  });
+  return interpret(answer, req, startedAt, where);
 }
 
-function interpret(
-  status: number,
-  contentType: string | undefined,
-  text: string,
-  debugId: string | undefined,
-  retryAfter: string | undefined,
-  req: TokenRequest,
-  startedAt: number,
-  where: string,
-): TokenResult {
-  let json: Record<string, unknown> | undefined;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
-  } catch {
-    json = undefined;
-  }
-  const shape = json ? 'JSON' : /html/i.test(contentType ?? '') || /^\s*</.test(text) ? 'an HTML page' : 'a body that is not JSON';
+function interpret(answer: Answer, req: TokenRequest, startedAt: number, where: string): TokenResult {
+  const { status, json, text, debugId } = answer;
+  const shape = json ? 'JSON' : /html/i.test(answer.contentType ?? '') || /^\s*</.test(text) ? 'an HTML page' : 'a body that is not JSON';
 
   if (status >= 200 && status < 300) {
     if (!json) {
@@ -179,7 +80,7 @@ function interpret(
   else if (status === 401) code = 'IMS_INVALID_CLIENT';
   else if (status === 403) code = 'IMS_UNAUTHORIZED_CLIENT';
   else code = 'IMS_BAD_RESPONSE';
-  const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(retryAfter, req.clock()) : undefined;
+  const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(answer.retryAfter, req.clock()) : undefined;
   const message =
     code === 'IMS_INVALID_CLIENT'
       ? `IMS rejected the credential (${said}) for client id ${req.clientId}.`

@@ -6,7 +6,8 @@ import { COARSE_MIN_MARGIN_MS, coarse, coarseClockUsable, startCoarseClock } fro
 import { Emitter } from './emitter';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
-import { loadUndici, requestToken } from './ims-client';
+import { backoffDelay, createDefaultDispatcher } from './http';
+import { requestToken } from './ims-client';
 import { redactToken } from './redact';
 import { SecretSource } from './secret-source';
 import { sleep } from './sleep';
@@ -394,10 +395,9 @@ class Provider implements TokenProvider {
   async #mintWithRetries(secret: string): Promise<ImsToken> {
     const o = this.#o;
     if (!o.dispatcher && !this.#agent) {
-      const { Agent, EnvHttpProxyAgent } = await loadUndici();
-      // Behind a corporate proxy (HTTPS_PROXY / HTTP_PROXY, honouring NO_PROXY) IMS is reached through it.
-      const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((v) => process.env[v]);
-      this.#agent ??= proxied ? new EnvHttpProxyAgent({ keepAliveTimeout: 30_000, connections: 8 }) : new Agent({ keepAliveTimeout: 30_000, connections: 8 });
+      const agent = await createDefaultDispatcher(8);
+      if (this.#agent || this.#closed) void agent.close();
+      else this.#agent = agent;
     }
     for (let attempt = 0; ; attempt++) {
       if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
@@ -422,16 +422,8 @@ class Provider implements TokenProvider {
       } catch (err) {
         if (!ImsTokenError.is(err)) throw err;
         if (err.code === 'IMS_ABORTED' && this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
-        if (!err.retryable || attempt >= o.maxRetries) {
-          this.#lastError = { code: err.code, message: err.message, at: this.#clock(), ...(err.debugId ? { debugId: err.debugId } : {}) };
-          throw err;
-        }
-        const cap = Math.min(o.retryMaxDelayMs, o.retryBaseDelayMs * 2 ** attempt);
-        let delay = Math.random() * cap;
-        if (err.retryAfterMs !== undefined) {
-          if (err.retryAfterMs > o.retryMaxDelayMs) throw err;
-          delay = Math.max(delay, err.retryAfterMs);
-        }
+        const delay = err.retryable && attempt < o.maxRetries ? backoffDelay(attempt, o.retryBaseDelayMs, o.retryMaxDelayMs, err.retryAfterMs) : undefined;
+        if (delay === undefined) throw err; // #mint records it (#fail) once it gives up on every secret
         o.logger.debug({ code: err.code, attempt: attempt + 1, delayMs: Math.round(delay), debugId: err.debugId }, 'ims-token: retrying the token request');
         await sleep(delay, this.#closing.signal, () => new ImsTokenError('IMS_CLOSED', 'The token provider was closed.'));
       }

@@ -5,7 +5,8 @@ import type { ClientSecretInput, Logger } from '../config';
 import { ENV } from '../env';
 import { ImsTokenError } from '../errors';
 import type { ImsTokenErrorCode } from '../errors';
-import { loadUndici, parseRetryAfter, readCapped } from '../ims-client';
+import { backoffDelay, createDefaultDispatcher, exchange, parseRetryAfter, wasNotSent } from '../http';
+import type { Answer } from '../http';
 import { createTokenProvider } from '../provider';
 import type { TokenProvider } from '../provider';
 import { scrub } from '../redact';
@@ -198,23 +199,7 @@ function makeNewSecret(uuid: string, clientSecret: string, createdAt: number): N
   return Object.freeze(o);
 }
 
-/** Connection failures after which nothing can have reached the server (safe to retry a POST). */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
-
-/** Marks an `IMS_NETWORK` error raised before the request could reach the server. */
-const NOT_SENT_MARK = Symbol('ims-token.notSent');
-
 type Op = 'list' | 'add' | 'delete';
-
-interface Answer {
-  status: number;
-  json: Record<string, unknown> | undefined;
-  text: string;
-  debugId: string | undefined;
-  retryAfter: string | undefined;
-}
-
-const MAX_BODY_BYTES = 256 * 1024;
 
 const abortedRequest = (): ImsTokenError => new ImsTokenError('IMS_ABORTED', 'The request was cancelled by its AbortSignal.');
 
@@ -390,81 +375,30 @@ class Client implements SecretsClient {
   async #dispatcher(): Promise<Dispatcher | undefined> {
     if (this.#o.dispatcher) return this.#o.dispatcher;
     if (!this.#agent) {
-      const { Agent } = await loadUndici();
-      this.#agent ??= new Agent({ keepAliveTimeout: 10_000, connections: 4 });
+      const agent = await createDefaultDispatcher(4);
+      if (this.#agent || this.#closed) void agent.close();
+      else this.#agent = agent;
     }
     return this.#agent;
   }
 
-  async #send(method: string, url: string, accessToken: string, signal: AbortSignal | undefined): Promise<Answer> {
-    const { request } = await loadUndici();
-    const dispatcher = await this.#dispatcher();
-    const timeoutMs = this.#o.timeoutMs ?? 10_000;
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), timeoutMs);
-    const onAbort = (): void => timeout.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const fail = (err: unknown, phase: string): ImsTokenError => {
-      if (signal?.aborted) return new ImsTokenError('IMS_ABORTED', 'The I/O Management API request was cancelled by its AbortSignal.');
-      if (timeout.signal.aborted) {
-        return new ImsTokenError('IMS_TIMEOUT', `The I/O Management API (${this.#host}) did not ${phase} within ${timeoutMs} ms.`, {
-          hint: 'Raise timeoutMs or check the network path to the I/O Management API.',
-        });
-      }
-      const e = err as { code?: unknown; cause?: { code?: unknown } };
-      const code = String(e?.code ?? e?.cause?.code ?? 'unknown');
-      const error = new ImsTokenError('IMS_NETWORK', `Could not ${phase} the I/O Management API (${this.#host}): ${code}.`, {
-        hint: 'Check IMS_MANAGEMENT_URL, DNS, proxies and outbound HTTPS from this host.',
-        cause: err instanceof Error ? new Error(`${err.name}: ${code}`) : undefined,
-      });
-      Object.defineProperty(error, NOT_SENT_MARK, { value: phase === 'reach' && NOT_SENT.has(code) });
-      return error;
-    };
-    try {
-      let res: Dispatcher.ResponseData;
-      try {
-        res = await request(url, {
-          method: method as Dispatcher.HttpMethod,
-          headers: {
-            authorization: `Bearer ${accessToken}`,
-            'x-api-key': this.clientId,
-            accept: 'application/json',
-            'user-agent': 'ims-token',
-          },
-          signal: timeout.signal,
-          ...(dispatcher ? { dispatcher } : {}),
-        });
-      } catch (err) {
-        throw fail(err, 'reach');
-      }
-      const h = (name: string): string | undefined => {
-        const v = res.headers[name];
-        return Array.isArray(v) ? v[0] : v;
-      };
-      let text = '';
-      try {
-        text = await readCapped(res.body, MAX_BODY_BYTES, () =>
-          new ImsTokenError('IMS_BAD_RESPONSE', `The I/O Management API (${this.#host}) answered HTTP ${res.statusCode} with a body over ${MAX_BODY_BYTES} bytes.`, {
-            status: res.statusCode,
-            debugId: h('x-debug-id'),
-          }),
-        );
-      } catch (err) {
-        if (ImsTokenError.is(err)) throw err;
-        throw fail(err, 'finish answering from');
-      }
-      let json: Record<string, unknown> | undefined;
-      try {
-        const parsed: unknown = text === '' ? undefined : JSON.parse(text);
-        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
-      } catch {
-        json = undefined;
-      }
-      return { status: res.statusCode, json, text, debugId: h('x-debug-id'), retryAfter: h('retry-after') };
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    }
+  #send(method: Dispatcher.HttpMethod, url: string, accessToken: string, signal: AbortSignal | undefined): Promise<Answer> {
+    return this.#dispatcher().then((dispatcher) =>
+      exchange({
+        url,
+        method,
+        headers: { authorization: `Bearer ${accessToken}`, 'x-api-key': this.clientId, accept: 'application/json', 'user-agent': 'ims-token' },
+        timeoutMs: this.#o.timeoutMs ?? 10_000,
+        signal,
+        dispatcher,
+        where: `the I/O Management API (${this.#host})`,
+        abortedMessage: 'The I/O Management API request was cancelled by its AbortSignal.',
+        hints: {
+          timeout: 'Raise timeoutMs or check the network path to the I/O Management API.',
+          network: 'Check IMS_MANAGEMENT_URL, DNS and outbound HTTPS from this host (set HTTPS_PROXY if it needs a proxy).',
+        },
+      }),
+    );
   }
 
   /** One secrets call with a management token: 401 → new token, once; 429/5xx/network → backoff (POST only when safe). */
@@ -503,9 +437,9 @@ class Client implements SecretsClient {
       }
       if (a) error = this.#error(a, op, uuid);
       const e = error!;
-      const safeToRepeat =
-        op !== 'add' || e.code === 'IMS_RATE_LIMITED' || (e.code === 'IMS_NETWORK' && (e as unknown as Record<symbol, unknown>)[NOT_SENT_MARK] === true);
-      if (!e.retryable || attempt >= maxRetries || !safeToRepeat) {
+      const safeToRepeat = op !== 'add' || e.code === 'IMS_RATE_LIMITED' || (e.code === 'IMS_NETWORK' && wasNotSent(e));
+      const delay = e.retryable && attempt < maxRetries && safeToRepeat ? backoffDelay(attempt, base, cap, e.retryAfterMs) : undefined;
+      if (delay === undefined) {
         if (op === 'add' && e.retryable && !safeToRepeat) {
           throw new ImsTokenError(e.code, `${e.message} A secret may or may not have been created: list the secrets before adding another.`, {
             status: e.status,
@@ -517,11 +451,6 @@ class Client implements SecretsClient {
         throw e;
       }
       ambiguous = true;
-      let delay = Math.random() * Math.min(cap, base * 2 ** attempt);
-      if (e.retryAfterMs !== undefined) {
-        if (e.retryAfterMs > cap) throw e;
-        delay = Math.max(delay, e.retryAfterMs);
-      }
       this.#logger.debug({ op, code: e.code, attempt: attempt + 1, delayMs: Math.round(delay), debugId: e.debugId }, 'ims-token: retrying the I/O Management API call');
       await sleep(delay, signal, abortedRequest);
     }
