@@ -1,7 +1,6 @@
 import { ImsTokenError } from '@ims-token/core';
-import type { ImsAuthHeaders } from '@ims-token/core';
 import { DEFAULT_ALLOWED_HOSTS, compileAllowedHosts, createHrefDecider } from './hosts';
-import { authHeadersOf, checkProvider, tokenOf } from './options';
+import { AUTH, KEY, authHeadersOf, checkProvider, credentialFlag, credentialsFor, tokenOf } from './options';
 import type { ImsCredentialSource } from './options';
 
 /**
@@ -52,16 +51,8 @@ type Credentials = { authorization?: string; 'x-api-key'?: string };
 
 const MAX_REDIRECTS = 20;
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
-const AUTH = 1;
-const KEY = 2;
 const BODY_HEADERS = ['content-type', 'content-encoding', 'content-language', 'content-location', 'content-length'];
 const noop = (): void => {};
-
-function flagOf(name: string): number {
-  if (name.length === 13) return name.toLowerCase() === 'authorization' ? AUTH : 0;
-  if (name.length === 9) return name.toLowerCase() === 'x-api-key' ? KEY : 0;
-  return 0;
-}
 
 function isHeadersObject(h: HeadersInput): h is Headers {
   return typeof (h as Headers).get === 'function' && typeof (h as Headers).has === 'function';
@@ -75,9 +66,9 @@ function callerFlags(h: HeadersInput | undefined): number {
     if (h.has('authorization')) f |= AUTH;
     if (h.has('x-api-key')) f |= KEY;
   } else if (Array.isArray(h)) {
-    for (const pair of h) f |= flagOf(String(pair[0]));
+    for (const pair of h) f |= credentialFlag(String(pair[0]));
   } else {
-    for (const k in h) f |= flagOf(k);
+    for (const k in h) f |= credentialFlag(k);
   }
   return f;
 }
@@ -91,11 +82,6 @@ function withCredentials(h: HeadersInput | undefined, add: Credentials): Headers
     return out;
   }
   return { ...h, ...add } as Record<string, string>;
-}
-
-function credentialsFor(auth: ImsAuthHeaders, flags: number): Credentials {
-  if (flags === 0) return { authorization: auth.authorization, 'x-api-key': auth['x-api-key'] };
-  return flags === KEY ? { authorization: auth.authorization } : {};
 }
 
 /** Bodies fetch can send again: none, string, bytes, Blob, URLSearchParams, FormData. */
@@ -209,7 +195,7 @@ export function createImsFetch(options: ImsFetchOptions): ImsFetch {
           let auth = authHeaders();
           if (auth instanceof Promise) auth = await awaitWithSignal(auth, signal);
           sent = tokenOf(auth.authorization);
-          hopHeaders = withCredentials(headers, credentialsFor(auth, flags));
+          hopHeaders = withCredentials(headers, credentialsFor(flags, auth));
         }
       } else {
         // Leaving allowedHosts (or HTTPS): neither the caller's nor our credentials go along.

@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { ImsAuthHeaders } from '@ims-token/core';
 import type { Dispatcher } from 'undici';
 import { DEFAULT_ALLOWED_HOSTS, compileAllowedHosts, createHrefDecider } from './hosts';
-import { authHeadersOf, checkProvider, tokenOf } from './options';
+import { AUTH, KEY, authHeadersOf, checkProvider, credentialFlag, credentialsFor, tokenOf } from './options';
 import type { ImsCredentialSource } from './options';
 
 /**
@@ -28,17 +28,13 @@ type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
 type Dispatch = Dispatcher.Dispatch;
 
-const AUTH = 1;
-const KEY = 2;
 
 /** Which of the two credential headers the caller set (AUTH | KEY bits), in any of undici's header forms. */
 function callerSet(h: Headers_): number {
   if (h === null || h === undefined) return 0;
   let f = 0;
   const see = (name: unknown): void => {
-    const n = String(name);
-    if (n.length === 13 && n.toLowerCase() === 'authorization') f |= AUTH;
-    else if (n.length === 9 && n.toLowerCase() === 'x-api-key') f |= KEY;
+    f |= credentialFlag(String(name));
   };
   if (Array.isArray(h)) {
     if (h.length > 0 && Array.isArray(h[0])) for (const pair of h as unknown as [string, unknown][]) see(pair[0]);
@@ -89,11 +85,6 @@ function fail(handler: Handler, controller: Controller | null, err: unknown): vo
   else handler.onError?.(error);
 }
 
-/** The credential headers to add, given which ones the caller set. */
-function credentials(own: number, auth: ImsAuthHeaders): Record<string, string> {
-  return own & KEY ? { authorization: auth.authorization } : { authorization: auth.authorization, 'x-api-key': auth['x-api-key'] };
-}
-
 /**
  * Wraps the caller's handler for one request whose body can be replayed: a first `401` is swallowed and
  * the request is sent again with a fresh token. It is also the controller the caller sees, stable across
@@ -126,7 +117,7 @@ class RetryOn401 implements Handler, Controller {
   async #refresh(): Promise<Dispatcher.DispatchOptions> {
     await this.#provider.invalidate(this.#token);
     const fresh = await this.#provider.getAuthHeaders();
-    return { ...this.#opts, headers: withHeaders(this.#opts.headers, credentials(this.#own, fresh)) };
+    return { ...this.#opts, headers: withHeaders(this.#opts.headers, credentialsFor(this.#own, fresh)) };
   }
 
   // --- the controller the caller sees
@@ -290,7 +281,7 @@ export function imsInterceptor(options: ImsInterceptorOptions): Dispatcher.Dispa
 
   return (dispatch: Dispatch): Dispatch => {
     const send = (opts: Dispatcher.DispatchOptions, handler: Handler, own: number, auth: ImsAuthHeaders): boolean => {
-      const next = { ...opts, headers: withHeaders(opts.headers, credentials(own, auth)) };
+      const next = { ...opts, headers: withHeaders(opts.headers, credentialsFor(own, auth)) };
       if (typeof handler.onRequestStart !== 'function') return dispatch(next, handler); // a legacy handler: undici adapts it
       const token = tokenOf(auth.authorization);
       if (!isReplayable(opts.body)) return dispatch(next, new InvalidateOn401(handler, provider, token));

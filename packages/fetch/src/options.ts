@@ -52,3 +52,19 @@ export function authHeadersOf(provider: ImsCredentialSource): () => ImsAuthHeade
     });
   };
 }
+
+/** Bits for the two credential headers a caller may have set itself. */
+export const AUTH = 1;
+export const KEY = 2;
+
+/** `AUTH` for an `authorization` header name, `KEY` for `x-api-key`, else 0 (any case). */
+export function credentialFlag(name: string): number {
+  if (name.length === 13) return name.toLowerCase() === 'authorization' ? AUTH : 0;
+  if (name.length === 9) return name.toLowerCase() === 'x-api-key' ? KEY : 0;
+  return 0;
+}
+
+/** The credential headers to add when the caller set none of them, or only `x-api-key`. */
+export function credentialsFor(own: number, auth: ImsAuthHeaders): Record<string, string> {
+  return own & KEY ? { authorization: auth.authorization } : { authorization: auth.authorization, 'x-api-key': auth['x-api-key'] };
+}
