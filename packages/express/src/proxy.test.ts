@@ -210,7 +210,9 @@ describe.each(EXPRESSES)('imsProxy (%s)', (_name, express) => {
     env.emu.revokeTokens();
     const res = await env.call(`${url}/adobe/echo`, { method: 'POST', body: 'y'.repeat(4096) });
     expect(res.status).toBe(401);
-    expect((await env.call(`${url}/adobe/whoami`)).status).toBe(200); // the next request uses a fresh token
+    const refused = env.emu.stats.apiUnauthorized;
+    expect((await env.call(`${url}/adobe/whoami`)).status).toBe(200); // the next request uses a fresh token …
+    expect(env.emu.stats.apiUnauthorized).toBe(refused); // … at once: the refused one was dropped with the 401
   });
 
   it('answers 405 with Allow for a method that is not allowed', async () => {

@@ -164,10 +164,13 @@ export function imsProxy(options: ImsProxyOptions): RequestHandler {
         const [status, title] = timedOut ? [504, 'Gateway Timeout'] : [502, 'Bad Gateway'];
         return sendProblem(res, { type: 'about:blank', title, status, detail: timedOut ? 'The Adobe API did not answer in time.' : 'The Adobe API could not be reached.', instance: instanceOf(req) });
       }
-      if (upRes.statusCode === 401 && attempt === 0 && !streamed) {
-        upRes.resume();
+      if (upRes.statusCode === 401 && attempt === 0) {
+        // The token was refused: drop exactly it; replay only a body we hold, else pass the 401 on.
         await provider.invalidate(auth.authorization.slice(7));
-        continue;
+        if (!streamed) {
+          upRes.resume();
+          continue;
+        }
       }
       return relay(upRes, res);
     }
