@@ -3,11 +3,11 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
-/** Packages may use each other only through their published entry points (`@ims-token/x`), never their files. */
+/** Packages may use each other only through their published entry points (`@ims-token/x`, `@ims-token/core/cache`), never their files. */
 const entryPointsOnly = {
   patterns: [
     {
-      group: ['@ims-token/*/*', '!@ims-token/*/package.json'],
+      group: ['@ims-token/*/*', '!@ims-token/*/package.json', '!@ims-token/core/cache'],
       message: 'Import the package entry point (e.g. `@ims-token/core`), never its files: adapters see only what users see.',
     },
     {

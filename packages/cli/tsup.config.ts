@@ -10,5 +10,8 @@ export default defineConfig([
   preset({ entry: ['src/index.ts'], define, clean: ['!cli.cjs*', '!main.cjs*'] }),
   // The bin: dist/cli.cjs is a small launcher (the cached-token fast path); dist/main.cjs is the whole CLI,
   // required only when the fast path cannot answer.
-  preset({ entry: ['src/cli.ts', 'src/main.ts'], format: ['cjs'], dts: false, clean: false, define }),
+  // The launcher bundles core's node-built-ins `cache` entry (one file, no module resolution at start-up:
+  // ~3 ms less); main.cjs keeps core external. An older bundled copy can only cause a miss, never a wrong token.
+  preset({ entry: ['src/cli.ts'], format: ['cjs'], dts: false, clean: false, define, noExternal: ['@ims-token/core/cache'] }),
+  preset({ entry: ['src/main.ts'], format: ['cjs'], dts: false, clean: false, define }),
 ]);

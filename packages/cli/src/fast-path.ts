@@ -11,11 +11,10 @@
  * (`ims-` + sha256(imsUrl \n clientId \n sorted scopes), 32 hex) and `FileStore`'s file layout.
  * fast-path.test.ts pins them to core's own `cacheKey` and files.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
+import { DEFAULT_IMS_URL, cacheKeyFor, defaultCacheDir, normalizeImsUrl, normalizeScopes, readCachedTokenSync } from '@ims-token/core/cache';
 import { formatToken } from './format';
 import type { TokenFormat } from './format';
 import { serveUntil } from './policy';
@@ -23,10 +22,8 @@ import { SCOPE_PRESETS } from './presets';
 
 type Env = Record<string, string | undefined>;
 
-const DEFAULT_IMS_URL = 'https://ims-na1.adobelogin.com';
 const STRING_OPTIONS = new Set(['env-file', 'client-id', 'scopes', 'preset', 'ims-url', 'cache-dir']);
 const SECRET_VARS = ['IMS_CLIENT_SECRET', 'IMS_CLIENT_SECRET_NEXT', 'IMS_CLIENT_SECRET_FILE'];
-const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
 function trimmed(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v.trim();
@@ -53,18 +50,6 @@ function parseArgv(argv: readonly string[]): { flags: Map<string, string>; forma
   }
   if (!command || (json && header)) return undefined;
   return { flags, format: json ? 'json' : header ? 'header' : 'plain' };
-}
-
-function normalizeUrl(input: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    return undefined;
-  }
-  if (url.username || url.password || url.search || url.hash) return undefined;
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) return undefined;
-  return url.href.replace(/\/+$/, '');
 }
 
 /** One or two secrets in the file, as core's secret source requires (it reads the file before the cache). */
@@ -110,38 +95,22 @@ export function fastToken(argv: readonly string[], processEnv: Env, cwd: string,
     const next = trimmed(env.IMS_CLIENT_SECRET_NEXT);
     const file = trimmed(env.IMS_CLIENT_SECRET_FILE);
     if (file ? secret || next || !secretFileOk(file) : !secret) return undefined;
-    const scopes = [...new Set(scopesRaw.split(',').map((s) => s.trim()).filter(Boolean))];
-    if (scopes.length === 0 || scopes.some((s) => /\s/.test(s))) return undefined;
-    const imsUrl = normalizeUrl(urlRaw ?? DEFAULT_IMS_URL);
-    if (!imsUrl) return undefined;
+    // core's own rules (they throw for what fromEnv would refuse: caught below, and the full CLI reports it)
+    const scopes = normalizeScopes(scopesRaw);
+    const imsUrl = normalizeImsUrl(urlRaw ?? DEFAULT_IMS_URL);
 
     // The cache: --cache-dir, IMS_TOKEN_CACHE=file|file:<dir>, or FileStore's default directory.
     let dir: string;
     const cacheDir = flags.get('cache-dir');
     const cacheVar = trimmed(env.IMS_TOKEN_CACHE);
     if (cacheDir !== undefined) dir = path(cacheDir);
-    else if (cacheVar === undefined || cacheVar === 'file') {
-      const xdg = env.XDG_CACHE_HOME;
-      dir = join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'ims-token');
-    } else if (cacheVar.startsWith('file:') && cacheVar.length > 5) dir = path(cacheVar.slice(5));
+    else if (cacheVar === undefined || cacheVar === 'file') dir = defaultCacheDir(env);
+    else if (cacheVar.startsWith('file:') && cacheVar.length > 5) dir = path(cacheVar.slice(5));
     else return undefined;
 
-    const key = `ims-${createHash('sha256').update(`${imsUrl}\n${clientId}\n${[...scopes].sort().join(',')}`).digest('hex').slice(0, 32)}`;
-    const t = JSON.parse(readFileSync(join(dir, `${key}.json`), 'utf8')) as Record<string, unknown>;
-    if (
-      t.v !== 1 ||
-      typeof t.accessToken !== 'string' ||
-      t.accessToken.length === 0 ||
-      typeof t.expiresAt !== 'number' ||
-      !Number.isFinite(t.expiresAt) ||
-      typeof t.issuedAt !== 'number' ||
-      !Array.isArray(t.scopes) ||
-      !t.scopes.every((s) => typeof s === 'string') ||
-      t.clientId !== clientId
-    ) {
-      return undefined;
-    }
-    const token = { accessToken: t.accessToken, tokenType: 'bearer', expiresAt: t.expiresAt, issuedAt: t.issuedAt, scopes: t.scopes as string[], clientId };
+    const cached = readCachedTokenSync(dir, cacheKeyFor(imsUrl, clientId, scopes), now);
+    if (!cached || cached.clientId !== clientId) return undefined;
+    const token = { accessToken: cached.accessToken, tokenType: 'bearer', expiresAt: cached.expiresAt, issuedAt: cached.issuedAt, scopes: [...cached.scopes], clientId };
     if (now >= serveUntil(token)) return undefined;
     return formatToken(token, format, now);
   } catch {

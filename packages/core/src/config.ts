@@ -1,6 +1,8 @@
 import * as z from 'zod/mini';
 import type { Dispatcher } from 'undici';
-import { ImsTokenError } from './errors';
+import { ImsTokenError, configError } from './errors';
+import { DEFAULT_IMS_URL, normalizeImsUrl, normalizeScopes } from './cache';
+export { DEFAULT_IMS_URL, isLoopbackHost, normalizeImsUrl, normalizeScopes } from './cache';
 import type { TokenStore } from './store';
 
 /** A pino-compatible logger: ims-token calls `logger.warn({ code, debugId }, 'message')`. */
@@ -80,7 +82,6 @@ export interface ResolvedOptions {
   defaultClock: boolean;
 }
 
-export const DEFAULT_IMS_URL = 'https://ims-na1.adobelogin.com';
 
 // Built on first use, not at import: constructing zod schemas costs load time that a CLI or a cold
 // serverless start would pay even when it never validates anything.
@@ -133,50 +134,6 @@ function buildSchema() {
     dispatcher: z.optional(z.custom<Dispatcher>((v) => typeof v === 'object' && v !== null && isFn((v as unknown as Record<string, unknown>).dispatch), { error: 'must be an undici Dispatcher' })),
     clock: z.optional(z.custom<() => number>(isFn, { error: 'must be a function returning epoch milliseconds' })),
   });
-}
-
-function configError(field: string, problem: string): ImsTokenError {
-  return new ImsTokenError('IMS_CONFIG', `Invalid option "${field}": ${problem}.`, {
-    hint: `Fix "${field}" in the options passed to createTokenProvider (or its environment variable, see fromEnv).`,
-  });
-}
-
-const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
-
-/** True for `localhost`, `127.x.x.x` and `[::1]`. */
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK.test(hostname);
-}
-
-/** Validates and normalises an IMS base URL. */
-export function normalizeImsUrl(input: string, field = 'imsUrl'): string {
-  let url: URL;
-  try {
-    url = new URL(input.trim());
-  } catch {
-    throw configError(field, 'is not a valid URL (expected e.g. https://ims-na1.adobelogin.com)');
-  }
-  if (url.username || url.password) throw configError(field, 'must not contain credentials');
-  if (url.search || url.hash) throw configError(field, 'must not have a query string or fragment');
-  if (url.protocol === 'http:') {
-    if (!isLoopbackHost(url.hostname)) {
-      throw configError(field, 'must use https (plain http is allowed only for a loopback host such as the emulator on 127.0.0.1)');
-    }
-  } else if (url.protocol !== 'https:') {
-    throw configError(field, 'must be an https URL');
-  }
-  return url.href.replace(/\/+$/, '');
-}
-
-/** Splits and cleans a scope list. */
-export function normalizeScopes(input: string | readonly string[], field = 'scopes'): string[] {
-  const list = (typeof input === 'string' ? input.split(',') : input.flatMap((s) => s.split(',')))
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (list.length === 0) throw configError(field, 'must name at least one scope (e.g. "openid,AdobeID,firefly_api")');
-  const bad = list.find((s) => /\s/.test(s));
-  if (bad !== undefined) throw configError(field, 'a scope must not contain spaces (separate scopes with commas)');
-  return [...new Set(list)];
 }
 
 const noop = (): void => {};

@@ -152,3 +152,10 @@ export class ImsTokenError extends Error {
 export function hintFor(code: ImsTokenErrorCode): string {
   return HINTS[code];
 }
+
+/** An `IMS_CONFIG` error naming an option (never its value). Internal: not exported from the package. */
+export function configError(field: string, problem: string): ImsTokenError {
+  return new ImsTokenError('IMS_CONFIG', `Invalid option "${field}": ${problem}.`, {
+    hint: `Fix "${field}" in the options passed to createTokenProvider (or its environment variable, see fromEnv).`,
+  });
+}

@@ -4,7 +4,8 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile, chmod, mkdir } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { FileStore, defaultCacheDir } from './file-store';
+import { FileStore } from './file-store';
+import { defaultCacheDir } from './cache';
 import { createImsToken } from './token';
 import { setup } from './test/helpers';
 import type { Env } from './test/helpers';

@@ -1,10 +1,10 @@
 import { mkdir, open, readFile, rename, rm, stat, chmod, readdir } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ImsTokenError } from './errors';
 import type { TokenStore } from './store';
-import { deserializeImsToken, serializeImsToken } from './token';
+import { cacheFilePath, defaultCacheDir, parseCachedToken } from './cache';
+import { serializeImsToken } from './token';
 import type { ImsToken } from './token';
 
 /** Options of {@link FileStore}. */
@@ -17,13 +17,6 @@ export interface FileStoreOptions {
   lockWaitMs?: number;
   /** Clock for expiry checks (tests). */
   clock?: () => number;
-}
-
-/** The directory {@link FileStore} uses when none is given. */
-export function defaultCacheDir(env: Record<string, string | undefined> = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  const home = env.HOME && env.HOME.startsWith('/') ? env.HOME : homedir();
-  return join(xdg && xdg.startsWith('/') ? xdg : join(home, '.cache'), 'ims-token');
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -62,8 +55,7 @@ export class FileStore implements TokenStore {
 
   /** The path of the token file for `key`. */
   pathFor(key: string): string {
-    if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw new ImsTokenError('IMS_CONFIG', 'FileStore keys must be file-name safe.');
-    return join(this.dir, `${key}.json`);
+    return cacheFilePath(this.dir, key);
   }
 
   #ensureDir(): Promise<void> {
@@ -88,15 +80,7 @@ export class FileStore implements TokenStore {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw err;
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return undefined; // corrupt: a miss; the next set replaces it
-    }
-    const token = deserializeImsToken(parsed);
-    if (!token || token.expiresAt <= this.#clock()) return undefined;
-    return token;
+    return parseCachedToken(text, this.#clock()); // corrupt or expired: a miss; the next set replaces it
   }
 
   async set(key: string, token: ImsToken): Promise<void> {

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
+import { cacheKeyFor } from './cache';
 import { resolveOptions } from './config';
 import type { ResolvedOptions, TokenProviderOptions } from './config';
 import { COARSE_MIN_MARGIN_MS, coarse, coarseClockUsable, startCoarseClock } from './coarse-clock';
@@ -140,11 +140,6 @@ function makeHeaders(token: ImsToken): ImsAuthHeaders {
   return Object.freeze(h);
 }
 
-function cacheKeyOf(o: ResolvedOptions): string {
-  const scopes = [...o.scopes].sort().join(',');
-  return `ims-${createHash('sha256').update(`${o.imsUrl}\n${o.clientId}\n${scopes}`).digest('hex').slice(0, 32)}`;
-}
-
 class Provider implements TokenProvider {
   readonly clientId: string;
   readonly scopes: readonly string[];
@@ -188,7 +183,7 @@ class Provider implements TokenProvider {
     this.clientId = o.clientId;
     this.scopes = Object.freeze([...o.scopes]);
     this.imsUrl = o.imsUrl;
-    this.cacheKey = cacheKeyOf(o);
+    this.cacheKey = cacheKeyFor(o.imsUrl, o.clientId, o.scopes);
     this.#store = o.store ?? new MemoryStore({ clock: o.clock });
     const attach = (this.#store as unknown as Record<symbol, unknown>)[ATTACH_LOGGER];
     if (typeof attach === 'function') attach.call(this.#store, o.logger);

@@ -1,0 +1,120 @@
+/**
+ * `@ims-token/core/cache`: what a process needs to find and read a cached token without loading the rest
+ * of core (no zod, no undici): the cache key, the file store's location and format, and the URL and scope
+ * rules they depend on. The `ims-token` CLI answers a warm cache with this alone.
+ *
+ * @packageDocumentation
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ImsTokenError, configError } from './errors';
+import { deserializeImsToken } from './token';
+import type { ImsToken } from './token';
+
+/** The production IMS. Stage is `https://ims-na1-stg1.adobelogin.com`. */
+export const DEFAULT_IMS_URL = 'https://ims-na1.adobelogin.com';
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/** True for `localhost`, `127.x.x.x` and `[::1]`. */
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK.test(hostname);
+}
+
+/** Validates and normalises an IMS base URL. */
+export function normalizeImsUrl(input: string, field = 'imsUrl'): string {
+  let url: URL;
+  try {
+    url = new URL(input.trim());
+  } catch {
+    throw configError(field, 'is not a valid URL (expected e.g. https://ims-na1.adobelogin.com)');
+  }
+  if (url.username || url.password) throw configError(field, 'must not contain credentials');
+  if (url.search || url.hash) throw configError(field, 'must not have a query string or fragment');
+  if (url.protocol === 'http:') {
+    if (!isLoopbackHost(url.hostname)) {
+      throw configError(field, 'must use https (plain http is allowed only for a loopback host such as the emulator on 127.0.0.1)');
+    }
+  } else if (url.protocol !== 'https:') {
+    throw configError(field, 'must be an https URL');
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/** Splits and cleans a scope list. */
+export function normalizeScopes(input: string | readonly string[], field = 'scopes'): string[] {
+  const list = (typeof input === 'string' ? input.split(',') : input.flatMap((s) => s.split(',')))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (list.length === 0) throw configError(field, 'must name at least one scope (e.g. "openid,AdobeID,firefly_api")');
+  const bad = list.find((s) => /\s/.test(s));
+  if (bad !== undefined) throw configError(field, 'a scope must not contain spaces (separate scopes with commas)');
+  return [...new Set(list)];
+}
+
+/**
+ * The store key of a credential and scope set: a hash of the IMS URL, the client ID and the sorted scopes,
+ * never of the secret (so a secret rotation keeps the cached token). Inputs must be normalised
+ * ({@link normalizeImsUrl}, {@link normalizeScopes}).
+ *
+ * @example
+ * ```ts
+ * cacheKeyFor(DEFAULT_IMS_URL, clientId, normalizeScopes('openid,AdobeID')) // 'ims-3f…'
+ * ```
+ */
+export function cacheKeyFor(imsUrl: string, clientId: string, scopes: readonly string[]): string {
+  return `ims-${createHash('sha256').update(`${imsUrl}\n${clientId}\n${[...scopes].sort().join(',')}`).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * The directory `FileStore` uses when none is given: `$XDG_CACHE_HOME/ims-token`, else `~/.cache/ims-token`.
+ *
+ * @example
+ * ```ts
+ * defaultCacheDir({ XDG_CACHE_HOME: '/srv/cache' }) // '/srv/cache/ims-token'
+ * ```
+ */
+export function defaultCacheDir(env: Record<string, string | undefined> = process.env): string {
+  const xdg = env.XDG_CACHE_HOME;
+  const home = env.HOME && env.HOME.startsWith('/') ? env.HOME : homedir();
+  return join(xdg && xdg.startsWith('/') ? xdg : join(home, '.cache'), 'ims-token');
+}
+
+/** The file `FileStore` keeps the token of `key` in, inside `dir`. */
+export function cacheFilePath(dir: string, key: string): string {
+  if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw new ImsTokenError('IMS_CONFIG', 'FileStore keys must be file-name safe.');
+  return join(dir, `${key}.json`);
+}
+
+/**
+ * Reads the token `FileStore` cached for `key` in `dir`, synchronously; `undefined` when there is none, it is
+ * unreadable or corrupt, or it has expired by `now`.
+ *
+ * @example
+ * ```ts
+ * const token = readCachedTokenSync(defaultCacheDir(), provider.cacheKey)
+ * ```
+ */
+export function readCachedTokenSync(dir: string, key: string, now: number = Date.now()): ImsToken | undefined {
+  let text: string;
+  try {
+    text = readFileSync(cacheFilePath(dir, key), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseCachedToken(text, now);
+}
+
+/** Parses a token file's text; corrupt, foreign or expired content is `undefined`. */
+export function parseCachedToken(text: string, now: number): ImsToken | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const token = deserializeImsToken(parsed);
+  return token && token.expiresAt > now ? token : undefined;
+}
