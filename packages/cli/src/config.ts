@@ -75,16 +75,31 @@ export async function stdinSecrets(ctx: Context): Promise<string[]> {
   return lines;
 }
 
-function cliHint(err: ImsTokenError, ctx: Context): ImsTokenError {
+/** The CLI's fix for an `IMS_CONFIG` error about each variable (core's hints speak of options, not flags). */
+const CONFIG_HINTS: ReadonlyArray<readonly [string, string]> = [
+  [ENV.clientId, 'Pass --client-id, or set IMS_CLIENT_ID in the environment or an --env-file.'],
+  [ENV.clientSecretFile, 'Point IMS_CLIENT_SECRET_FILE at a readable file whose first line is the secret, or use IMS_CLIENT_SECRET or --client-secret-stdin (only one of them).'],
+  [ENV.clientSecretNext, 'Set IMS_CLIENT_SECRET too: IMS_CLIENT_SECRET_NEXT is only the second secret of a rotation.'],
+  [ENV.clientSecret, 'Set IMS_CLIENT_SECRET or IMS_CLIENT_SECRET_FILE (in the environment or an --env-file), or pipe the secret to --client-secret-stdin.'],
+  [ENV.scopes, 'Pass --scopes or --preset (firefly, io-management), or set IMS_SCOPES.'],
+  [ENV.imsUrl, 'Pass a valid --ims-url or fix IMS_URL: https://ims-na1.adobelogin.com (plain http only for 127.0.0.1, e.g. the emulator).'],
+  [ENV.tokenCacheKey, 'Unset IMS_TOKEN_CACHE_KEY, or use a redis:// IMS_TOKEN_CACHE (only Redis encrypts tokens at rest).'],
+  [ENV.tokenCache, 'Use --cache-dir <dir> or --no-cache, or set IMS_TOKEN_CACHE to file, file:<dir>, memory or a redis:// URL.'],
+  [ENV.orgId, 'Pass --org-id, or set IMS_ORG_ID (…@AdobeOrg, Developer Console → project → credential) in the environment or an --env-file.'],
+  [ENV.credentialId, 'Pass --credential-id, or set IMS_CREDENTIAL_ID (Developer Console → project → OAuth Server-to-Server credential) in the environment or an --env-file.'],
+  [ENV.managementUrl, 'Pass a valid --management-url or fix IMS_MANAGEMENT_URL: https://api.adobe.io (plain http only for 127.0.0.1, e.g. the emulator).'],
+];
+
+/**
+ * An `IMS_CONFIG` error that names a variable, with the CLI's fix (flags, --env-file) as its hint; any other
+ * error as it is. With `ctx`, a missing variable also mentions a `.env` that was not read.
+ */
+export function cliHint(err: unknown, ctx?: Context): unknown {
+  if (!ImsTokenError.is(err) || err.code !== 'IMS_CONFIG') return err;
   const m = err.message;
-  let hint: string | undefined;
-  if (m.startsWith(ENV.clientId)) hint = 'Pass --client-id, or set IMS_CLIENT_ID in the environment or an --env-file.';
-  else if (m.startsWith(ENV.clientSecret)) hint = 'Set IMS_CLIENT_SECRET or IMS_CLIENT_SECRET_FILE (in the environment or an --env-file), or pipe the secret to --client-secret-stdin.';
-  else if (m.startsWith(ENV.scopes)) hint = 'Pass --scopes or --preset (firefly, io-management), or set IMS_SCOPES.';
-  else if (m.startsWith(ENV.imsUrl)) hint = 'Pass a valid --ims-url or fix IMS_URL: https://ims-na1.adobelogin.com (plain http only for 127.0.0.1, e.g. the emulator).';
-  else if (m.startsWith(ENV.tokenCache)) hint = 'Use --cache-dir <dir> or --no-cache, or set IMS_TOKEN_CACHE to file, file:<dir>, memory or a redis:// URL.';
+  let hint = CONFIG_HINTS.find(([name]) => m.startsWith(`${name} `))?.[1];
   if (hint === undefined) return err;
-  if (/is not set/.test(m) && ctx.flags['env-file'] === undefined && existsSync(resolve(ctx.io.cwd, '.env'))) {
+  if (ctx && /is not set/.test(m) && ctx.flags['env-file'] === undefined && existsSync(resolve(ctx.io.cwd, '.env'))) {
     hint += ' (There is a .env here; ims-token reads it only with --env-file .env.)';
   }
   return new ImsTokenError(err.code, m, { hint });
@@ -142,7 +157,7 @@ export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: 
   try {
     options = fromEnv(env);
   } catch (err) {
-    throw ImsTokenError.is(err) ? cliHint(err, ctx) : err;
+    throw cliHint(err, ctx);
   }
   if (!needSecret && !hasSecret) {
     options.clientSecret = () => {

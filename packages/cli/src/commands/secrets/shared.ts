@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { ENV, ImsTokenError, secretsClientFromEnv } from '@ims-token/core';
 import type { ClientSecretInfo, SecretsClient } from '@ims-token/core';
 import type { OptionSpecs } from '../../args';
-import { cliLogger, loadEnv, resolvePath, stdinSecrets } from '../../config';
+import { cliHint, cliLogger, loadEnv, resolvePath, stdinSecrets } from '../../config';
 import type { Context } from '../../context';
 import { relative } from '../../output';
 
@@ -24,26 +24,10 @@ export interface SecretsConfig {
   imsUrl: string;
 }
 
-const HINTS: ReadonlyArray<readonly [string, string]> = [
-  [ENV.clientId, 'Pass --client-id, or set IMS_CLIENT_ID in the environment or an --env-file.'],
-  [ENV.clientSecretFile, 'Point IMS_CLIENT_SECRET_FILE at a readable file whose first line is the secret, or use IMS_CLIENT_SECRET or --client-secret-stdin (only one of them).'],
-  [ENV.clientSecret, 'Set IMS_CLIENT_SECRET or IMS_CLIENT_SECRET_FILE (in the environment or an --env-file), or pipe the secret to --client-secret-stdin.'],
-  [ENV.orgId, 'Pass --org-id, or set IMS_ORG_ID (…@AdobeOrg, Developer Console → project → credential) in the environment or an --env-file.'],
-  [ENV.credentialId, 'Pass --credential-id, or set IMS_CREDENTIAL_ID (Developer Console → project → OAuth Server-to-Server credential) in the environment or an --env-file.'],
-  [ENV.managementUrl, 'Pass a valid --management-url or fix IMS_MANAGEMENT_URL: https://api.adobe.io (plain http only for 127.0.0.1, e.g. the emulator).'],
-  [ENV.imsUrl, 'Pass a valid --ims-url or fix IMS_URL: https://ims-na1.adobelogin.com (plain http only for 127.0.0.1, e.g. the emulator).'],
-];
-
-function withCliHint(err: unknown): unknown {
-  if (!ImsTokenError.is(err) || err.code !== 'IMS_CONFIG') return err;
-  const hint = HINTS.find(([name]) => err.message.startsWith(`${name} `))?.[1];
-  return hint ? new ImsTokenError('IMS_CONFIG', err.message, { hint }) : err;
-}
-
 const trimmed = (v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : v.trim());
 
 function configError(name: string, problem: string): ImsTokenError {
-  return withCliHint(new ImsTokenError('IMS_CONFIG', `${name} ${problem}.`)) as ImsTokenError;
+  return cliHint(new ImsTokenError('IMS_CONFIG', `${name} ${problem}.`)) as ImsTokenError;
 }
 
 /**
@@ -97,7 +81,7 @@ export async function resolveSecretsConfig(ctx: Context): Promise<SecretsConfig>
   try {
     client = secretsClientFromEnv(coreEnv, { logger: cliLogger(ctx, (msg) => msg.startsWith('ims-token rotation:')) });
   } catch (err) {
-    throw withCliHint(err);
+    throw cliHint(err);
   }
   return { client, current: current!, source, clientId: client.clientId, imsUrl: client.imsUrl };
 }
