@@ -256,6 +256,20 @@ describe('invalidate', () => {
     expect(env.emu.stats.tokensMinted).toBe(2);
   });
 
+  it('reads a store without a lock once per miss, and a locking store again under its lock', async () => {
+    env = await setup();
+    const { MemoryStore } = await import('./store');
+    const reads = { plain: 0, locking: 0 };
+    const backing = new MemoryStore();
+    const plain = { get: (k: string) => (reads.plain++, backing.get(k)), set: backing.set.bind(backing), delete: backing.delete.bind(backing) };
+    await env.make({ store: plain }).getToken();
+    expect(reads.plain).toBe(1);
+    const other = new MemoryStore();
+    const locking = { ...plain, get: (k: string) => (reads.locking++, other.get(k)), withLock: <T>(_k: string, fn: () => Promise<T>) => fn() };
+    await env.make({ store: locking }).getToken();
+    expect(reads.locking).toBe(2); // before the lock, and under it (another process may have minted meanwhile)
+  });
+
   it('does not take an invalidated token back from the store', async () => {
     env = await setup();
     const { MemoryStore } = await import('./store');

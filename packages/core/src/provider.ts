@@ -293,11 +293,7 @@ class Provider implements TokenProvider {
         throw hard.error;
       }
     }
-    const run = async (): Promise<Entry> => {
-      if (!force) {
-        const stored = await this.#storeGet(background);
-        if (stored) return stored;
-      }
+    const mint = async (): Promise<Entry> => {
       const token = await this.#mint(snap);
       try {
         await this.#store.set(this.cacheKey, token);
@@ -307,17 +303,18 @@ class Provider implements TokenProvider {
       return this.#adopt(token, 'ims');
     };
     const withLock = this.#store.withLock;
-    if (typeof withLock !== 'function') return run();
+    if (typeof withLock !== 'function') return mint();
+    // Across processes: one holder mints; the others, once they get the lock, find its token in the store.
     let ran = false;
     try {
-      return await withLock.call<TokenStore, [string, () => Promise<Entry>], Promise<Entry>>(this.#store, this.cacheKey, () => {
+      return await withLock.call<TokenStore, [string, () => Promise<Entry>], Promise<Entry>>(this.#store, this.cacheKey, async () => {
         ran = true;
-        return run();
+        return (!force && (await this.#storeGet(background))) || mint();
       });
     } catch (err) {
       if (ran || ImsTokenError.is(err)) throw err;
       this.#storeError('lock', err);
-      return run();
+      return mint();
     }
   }
 
