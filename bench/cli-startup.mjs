@@ -22,7 +22,10 @@ const check = args.includes('--check');
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/cli.cjs');
 const emulatorEntry = join(root, 'packages/emulator/dist/index.js');
-for (const [file, pkg] of [[cli, '@ims-token/cli'], [emulatorEntry, '@ims-token/emulator']]) {
+for (const [file, pkg] of [
+  [cli, '@ims-token/cli'],
+  [emulatorEntry, '@ims-token/emulator'],
+]) {
   if (!existsSync(file)) {
     console.error(`${file} is missing: run \`pnpm --filter ${pkg} build\` first.`);
     process.exit(2);
@@ -90,7 +93,9 @@ try {
   console.log(`  ratio of medians               ${ratio.toFixed(2)}×  (target ≤ ${TARGET}×: ${ratio <= TARGET ? 'met' : 'NOT met'})`);
   console.log(`  ratio of minimums              ${(cliStats.min / base.min).toFixed(2)}×  (less sensitive to a busy machine)`);
   console.log(`  IMS token requests during the benchmark: ${minted} (1 = every measured run was served from the cache)`);
-  console.log(`  command: IMS_URL=<emulator> IMS_CLIENT_ID=… IMS_CLIENT_SECRET=… IMS_SCOPES=openid,AdobeID,firefly_api XDG_CACHE_HOME=<tmp> node packages/cli/dist/cli.cjs token`);
+  console.log(
+    `  command: IMS_URL=<emulator> IMS_CLIENT_ID=… IMS_CLIENT_SECRET=… IMS_SCOPES=openid,AdobeID,firefly_api XDG_CACHE_HOME=<tmp> node packages/cli/dist/cli.cjs token`,
+  );
   if (minted !== 1) throw new Error(`expected exactly one mint, got ${minted}`);
   if (check && ratio > TARGET) process.exitCode = 1;
 } finally {

@@ -23,7 +23,12 @@ async function opsPerSec(fn, ms = 400) {
 
 const emu = await startEmulator();
 const client = emu.addClient();
-const provider = createTokenProvider({ clientId: client.clientId, clientSecret: client.clientSecret, scopes: 'openid,AdobeID', imsUrl: emu.url });
+const provider = createTokenProvider({
+  clientId: client.clientId,
+  clientSecret: client.clientSecret,
+  scopes: 'openid,AdobeID',
+  imsUrl: emu.url,
+});
 const cached = await provider.getToken();
 const floorPromise = Promise.resolve(cached);
 const floor = () => floorPromise;
@@ -38,16 +43,27 @@ for (let round = 0; round < 7; round++) {
 const oursHeaders = [];
 for (let round = 0; round < 3; round++) oursHeaders.push(await opsPerSec(() => provider.getAuthHeaders()));
 const hot = median(ours) / median(bare);
-console.log(`cached getToken():      ${(median(ours) / 1e6).toFixed(2)} M ops/s, floor ${(median(bare) / 1e6).toFixed(2)} M ops/s → ${hot.toFixed(2)}× the floor (target ≥ 0.80×)`);
-console.log(`cached getAuthHeaders(): ${(median(oursHeaders) / 1e6).toFixed(2)} M ops/s → ${(median(oursHeaders) / median(bare)).toFixed(2)}× the floor`);
+console.log(
+  `cached getToken():      ${(median(ours) / 1e6).toFixed(2)} M ops/s, floor ${(median(bare) / 1e6).toFixed(2)} M ops/s → ${hot.toFixed(2)}× the floor (target ≥ 0.80×)`,
+);
+console.log(
+  `cached getAuthHeaders(): ${(median(oursHeaders) / 1e6).toFixed(2)} M ops/s → ${(median(oursHeaders) / median(bare)).toFixed(2)}× the floor`,
+);
 
 // 2. cold stampede
 emu.resetStats();
 emu.fault({ kind: 'latency', latencyMs: 20 });
-const cold = createTokenProvider({ clientId: client.clientId, clientSecret: client.clientSecret, scopes: 'openid,AdobeID', imsUrl: emu.url });
+const cold = createTokenProvider({
+  clientId: client.clientId,
+  clientSecret: client.clientSecret,
+  scopes: 'openid,AdobeID',
+  imsUrl: emu.url,
+});
 const tokens = await Promise.all(Array.from({ length: 10_000 }, () => cold.getToken()));
 const distinct = new Set(tokens.map((t) => t.accessToken)).size;
-console.log(`cold stampede:          10,000 concurrent callers → ${emu.stats.tokenRequests} IMS request(s), ${distinct} distinct token(s) (target 1)`);
+console.log(
+  `cold stampede:          10,000 concurrent callers → ${emu.stats.tokenRequests} IMS request(s), ${distinct} distinct token(s) (target 1)`,
+);
 await cold.close();
 await provider.close();
 await emu.stop();
@@ -71,7 +87,11 @@ for (let i = 0; i < 25; i++) {
   esmBase.push(time(['--input-type=module', '-e', 'await 0']));
   esm.push(time(['--input-type=module', '-e', `await import(${JSON.stringify(coreEsm)})`]));
 }
-console.log(`import time (CJS):      ${median(cjs).toFixed(1)} ms vs node -e 0 ${median(base).toFixed(1)} ms → ${(median(cjs) / median(base)).toFixed(2)}× (target ≤ 1.25×)`);
-console.log(`import time (ESM):      ${median(esm).toFixed(1)} ms vs an empty ESM script ${median(esmBase).toFixed(1)} ms → ${(median(esm) / median(esmBase)).toFixed(2)}×`);
+console.log(
+  `import time (CJS):      ${median(cjs).toFixed(1)} ms vs node -e 0 ${median(base).toFixed(1)} ms → ${(median(cjs) / median(base)).toFixed(2)}× (target ≤ 1.25×)`,
+);
+console.log(
+  `import time (ESM):      ${median(esm).toFixed(1)} ms vs an empty ESM script ${median(esmBase).toFixed(1)} ms → ${(median(esm) / median(esmBase)).toFixed(2)}×`,
+);
 const ok = hot >= 0.8 && distinct === 1 && median(cjs) / median(base) <= 1.25;
 console.log(ok ? 'core bench: all targets met' : 'core bench: a target was missed');

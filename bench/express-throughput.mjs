@@ -30,7 +30,12 @@ if (args.serve) {
   const { createTokenProvider } = await import(new URL('core/dist/index.js', root).href);
   const { imsAuth } = await import(new URL('express/dist/index.js', root).href);
   const { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } = await import(new URL('emulator/dist/index.js', root).href);
-  const provider = createTokenProvider({ clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET, scopes: 'openid,AdobeID', imsUrl: args['ims-url'] });
+  const provider = createTokenProvider({
+    clientId: DEFAULT_CLIENT_ID,
+    clientSecret: DEFAULT_CLIENT_SECRET,
+    scopes: 'openid,AdobeID',
+    imsUrl: args['ims-url'],
+  });
   await provider.getToken(); // warm cache: this measures the per-request cost of the middleware
 
   const ims = express();
@@ -59,7 +64,10 @@ if (args.serve) {
     res.json({ apiKey: h['x-api-key'], bearer: h.authorization.length });
   });
 
-  const listen = (app) => new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s.address().port)); });
+  const listen = (app) =>
+    new Promise((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s.address().port));
+    });
   process.send({ ims: await listen(ims), plain: await listen(plain), reference: await listen(reference) });
   process.on('message', () => {
     const { user, system } = process.cpuUsage();
@@ -107,7 +115,8 @@ if (args.serve) {
     );
   }
   // Each round measures all three back to back, so the median of the per-round ratios cancels slow drifts of the machine.
-  const ratio = (a, b, key) => median(runs[a].map((x, i) => (key === 'rps' ? x.rps / runs[b][i].rps : runs[b][i].cpuPerRequest / x.cpuPerRequest)));
+  const ratio = (a, b, key) =>
+    median(runs[a].map((x, i) => (key === 'rps' ? x.rps / runs[b][i].rps : runs[b][i].cpuPerRequest / x.cpuPerRequest)));
   const rpsOf = (kind) => median(runs[kind].map((x) => x.rps)).toFixed(0);
   console.log(
     `express ${args.express}: imsAuth + await req.ims.headers() ${rpsOf('ims')} req/s vs hard-coded header ${rpsOf('plain')} req/s ` +

@@ -151,15 +151,21 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(7);
-console.log(`node ${process.version}, concurrency ${CONCURRENCY}, ${ROUNDS} alternating runs × ${DURATION} ms per variant, warm-up ${WARMUP} ms\n`);
+console.log(
+  `node ${process.version}, concurrency ${CONCURRENCY}, ${ROUNDS} alternating runs × ${DURATION} ms per variant, warm-up ${WARMUP} ms\n`,
+);
 const rps = (name) => results[name].map((r) => r.rps);
 const cpu = (name) => results[name].map((r) => r.cpuUs);
 for (const [bare, adapter, ...refs] of pairs) {
   for (const name of [bare, adapter, ...refs]) {
-    console.log(`${name.padEnd(40)} median ${fmt(median(rps(name)))} req/s  ${median(cpu(name)).toFixed(1).padStart(5)} µs CPU/req   runs:${rps(name).map(fmt).join('')}`);
+    console.log(
+      `${name.padEnd(40)} median ${fmt(median(rps(name)))} req/s  ${median(cpu(name)).toFixed(1).padStart(5)} µs CPU/req   runs:${rps(name).map(fmt).join('')}`,
+    );
   }
   const paired = median(rps(adapter).map((x, i) => x / rps(bare)[i]));
-  console.log(`${'ratio'.padEnd(40)} ${(median(rps(adapter)) / median(rps(bare))).toFixed(3)}× of medians, ${paired.toFixed(3)}× median of paired runs (target ≥ 0.95×)`);
+  console.log(
+    `${'ratio'.padEnd(40)} ${(median(rps(adapter)) / median(rps(bare))).toFixed(3)}× of medians, ${paired.toFixed(3)}× median of paired runs (target ≥ 0.95×)`,
+  );
   for (const ref of refs) {
     const r = median(rps(adapter).map((x, i) => x / rps(ref)[i]));
     console.log(`${`ratio to ${ref}`.padEnd(40)} ${r.toFixed(3)}× median of paired runs`);

@@ -28,9 +28,21 @@ function closure({ clientId, clientSecret, scopes, imsUrl }) {
   let cached;
   return () => {
     if (cached && Date.now() < cached.refreshAt) return cached.promise;
-    const promise = fetch(`${imsUrl}/ims/token/v3`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: scopes }) })
+    const promise = fetch(`${imsUrl}/ims/token/v3`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: scopes }),
+    })
       .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`IMS answered ${r.status}`))))
-      .then((j) => { entry.refreshAt = Date.now() + j.expires_in * 900; return j.access_token; }, (e) => { cached = undefined; throw e; });
+      .then(
+        (j) => {
+          entry.refreshAt = Date.now() + j.expires_in * 900;
+          return j.access_token;
+        },
+        (e) => {
+          cached = undefined;
+          throw e;
+        },
+      );
     const entry = (cached = { promise, refreshAt: Infinity });
     return promise;
   };
@@ -52,11 +64,15 @@ const subjects = {
   },
 };
 
-const valid = async (token) => (await fetch(`${emu.url}/api/v1/whoami`, { headers: { authorization: `Bearer ${token}`, 'x-api-key': creds.clientId } })).status === 200;
+const valid = async (token) =>
+  (await fetch(`${emu.url}/api/v1/whoami`, { headers: { authorization: `Bearer ${token}`, 'x-api-key': creds.clientId } })).status === 200;
 async function opsPerSec(fn, ms = 300) {
   let n = 0;
   const end = performance.now() + ms;
-  while (performance.now() < end) { for (let i = 0; i < 2_000; i++) await fn(); n += 2_000; }
+  while (performance.now() < end) {
+    for (let i = 0; i < 2_000; i++) await fn();
+    n += 2_000;
+  }
   return (n / ms) * 1000;
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -87,7 +103,10 @@ for (const [name, make] of Object.entries(subjects)) {
   // 4. one 503 from IMS on a cold start
   s = make();
   emu.fault({ kind: 'status', status: 503 });
-  row.after503 = await s.get().then(async (t) => ((await valid(t)) ? 'recovered' : 'bad token'), (e) => `failed (${String(e.message ?? e).slice(0, 40)})`);
+  row.after503 = await s.get().then(
+    async (t) => ((await valid(t)) ? 'recovered' : 'bad token'),
+    (e) => `failed (${String(e.message ?? e).slice(0, 40)})`,
+  );
   await s.close();
   console.error = quiet;
   rows.push(row);
@@ -95,6 +114,9 @@ for (const [name, make] of Object.entries(subjects)) {
 await emu.stop();
 
 const floor = rows.find((r) => r.name === 'ten-line closure').opsPerSec;
-console.log('\n| library | IMS requests for 1,000 cold callers | cached ops/s vs closure | token after expiry | one IMS 503 on cold start |');
+console.log(
+  '\n| library | IMS requests for 1,000 cold callers | cached ops/s vs closure | token after expiry | one IMS 503 on cold start |',
+);
 console.log('|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.name} | ${r.stampede} | ${(r.opsPerSec / floor).toFixed(2)}× | ${r.afterExpiry} | ${r.after503} |`);
+for (const r of rows)
+  console.log(`| ${r.name} | ${r.stampede} | ${(r.opsPerSec / floor).toFixed(2)}× | ${r.afterExpiry} | ${r.after503} |`);

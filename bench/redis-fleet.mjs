@@ -69,7 +69,8 @@ async function pod() {
       await provider.getToken();
       const ms = performance.now() - t0;
       cold.push(ms);
-      if (process.env.DEBUG_BENCH && ms > 300) slow.push({ at: Date.now() - (workerData.startAt ?? 0), ms: Math.round(ms), ...provider.status().counters });
+      if (process.env.DEBUG_BENCH && ms > 300)
+        slow.push({ at: Date.now() - (workerData.startAt ?? 0), ms: Math.round(ms), ...provider.status().counters });
     } catch {
       errors++;
     }
@@ -81,7 +82,12 @@ async function pod() {
   };
 
   // Warm the module cache (core loads undici on its first mint): one token for another client, not counted.
-  const warm = createTokenProvider({ clientId: cfg.warmUp.clientId, clientSecret: cfg.warmUp.clientSecret, scopes: 'openid', imsUrl: cfg.imsUrl });
+  const warm = createTokenProvider({
+    clientId: cfg.warmUp.clientId,
+    clientSecret: cfg.warmUp.clientSecret,
+    scopes: 'openid',
+    imsUrl: cfg.imsUrl,
+  });
   await warm.getToken();
   await warm.close();
   if (cfg.shared) await new RedisStore({ url: REDIS_URL, prefix: cfg.prefix }).close();
@@ -120,16 +126,32 @@ async function pod() {
 async function fleet(emu, { n, shared, lifetimes, lifetimeMs }) {
   const client = emu.addClient();
   const warmUp = emu.addClient();
-  const cfg = { warmUp: { clientId: warmUp.clientId, clientSecret: warmUp.clientSecret }, shared, lifetimeMs, prefix: `ims-bench-${randomBytes(4).toString('hex')}:`, imsUrl: emu.url, clientId: client.clientId, clientSecret: client.clientSecret };
+  const cfg = {
+    warmUp: { clientId: warmUp.clientId, clientSecret: warmUp.clientSecret },
+    shared,
+    lifetimeMs,
+    prefix: `ims-bench-${randomBytes(4).toString('hex')}:`,
+    imsUrl: emu.url,
+    clientId: client.clientId,
+    clientSecret: client.clientSecret,
+  };
   const workers = Array.from({ length: n }, (_, id) => new Worker(new URL(import.meta.url), { workerData: { cfg, id } }));
-  await Promise.all(workers.map((w) => new Promise((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-  })));
-  const results = workers.map((w) => new Promise((resolve, reject) => {
-    w.on('message', (m) => m.type === 'done' && resolve(m));
-    w.once('error', reject);
-  }));
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise((resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    ),
+  );
+  const results = workers.map(
+    (w) =>
+      new Promise((resolve, reject) => {
+        w.on('message', (m) => m.type === 'done' && resolve(m));
+        w.once('error', reject);
+      }),
+  );
   const startAt = Date.now() + 200;
   const endAt = startAt + lifetimes * lifetimeMs;
   const deployAt = startAt + Math.floor(lifetimes / 2) * lifetimeMs + lifetimeMs / 3;
@@ -151,7 +173,20 @@ async function fleet(emu, { n, shared, lifetimes, lifetimeMs }) {
   if (process.env.DEBUG_BENCH) {
     const w = {};
     for (const d of done) for (const [k, v] of Object.entries(d.warnings)) w[k] = (w[k] ?? 0) + v;
-    console.log(n, shared, JSON.stringify(w, null, 1), 'deployAt', deployAt - startAt, JSON.stringify(done.flatMap((d) => d.slow).sort((a, b) => b.ms - a.ms).slice(0, 15).map((x) => [x.at, x.ms, x.mints, x.storeHits, x.storeErrors])));
+    console.log(
+      n,
+      shared,
+      JSON.stringify(w, null, 1),
+      'deployAt',
+      deployAt - startAt,
+      JSON.stringify(
+        done
+          .flatMap((d) => d.slow)
+          .sort((a, b) => b.ms - a.ms)
+          .slice(0, 15)
+          .map((x) => [x.at, x.ms, x.mints, x.storeHits, x.storeErrors]),
+      ),
+    );
   }
   return {
     n,
@@ -180,12 +215,20 @@ async function wakeup(pubsub, { RedisStore, createImsToken, raw, rounds = 15, wa
     const holder = stores[0].withLock(key, async () => {
       await sleep(holdMs);
       const now = Date.now();
-      const token = createImsToken({ accessToken: `a.${randomBytes(24).toString('base64url')}.c`, expiresAt: now + 3_600_000, issuedAt: now, scopes: ['openid'], clientId: 'bench' });
+      const token = createImsToken({
+        accessToken: `a.${randomBytes(24).toString('base64url')}.c`,
+        expiresAt: now + 3_600_000,
+        issuedAt: now,
+        scopes: ['openid'],
+        clientId: 'bench',
+      });
       storedAt = performance.now(); // latency counts from the start of set(): includes its round trip
       await stores[0].set(key, token);
     });
     while ((await raw.exists(`${prefix}${key}:lock`)) === 0) await sleep(1); // the holder has the lock
-    await Promise.all(stores.slice(1).map((s) => s.withLock(key, async () => void (storedAt ? lat.push(performance.now() - storedAt) : early++))));
+    await Promise.all(
+      stores.slice(1).map((s) => s.withLock(key, async () => void (storedAt ? lat.push(performance.now() - storedAt) : early++))),
+    );
     await holder;
   }
   // The holder's own round trips (lock, set, release) are not the waiters'.
@@ -199,7 +242,8 @@ async function wakeup(pubsub, { RedisStore, createImsToken, raw, rounds = 15, wa
 async function totalCommands(raw) {
   const info = await raw.sendCommand(['INFO', 'commandstats']);
   let n = 0;
-  for (const cmd of ['eval', 'evalsha', 'subscribe', 'unsubscribe']) n += Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+  for (const cmd of ['eval', 'evalsha', 'subscribe', 'unsubscribe'])
+    n += Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
   return n;
 }
 
@@ -220,7 +264,9 @@ async function main() {
   const emu = await startEmulator({ tokenLifetimeSeconds: lifetimeS });
   emu.fault({ kind: 'latency', latencyMs: imsLatencyMs, times: Infinity });
   const t0 = Date.now();
-  console.log(`# @ims-token/redis fleet bench — token lifetime ${lifetimeS} s, a day = ${lifetimes} lifetimes, IMS latency ${imsLatencyMs} ms, Node ${process.version}`);
+  console.log(
+    `# @ims-token/redis fleet bench — token lifetime ${lifetimeS} s, a day = ${lifetimes} lifetimes, IMS latency ${imsLatencyMs} ms, Node ${process.version}`,
+  );
 
   const rows = [];
   for (const n of fleets) rows.push(await fleet(emu, { n, shared: true, lifetimes, lifetimeMs }));
@@ -228,7 +274,9 @@ async function main() {
   const baseLifetimes = Math.max(2, Math.floor(lifetimes / 2));
   rows.push(await fleet(emu, { n: baseN, shared: false, lifetimes: baseLifetimes, lifetimeMs }));
 
-  console.log('\n| pods | store | tokens minted per lifetime (each slice) | minted / lifetime | cold getToken p50 / p99 (ms) | cold starts | errors | store warnings |');
+  console.log(
+    '\n| pods | store | tokens minted per lifetime (each slice) | minted / lifetime | cold getToken p50 / p99 (ms) | cold starts | errors | store warnings |',
+  );
   console.log('|---:|---|---|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     console.log(
@@ -246,9 +294,14 @@ async function main() {
   emu.clearFaults();
   const wake = [];
   for (const pubsub of [true, false]) wake.push({ pubsub, ...(await wakeup(pubsub, { RedisStore, createImsToken, raw })) });
-  console.log('\n| waiters wake by | p50 after the token is stored (ms) | p99 (ms) | max (ms) | Redis round trips per waiter | ran before the token was stored |');
+  console.log(
+    '\n| waiters wake by | p50 after the token is stored (ms) | p99 (ms) | max (ms) | Redis round trips per waiter | ran before the token was stored |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|');
-  for (const w of wake) console.log(`| ${w.pubsub ? 'pub/sub (+ poll fallback)' : 'polling only'} | ${fmt(w.p50)} | ${fmt(w.p99)} | ${fmt(w.max)} | ${w.commandsPerWait.toFixed(1)} | ${w.early} |`);
+  for (const w of wake)
+    console.log(
+      `| ${w.pubsub ? 'pub/sub (+ poll fallback)' : 'polling only'} | ${fmt(w.p50)} | ${fmt(w.p99)} | ${fmt(w.max)} | ${w.commandsPerWait.toFixed(1)} | ${w.early} |`,
+    );
   console.log(`\ntotal ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   raw.destroy();
   await emu.stop();

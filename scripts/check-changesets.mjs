@@ -63,7 +63,10 @@ function findBase() {
   const lines = git(['log', '--format=%H%x09%s', 'HEAD'], root).out.trim().split('\n').filter(Boolean);
   // Commits whose diff touches a "version" line of a package manifest; confirmed below by parsing.
   const touched = new Set(
-    git(['log', '--format=%H', '-G', '"version"[[:space:]]*:', 'HEAD', '--', 'packages/*/package.json'], root).out.trim().split('\n').filter(Boolean),
+    git(['log', '--format=%H', '-G', '"version"[[:space:]]*:', 'HEAD', '--', 'packages/*/package.json'], root)
+      .out.trim()
+      .split('\n')
+      .filter(Boolean),
   );
   for (const line of lines) {
     const [sha, subject = ''] = line.split('\t');
@@ -88,7 +91,10 @@ function versionAt(rev, path) {
 function changesAVersion(sha) {
   const parent = git(['rev-parse', '--verify', '--quiet', `${sha}^`], root);
   if (!parent.ok) return false;
-  const files = git(['diff', '--name-only', `${sha}^`, sha, '--', 'packages/*/package.json'], root).out.trim().split('\n').filter(Boolean);
+  const files = git(['diff', '--name-only', `${sha}^`, sha, '--', 'packages/*/package.json'], root)
+    .out.trim()
+    .split('\n')
+    .filter(Boolean);
   return files.some((f) => {
     const before = versionAt(`${sha}^`, f);
     const after = versionAt(sha, f);

@@ -32,7 +32,9 @@ try {
   process.exit(1);
 }
 const zodVersion = JSON.parse(
-  spawnSync(process.execPath, ['-p', `JSON.stringify(require(${JSON.stringify(join(dirname(zod), 'package.json'))}).version)`], { encoding: 'utf8' }).stdout,
+  spawnSync(process.execPath, ['-p', `JSON.stringify(require(${JSON.stringify(join(dirname(zod), 'package.json'))}).version)`], {
+    encoding: 'utf8',
+  }).stdout,
 );
 
 const esm = (path) => `await import(${JSON.stringify(pathToFileURL(path).href)})`;
@@ -57,7 +59,11 @@ try {
     const outfile = join(work, `${label.replace('/', '-')}.bundle.cjs`);
     esbuild.buildSync({
       // Resolved by name from core, as tsup does, so esbuild takes zod's ESM build and tree-shakes it.
-      stdin: { contents: `import * as z from '${label}';\nexport const schema = ${schema};\n`, resolveDir: join(root, 'packages', 'core'), loader: 'js' },
+      stdin: {
+        contents: `import * as z from '${label}';\nexport const schema = ${schema};\n`,
+        resolveDir: join(root, 'packages', 'core'),
+        loader: 'js',
+      },
       bundle: true,
       format: 'cjs',
       platform: 'node',
@@ -66,7 +72,10 @@ try {
       logLevel: 'silent',
     });
     bundles[label] = statSync(outfile).size;
-    cases.push({ name: `${label} schemas bundled (${(bundles[label] / 1024).toFixed(0)} KiB)`, args: ['-e', `require(${JSON.stringify(outfile)})`] });
+    cases.push({
+      name: `${label} schemas bundled (${(bundles[label] / 1024).toFixed(0)} KiB)`,
+      args: ['-e', `require(${JSON.stringify(outfile)})`],
+    });
   }
 } catch (err) {
   console.error(`zod-load-time: skipping the bundled cases (${err.message})`);
@@ -93,7 +102,11 @@ const median = (xs) => {
 };
 rmSync(work, { recursive: true, force: true });
 const base = median(times[0]);
-const rows = cases.map((c, k) => ({ case: c.name, medianMs: +median(times[k]).toFixed(1), extraMs: +(median(times[k]) - base).toFixed(1) }));
+const rows = cases.map((c, k) => ({
+  case: c.name,
+  medianMs: +median(times[k]).toFixed(1),
+  extraMs: +(median(times[k]) - base).toFixed(1),
+}));
 
 if (json) {
   console.log(JSON.stringify({ node: process.version, zod: zodVersion, runs, bundleBytes: bundles, rows }, null, 2));
@@ -102,10 +115,15 @@ if (json) {
   for (const r of rows) console.log(`  ${r.case.padEnd(52)} ${r.medianMs.toFixed(1).padStart(7)} ms  ${k(r)}`);
   const mini = rows.find((r) => r.case === "require('zod/mini')");
   const full = rows.find((r) => r.case === "require('zod')");
-  console.log(`Loading the package: zod/mini instead of zod saves ${(full.extraMs - mini.extraMs).toFixed(1)} ms (require; both load zod's core).`);
+  console.log(
+    `Loading the package: zod/mini instead of zod saves ${(full.extraMs - mini.extraMs).toFixed(1)} ms (require; both load zod's core).`,
+  );
   const bm = rows.find((r) => r.case.startsWith('zod/mini schemas bundled'));
   const bf = rows.find((r) => r.case.startsWith('zod schemas bundled'));
-  if (bm && bf) console.log(`Bundled into a dist: zod/mini instead of zod saves ${(bf.extraMs - bm.extraMs).toFixed(1)} ms and ${((bundles.zod - bundles['zod/mini']) / 1024).toFixed(0)} KiB.`);
+  if (bm && bf)
+    console.log(
+      `Bundled into a dist: zod/mini instead of zod saves ${(bf.extraMs - bm.extraMs).toFixed(1)} ms and ${((bundles.zod - bundles['zod/mini']) / 1024).toFixed(0)} KiB.`,
+    );
 }
 
 function k(r) {

@@ -40,7 +40,10 @@ export interface JobsClient {
   submit(input: unknown, signal?: AbortSignal): Promise<Job>;
   get(jobId: string, signal?: AbortSignal): Promise<Job>;
   /** Polls until the job is final or `deadline` (epoch ms) passes; then throws `JOB_TIMEOUT` (504). */
-  waitFor(jobId: string, options: { deadline: number; intervalMs: number; signal?: AbortSignal; onPoll?: (job: Job) => void }): Promise<Job>;
+  waitFor(
+    jobId: string,
+    options: { deadline: number; intervalMs: number; signal?: AbortSignal; onPoll?: (job: Job) => void },
+  ): Promise<Job>;
 }
 
 /**
@@ -97,7 +100,9 @@ export function createJobsClient(fetch: ImsFetch, apiUrl: string): JobsClient {
         if (isFinal(job.status)) return job;
         const left = deadline - Date.now();
         if (left <= 0) {
-          throw new AppError(504, 'JOB_TIMEOUT', 'The job did not finish in time; poll its status URL.', { extra: { jobId, jobStatus: job.status } });
+          throw new AppError(504, 'JOB_TIMEOUT', 'The job did not finish in time; poll its status URL.', {
+            extra: { jobId, jobStatus: job.status },
+          });
         }
         await sleep(Math.min(intervalMs, left), signal);
       }
@@ -131,9 +136,14 @@ function upstreamError(res: Response, path: string): AppError {
     });
   }
   if (res.status === 401 || res.status === 403) {
-    return new AppError(502, 'ADOBE_API_FORBIDDEN', "The Adobe API refused this service's credential (check the API and scopes on the credential).", {
-      extra: upstream,
-    });
+    return new AppError(
+      502,
+      'ADOBE_API_FORBIDDEN',
+      "The Adobe API refused this service's credential (check the API and scopes on the credential).",
+      {
+        extra: upstream,
+      },
+    );
   }
   return new AppError(502, 'ADOBE_API_ERROR', 'The Adobe API answered with an error.', { extra: upstream });
 }

@@ -63,7 +63,9 @@ export function createApp(config: AppConfig, options: CreateAppOptions = {}): Ex
   const ownsProvider = options.provider === undefined;
   const provider = options.provider ?? createTokenProvider({ ...config.ims, logger: logger.child({ component: 'ims-token' }) });
   if (ownsProvider) {
-    provider.on('token', (e) => logger.info({ source: e.source, expiresAt: new Date(e.expiresAt).toISOString(), scopes: e.scopes }, 'got an IMS access token'));
+    provider.on('token', (e) =>
+      logger.info({ source: e.source, expiresAt: new Date(e.expiresAt).toISOString(), scopes: e.scopes }, 'got an IMS access token'),
+    );
   }
 
   const app = express();
@@ -93,7 +95,12 @@ export function createApp(config: AppConfig, options: CreateAppOptions = {}): Ex
     // The token's claims are for display only (never trust them for security); the token itself is not shown.
     const token = await req.ims.token();
     const claims = decodeImsToken(token.accessToken);
-    res.json({ clientId: claims.clientId, scopes: claims.scopes, authServer: claims.authServer, expiresAt: new Date(token.expiresAt).toISOString() });
+    res.json({
+      clientId: claims.clientId,
+      scopes: claims.scopes,
+      authServer: claims.authServer,
+      expiresAt: new Date(token.expiresAt).toISOString(),
+    });
   });
 
   const json = express.json({ limit: '64kb' });
@@ -104,7 +111,10 @@ export function createApp(config: AppConfig, options: CreateAppOptions = {}): Ex
     const job = await jobs.submit(input, abortOnClose(res));
     req.log.info({ jobId: job.jobId }, 'job submitted');
     const statusUrl = ownUrl(req, `/jobs/${encodeURIComponent(job.jobId)}`);
-    res.status(202).location(statusUrl).json({ ...job, statusUrl });
+    res
+      .status(202)
+      .location(statusUrl)
+      .json({ ...job, statusUrl });
   });
 
   app.post('/jobs/run', json, async (req, res) => {
@@ -125,7 +135,10 @@ export function createApp(config: AppConfig, options: CreateAppOptions = {}): Ex
       throw err;
     }
     req.log.info({ jobId: job.jobId, status: job.status, polls }, 'job finished');
-    if (job.status !== 'succeeded') throw new AppError(502, 'JOB_FAILED', `The job ended with status ${job.status}.`, { extra: { jobId: job.jobId, jobStatus: job.status } });
+    if (job.status !== 'succeeded')
+      throw new AppError(502, 'JOB_FAILED', `The job ended with status ${job.status}.`, {
+        extra: { jobId: job.jobId, jobStatus: job.status },
+      });
     res.json(job);
   });
 
@@ -155,7 +168,9 @@ function parseInput(req: Request): z.infer<typeof JobInput> {
   const parsed = JobInput.safeParse(req.body ?? {});
   if (!parsed.success) {
     const errors = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-    throw new AppError(400, 'INVALID_INPUT', 'The job input is not valid: send JSON like {"prompt":"a lighthouse at dusk"}.', { extra: { errors } });
+    throw new AppError(400, 'INVALID_INPUT', 'The job input is not valid: send JSON like {"prompt":"a lighthouse at dusk"}.', {
+      extra: { errors },
+    });
   }
   return parsed.data;
 }

@@ -53,9 +53,7 @@ type Env = Record<string, string | undefined>;
 const blankToUndefined = (v: unknown): unknown => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess(blankToUndefined, schema.optional());
 const integer = (min: number, max: number, what: string) =>
-  z.coerce
-    .number({ error: `must be ${what}` })
-    .refine((n) => Number.isInteger(n) && n >= min && n <= max, `must be ${what}`);
+  z.coerce.number({ error: `must be ${what}` }).refine((n) => Number.isInteger(n) && n >= min && n <= max, `must be ${what}`);
 
 const httpUrl = z
   .string()
@@ -72,8 +70,17 @@ const httpUrl = z
 
 const schema = z.object({
   PORT: optional(integer(0, 65535, 'a port number from 0 to 65535')),
-  HOST: optional(z.string().trim().regex(/^[\w.:[\]-]+$/, 'must be a host name or IP address, e.g. 127.0.0.1 or 0.0.0.0')),
-  LOG_LEVEL: optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' })),
+  HOST: optional(
+    z
+      .string()
+      .trim()
+      .regex(/^[\w.:[\]-]+$/, 'must be a host name or IP address, e.g. 127.0.0.1 or 0.0.0.0'),
+  ),
+  LOG_LEVEL: optional(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    }),
+  ),
   LOG_FORMAT: optional(z.enum(['json', 'pretty', 'auto'], { error: 'must be json, pretty or auto' })),
   ADOBE_API_URL: optional(httpUrl),
   JOB_POLL_INTERVAL_MS: optional(integer(10, 60_000, 'a number of milliseconds from 10 to 60000')),

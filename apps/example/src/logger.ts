@@ -4,7 +4,16 @@ import type { DestinationStream, Logger } from 'pino';
 import type { AppConfig } from './config';
 
 /** Never log these, wherever they appear (our code does not log them; this is the seat belt). */
-const REDACT = ['authorization', '*.authorization', 'clientSecret', '*.clientSecret', 'accessToken', '*.accessToken', 'access_token', '*.access_token'];
+const REDACT = [
+  'authorization',
+  '*.authorization',
+  'clientSecret',
+  '*.clientSecret',
+  'accessToken',
+  '*.accessToken',
+  'access_token',
+  '*.access_token',
+];
 
 /**
  * The app's pino logger: JSON lines on stdout, or pino-pretty's format when `logFormat` is `pretty`

@@ -18,7 +18,8 @@ async function main(): Promise<void> {
   try {
     const envFile = process.env['ENV_FILE'];
     const read = loadDotEnv(envFile ?? '.env');
-    if (envFile !== undefined && read === undefined) throw new ConfigError(`Invalid configuration:\n  ENV_FILE points to a file that does not exist`, ['ENV_FILE']);
+    if (envFile !== undefined && read === undefined)
+      throw new ConfigError(`Invalid configuration:\n  ENV_FILE points to a file that does not exist`, ['ENV_FILE']);
     let env: Record<string, string | undefined> = process.env;
     if (wantsEmulator(env)) {
       ignored = ignoredInEmulatorMode(env);
@@ -49,8 +50,16 @@ async function main(): Promise<void> {
     throw err;
   }
   const { logger } = server.example;
-  if (ignored.length > 0) logger.warn({ ignored }, 'IMS_CLIENT_ID is not set, so the built-in emulator is used and these variables are ignored');
-  logger.info({ url: server.url, adobe: emulator ? 'emulator' : config.adobeApiUrl, imsUrl: emulator ? 'emulator' : (config.ims.imsUrl ?? 'default') }, 'listening');
+  if (ignored.length > 0)
+    logger.warn({ ignored }, 'IMS_CLIENT_ID is not set, so the built-in emulator is used and these variables are ignored');
+  logger.info(
+    {
+      url: server.url,
+      adobe: emulator ? 'emulator' : config.adobeApiUrl,
+      imsUrl: emulator ? 'emulator' : (config.ims.imsUrl ?? 'default'),
+    },
+    'listening',
+  );
   if (emulator || process.stdout.isTTY) {
     const text = banner(server.url, emulator?.url, server.portFellBack ? config.port : undefined);
     process.stdout.write(text);

@@ -76,10 +76,14 @@ export async function startServer(config: AppConfig, options: CreateAppOptions =
     }
     await listen(server, 0, config.host);
     portFellBack = true;
-    example.logger.warn({ wanted: config.port }, `port ${config.port} is in use; listening on a free port instead (set PORT to choose one)`);
+    example.logger.warn(
+      { wanted: config.port },
+      `port ${config.port} is in use; listening on a free port instead (set PORT to choose one)`,
+    );
   }
   const port = (server.address() as AddressInfo).port;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  const host =
+    config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
 
   function close(): Promise<{ forced: boolean }> {
     closing ??= new Promise((resolve) => {

@@ -91,7 +91,9 @@ describe('loadConfig()', () => {
 describe('.env', () => {
   it('parses KEY=value lines, quotes, comments and export', () => {
     expect(
-      parseDotEnv(['# comment', 'A=1', 'export B = two ', 'C="x # not a comment"', "D='y'", 'E=z # comment', 'not a line', 'F='].join('\n')),
+      parseDotEnv(
+        ['# comment', 'A=1', 'export B = two ', 'C="x # not a comment"', "D='y'", 'E=z # comment', 'not a line', 'F='].join('\n'),
+      ),
     ).toEqual({ A: '1', B: 'two', C: 'x # not a comment', D: 'y', E: 'z', F: '' });
   });
 

@@ -16,7 +16,9 @@ export const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The built entry point that `start` runs. */
 export const MAIN = join(APP_DIR, 'dist', 'main.js');
 /** The monorepo root, or undefined in a copy outside it. */
-export const REPO_ROOT: string | undefined = existsSync(join(APP_DIR, '..', '..', 'pnpm-workspace.yaml')) ? resolve(APP_DIR, '..', '..') : undefined;
+export const REPO_ROOT: string | undefined = existsSync(join(APP_DIR, '..', '..', 'pnpm-workspace.yaml'))
+  ? resolve(APP_DIR, '..', '..')
+  : undefined;
 
 export const JOB = { prompt: 'a lighthouse at dusk' };
 
@@ -59,7 +61,11 @@ export async function startHarness(
     JOB_POLL_INTERVAL_MS: '50',
   });
   // Short backoffs so that retries against an injected fault take milliseconds, not seconds.
-  const config: AppConfig = { ...base, ...configOverrides, ims: { ...base.ims, retryBaseDelayMs: 2, retryMaxDelayMs: 20, ...configOverrides.ims } };
+  const config: AppConfig = {
+    ...base,
+    ...configOverrides,
+    ims: { ...base.ims, retryBaseDelayMs: 2, retryMaxDelayMs: 20, ...configOverrides.ims },
+  };
   const { logger, lines } = captureLogger();
   const server = await startServer(config, { logger });
   return {
@@ -108,7 +114,8 @@ export function expectNoLeak(text: string, secrets: readonly string[]): void {
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('IMS_') || k.startsWith('ADOBE_') || k === 'PORT' || k === 'ENV_FILE' || k.startsWith('VITEST') || k === 'NODE_ENV') continue;
+    if (k.startsWith('IMS_') || k.startsWith('ADOBE_') || k === 'PORT' || k === 'ENV_FILE' || k.startsWith('VITEST') || k === 'NODE_ENV')
+      continue;
     env[k] = v;
   }
   return { ...env, ENV_FILE: join(APP_DIR, 'test', 'empty.env'), LOG_FORMAT: 'json', ...extra };
@@ -132,7 +139,9 @@ export function run(command: string, args: string[], options: SpawnOptions): Chi
   };
   proc.stdout?.on('data', onData);
   proc.stderr?.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.on('exit', (code, signal) => res({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    proc.on('exit', (code, signal) => res({ code, signal })),
+  );
   return {
     proc,
     output: () => out,

@@ -66,7 +66,8 @@ describe.skipIf(REPO_ROOT === undefined)('quick start: `pnpm start` at the repo 
         expect(res.status, line).toBeLessThan(300);
         const body = (await res.json()) as Record<string, unknown>;
         if (line.includes('/healthz')) expect(body['status']).toBe('ok');
-        if (line.includes('/jobs/run')) expect(body).toMatchObject({ status: 'succeeded', result: { input: { prompt: 'a lighthouse at dusk' } } });
+        if (line.includes('/jobs/run'))
+          expect(body).toMatchObject({ status: 'succeeded', result: { input: { prompt: 'a lighthouse at dusk' } } });
         if (line.includes('/jobs ')) expect(res.status).toBe(202);
       }
 
@@ -112,7 +113,9 @@ describe('the built app as a process (node dist/main.js, what `start` runs)', ()
   });
 
   it('real-credential mode with a missing variable names it (IMS_SCOPES) and never echoes the secret', async () => {
-    const child = runMain(cleanEnv({ IMS_CLIENT_ID: 'abc123', IMS_CLIENT_SECRET: 'p8e-super-secret-value', ADOBE_API_URL: 'https://firefly-api.adobe.io' }));
+    const child = runMain(
+      cleanEnv({ IMS_CLIENT_ID: 'abc123', IMS_CLIENT_SECRET: 'p8e-super-secret-value', ADOBE_API_URL: 'https://firefly-api.adobe.io' }),
+    );
     children.push(child);
     expect((await child.exited).code).toBe(2);
     expect(child.output()).toContain('IMS_SCOPES');

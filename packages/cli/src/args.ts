@@ -20,7 +20,11 @@ export const GLOBAL_OPTIONS = {
   preset: { type: 'string', value: '<name>', help: 'scope preset: firefly, io-management' },
   'ims-url': { type: 'string', value: '<url>', help: 'IMS base URL; wins over IMS_URL' },
   'client-secret-stdin': { type: 'boolean', help: 'read the client secret from stdin (one line; a second line is IMS_CLIENT_SECRET_NEXT)' },
-  'cache-dir': { type: 'string', value: '<dir>', help: 'keep cached tokens in this directory (default $XDG_CACHE_HOME/ims-token or ~/.cache/ims-token)' },
+  'cache-dir': {
+    type: 'string',
+    value: '<dir>',
+    help: 'keep cached tokens in this directory (default $XDG_CACHE_HOME/ims-token or ~/.cache/ims-token)',
+  },
   'no-cache': { type: 'boolean', help: 'do not read or write the token cache (always asks IMS)' },
   json: { type: 'boolean', help: 'machine-readable output on stdout (errors as JSON on stderr)' },
   verbose: { type: 'boolean', help: 'show IMS debug ids, retries and the cause of errors on stderr' },
@@ -82,7 +86,9 @@ export function parse(
   try {
     parsed = parseArgs({
       args,
-      options: Object.fromEntries(Object.entries(specs).map(([k, v]) => [k, v.short ? { type: v.type, short: v.short } : { type: v.type }])),
+      options: Object.fromEntries(
+        Object.entries(specs).map(([k, v]) => [k, v.short ? { type: v.type, short: v.short } : { type: v.type }]),
+      ),
       allowPositionals: true,
       strict: true,
     });

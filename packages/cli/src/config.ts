@@ -14,9 +14,7 @@ import { canPrompt, promptHidden } from './prompt';
 
 /** Where this run keeps tokens. */
 export type CacheInfo =
-  | { kind: 'file'; dir: string; store: FileStore }
-  | { kind: 'memory'; why: string }
-  | { kind: 'redis'; where: string };
+  { kind: 'file'; dir: string; store: FileStore } | { kind: 'memory'; why: string } | { kind: 'redis'; where: string };
 
 export interface CliConfig {
   options: TokenProviderOptions;
@@ -41,7 +39,10 @@ export async function readEnvFile(ctx: Context, path: string): Promise<Env> {
   try {
     text = await readFile(resolvePath(ctx, path), 'utf8');
   } catch (err) {
-    throw usageError(`Cannot read --env-file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`, 'Check the path (it is relative to the current directory).');
+    throw usageError(
+      `Cannot read --env-file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
+      'Check the path (it is relative to the current directory).',
+    );
   }
   return parseEnv(text) as Env;
 }
@@ -69,8 +70,16 @@ export async function stdinSecrets(ctx: Context): Promise<string[]> {
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
-  if (lines.length === 0) throw usageError('--client-secret-stdin was given but standard input held no secret.', 'Pipe the secret in: `printf %s "$SECRET" | ims-token token --client-secret-stdin`.');
-  if (lines.length > 2) throw usageError(`Standard input held ${lines.length} lines; --client-secret-stdin takes one secret, or two during a rotation.`, 'Pass one secret per line, at most two.');
+  if (lines.length === 0)
+    throw usageError(
+      '--client-secret-stdin was given but standard input held no secret.',
+      'Pipe the secret in: `printf %s "$SECRET" | ims-token token --client-secret-stdin`.',
+    );
+  if (lines.length > 2)
+    throw usageError(
+      `Standard input held ${lines.length} lines; --client-secret-stdin takes one secret, or two during a rotation.`,
+      'Pass one secret per line, at most two.',
+    );
   ctx.stdinSecrets = lines;
   return lines;
 }
@@ -78,16 +87,31 @@ export async function stdinSecrets(ctx: Context): Promise<string[]> {
 /** The CLI's fix for an `IMS_CONFIG` error about each variable (core's hints speak of options, not flags). */
 const CONFIG_HINTS: ReadonlyArray<readonly [string, string]> = [
   [ENV.clientId, 'Pass --client-id, or set IMS_CLIENT_ID in the environment or an --env-file.'],
-  [ENV.clientSecretFile, 'Point IMS_CLIENT_SECRET_FILE at a readable file whose first line is the secret, or use IMS_CLIENT_SECRET or --client-secret-stdin (only one of them).'],
+  [
+    ENV.clientSecretFile,
+    'Point IMS_CLIENT_SECRET_FILE at a readable file whose first line is the secret, or use IMS_CLIENT_SECRET or --client-secret-stdin (only one of them).',
+  ],
   [ENV.clientSecretNext, 'Set IMS_CLIENT_SECRET too: IMS_CLIENT_SECRET_NEXT is only the second secret of a rotation.'],
-  [ENV.clientSecret, 'Set IMS_CLIENT_SECRET or IMS_CLIENT_SECRET_FILE (in the environment or an --env-file), or pipe the secret to --client-secret-stdin.'],
+  [
+    ENV.clientSecret,
+    'Set IMS_CLIENT_SECRET or IMS_CLIENT_SECRET_FILE (in the environment or an --env-file), or pipe the secret to --client-secret-stdin.',
+  ],
   [ENV.scopes, 'Pass --scopes or --preset (firefly, io-management), or set IMS_SCOPES.'],
   [ENV.imsUrl, 'Pass a valid --ims-url or fix IMS_URL: https://ims-na1.adobelogin.com (plain http only for 127.0.0.1, e.g. the emulator).'],
   [ENV.tokenCacheKey, 'Unset IMS_TOKEN_CACHE_KEY, or use a redis:// IMS_TOKEN_CACHE (only Redis encrypts tokens at rest).'],
   [ENV.tokenCache, 'Use --cache-dir <dir> or --no-cache, or set IMS_TOKEN_CACHE to file, file:<dir>, memory or a redis:// URL.'],
-  [ENV.orgId, 'Pass --org-id, or set IMS_ORG_ID (…@AdobeOrg, Developer Console → project → credential) in the environment or an --env-file.'],
-  [ENV.credentialId, 'Pass --credential-id, or set IMS_CREDENTIAL_ID (Developer Console → project → OAuth Server-to-Server credential) in the environment or an --env-file.'],
-  [ENV.managementUrl, 'Pass a valid --management-url or fix IMS_MANAGEMENT_URL: https://api.adobe.io (plain http only for 127.0.0.1, e.g. the emulator).'],
+  [
+    ENV.orgId,
+    'Pass --org-id, or set IMS_ORG_ID (…@AdobeOrg, Developer Console → project → credential) in the environment or an --env-file.',
+  ],
+  [
+    ENV.credentialId,
+    'Pass --credential-id, or set IMS_CREDENTIAL_ID (Developer Console → project → OAuth Server-to-Server credential) in the environment or an --env-file.',
+  ],
+  [
+    ENV.managementUrl,
+    'Pass a valid --management-url or fix IMS_MANAGEMENT_URL: https://api.adobe.io (plain http only for 127.0.0.1, e.g. the emulator).',
+  ],
 ];
 
 /**
@@ -124,7 +148,11 @@ export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: 
   if (typeof f['client-id'] === 'string') env[ENV.clientId] = f['client-id'];
   if (typeof f.preset === 'string') {
     const scopes = (SCOPE_PRESETS as Record<string, string>)[f.preset];
-    if (scopes === undefined) throw usageError(`Unknown --preset "${f.preset.slice(0, 40)}".`, `Use one of: ${Object.keys(SCOPE_PRESETS).join(', ')}; or pass --scopes.`);
+    if (scopes === undefined)
+      throw usageError(
+        `Unknown --preset "${f.preset.slice(0, 40)}".`,
+        `Use one of: ${Object.keys(SCOPE_PRESETS).join(', ')}; or pass --scopes.`,
+      );
     if (typeof f.scopes !== 'string') env[ENV.scopes] = scopes;
   }
   if (typeof f.scopes === 'string') env[ENV.scopes] = f.scopes;
@@ -161,7 +189,9 @@ export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: 
   }
   if (!needSecret && !hasSecret) {
     options.clientSecret = () => {
-      throw new ImsTokenError('IMS_CONFIG', `${ENV.clientSecret} is not set.`, { hint: 'This command needs the client secret: set IMS_CLIENT_SECRET or pipe it to --client-secret-stdin.' });
+      throw new ImsTokenError('IMS_CONFIG', `${ENV.clientSecret} is not set.`, {
+        hint: 'This command needs the client secret: set IMS_CLIENT_SECRET or pipe it to --client-secret-stdin.',
+      });
     };
   }
   if (cache.kind === 'file') options.store = cache.store;

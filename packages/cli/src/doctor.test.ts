@@ -73,10 +73,22 @@ describe('ims-token doctor', () => {
   it('scopes not granted → ✗ scopes; a clock far off → ✗ clock', async () => {
     const c = credential(fx);
     const now = Date.now();
-    const narrow = fakeToken({ client_id: c.clientId, scope: 'openid', as: 'ims-na1', type: 'access_token', created_at: String(now), expires_in: '86399000' });
+    const narrow = fakeToken({
+      client_id: c.clientId,
+      scope: 'openid',
+      as: 'ims-na1',
+      type: 'access_token',
+      created_at: String(now),
+      expires_in: '86399000',
+    });
     const body = { access_token: narrow, token_type: 'bearer', expires_in: 86399 };
     // The first token-endpoint request is doctor's reachability probe (its Date header is 2 h off), the second the mint.
-    fx.emu.fault({ kind: 'response', status: 405, body: { error: 'method_not_allowed' }, headers: { date: new Date(now - 2 * 3_600_000).toUTCString() } });
+    fx.emu.fault({
+      kind: 'response',
+      status: 405,
+      body: { error: 'method_not_allowed' },
+      headers: { date: new Date(now - 2 * 3_600_000).toUTCString() },
+    });
     fx.emu.fault({ kind: 'response', status: 200, body });
     const r = await runCli(['doctor', '--json'], { env: c.env });
     expect(r.code).toBe(5);

@@ -61,7 +61,9 @@ describe('errors and exit codes', () => {
     expect(v.stderr).toMatch(/HTTP status: 400/);
     const j = await runCli(['token', '--json'], { env });
     expect(j.code).toBe(3);
-    expect(JSON.parse(j.stderr)).toMatchObject({ error: { code: 'IMS_INVALID_CLIENT', status: 400, imsError: 'invalid_client', exitCode: 3 } });
+    expect(JSON.parse(j.stderr)).toMatchObject({
+      error: { code: 'IMS_INVALID_CLIENT', status: 400, imsError: 'invalid_client', exitCode: 3 },
+    });
     expect(c.minted()).toBe(0);
   });
 

@@ -59,7 +59,8 @@ describe('ims-token exec', () => {
 
   it('forwards signals to the command', async () => {
     const c = credential(fx);
-    const script = "process.on('SIGTERM',()=>{console.log('child got SIGTERM');process.exit(42)});console.log('ready');setInterval(()=>{},1000)";
+    const script =
+      "process.on('SIGTERM',()=>{console.log('child got SIGTERM');process.exit(42)});console.log('ready');setInterval(()=>{},1000)";
     const r = await runCli(['exec', '--', node, '-e', script], {
       env: c.env,
       onSpawn: (child) => {

@@ -21,10 +21,17 @@ const HOUR = 3_600_000;
 const base = { IMS_CLIENT_ID: 'fast-client', IMS_CLIENT_SECRET: 'fast-secret-value', IMS_SCOPES: 'openid,AdobeID' };
 
 /** Stores a token the way the full CLI does: core's provider key, core's FileStore. */
-async function store(env: Record<string, string | undefined>, dir: string, times = { issuedAt: Date.now(), expiresAt: Date.now() + 24 * HOUR }): Promise<string> {
+async function store(
+  env: Record<string, string | undefined>,
+  dir: string,
+  times = { issuedAt: Date.now(), expiresAt: Date.now() + 24 * HOUR },
+): Promise<string> {
   const provider = createTokenProvider({ ...fromEnv(env), store: new FileStore({ dir }) });
   const accessToken = `token-${++n}-${Math.random().toString(36).slice(2)}`;
-  await new FileStore({ dir }).set(provider.cacheKey, createImsToken({ accessToken, ...times, scopes: provider.scopes, clientId: provider.clientId }));
+  await new FileStore({ dir }).set(
+    provider.cacheKey,
+    createImsToken({ accessToken, ...times, scopes: provider.scopes, clientId: provider.clientId }),
+  );
   await provider.close();
   return accessToken;
 }
@@ -43,7 +50,11 @@ describe('fastToken: the same cache key and files as core', () => {
       { env: { ...base, IMS_URL: 'https://ims-na1-stg1.adobelogin.com//' }, argv: ['token'] },
       { env: { ...base, IMS_SCOPES: ' AdobeID, openid ,AdobeID,,' }, argv: ['token'] },
       { env: base, argv: ['--preset', 'firefly', 'token'], coreEnv: { ...base, IMS_SCOPES: SCOPE_PRESETS.firefly } },
-      { env: base, argv: ['token', '--scopes=firefly_api,openid', '--preset', 'firefly'], coreEnv: { ...base, IMS_SCOPES: 'firefly_api,openid' } },
+      {
+        env: base,
+        argv: ['token', '--scopes=firefly_api,openid', '--preset', 'firefly'],
+        coreEnv: { ...base, IMS_SCOPES: 'firefly_api,openid' },
+      },
       { env: base, argv: ['token', '--client-id', ' other-client '], coreEnv: { ...base, IMS_CLIENT_ID: 'other-client' } },
       { env: base, argv: ['token', '--ims-url', 'http://127.0.0.1:9/'], coreEnv: { ...base, IMS_URL: 'http://127.0.0.1:9' } },
       { env: { ...base, IMS_CLIENT_SECRET_NEXT: 'next-secret' }, argv: ['token'] },
@@ -68,7 +79,9 @@ describe('fastToken: the same cache key and files as core', () => {
     writeFileSync(secretFile, '# the secret\nfile-secret\n');
     const { IMS_CLIENT_SECRET: _drop, ...noSecret } = base;
     const t3 = await store({ ...h.env, ...noSecret, IMS_SCOPES: 'AdobeID', IMS_CLIENT_SECRET_FILE: secretFile }, h.dir);
-    expect(fastToken(['token', '--scopes', 'AdobeID'], { ...h.env, ...noSecret, IMS_CLIENT_SECRET_FILE: secretFile }, h.cwd)).toBe(`${t3}\n`);
+    expect(fastToken(['token', '--scopes', 'AdobeID'], { ...h.env, ...noSecret, IMS_CLIENT_SECRET_FILE: secretFile }, h.cwd)).toBe(
+      `${t3}\n`,
+    );
   });
 
   it('prints --json and --header like the full CLI', async () => {
@@ -142,9 +155,31 @@ describe('fastToken: leaves everything else to the full CLI', () => {
     await provider.close();
     writeFileSync(file, '{"v":1,');
     expect(fastToken(['token'], { ...other.env, ...base }, other.cwd)).toBeUndefined();
-    writeFileSync(file, JSON.stringify({ v: 1, accessToken: 'x', tokenType: 'bearer', expiresAt: now + 24 * HOUR, issuedAt: now, scopes: [], clientId: 'someone-else' }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        v: 1,
+        accessToken: 'x',
+        tokenType: 'bearer',
+        expiresAt: now + 24 * HOUR,
+        issuedAt: now,
+        scopes: [],
+        clientId: 'someone-else',
+      }),
+    );
     expect(fastToken(['token'], { ...other.env, ...base }, other.cwd)).toBeUndefined();
-    writeFileSync(file, JSON.stringify({ v: 2, accessToken: 'x', tokenType: 'bearer', expiresAt: now + 24 * HOUR, issuedAt: now, scopes: [], clientId: 'fast-client' }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        v: 2,
+        accessToken: 'x',
+        tokenType: 'bearer',
+        expiresAt: now + 24 * HOUR,
+        issuedAt: now,
+        scopes: [],
+        clientId: 'fast-client',
+      }),
+    );
     expect(fastToken(['token'], { ...other.env, ...base }, other.cwd)).toBeUndefined();
   });
 });

@@ -14,7 +14,14 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
-import { DEFAULT_IMS_URL, cacheKeyFor, defaultCacheDir, normalizeImsUrl, normalizeScopes, readCachedTokenSync } from '@ims-token/core/cache';
+import {
+  DEFAULT_IMS_URL,
+  cacheKeyFor,
+  defaultCacheDir,
+  normalizeImsUrl,
+  normalizeScopes,
+  readCachedTokenSync,
+} from '@ims-token/core/cache';
 import { formatToken } from './format';
 import type { TokenFormat } from './format';
 import { serveUntil } from './policy';
@@ -86,7 +93,9 @@ export function fastToken(argv: readonly string[], processEnv: Env, cwd: string,
     const preset = flags.get('preset');
     if (preset !== undefined && !Object.hasOwn(SCOPE_PRESETS, preset)) return undefined;
     const clientId = trimmed(flags.get('client-id') ?? env.IMS_CLIENT_ID);
-    const scopesRaw = trimmed(flags.get('scopes') ?? (preset !== undefined ? SCOPE_PRESETS[preset as keyof typeof SCOPE_PRESETS] : env.IMS_SCOPES));
+    const scopesRaw = trimmed(
+      flags.get('scopes') ?? (preset !== undefined ? SCOPE_PRESETS[preset as keyof typeof SCOPE_PRESETS] : env.IMS_SCOPES),
+    );
     const urlRaw = trimmed(flags.get('ims-url') ?? env.IMS_URL);
 
     // What fromEnv would refuse, the full CLI reports.
@@ -110,7 +119,14 @@ export function fastToken(argv: readonly string[], processEnv: Env, cwd: string,
 
     const cached = readCachedTokenSync(dir, cacheKeyFor(imsUrl, clientId, scopes), now);
     if (!cached || cached.clientId !== clientId) return undefined;
-    const token = { accessToken: cached.accessToken, tokenType: 'bearer', expiresAt: cached.expiresAt, issuedAt: cached.issuedAt, scopes: [...cached.scopes], clientId };
+    const token = {
+      accessToken: cached.accessToken,
+      tokenType: 'bearer',
+      expiresAt: cached.expiresAt,
+      issuedAt: cached.issuedAt,
+      scopes: [...cached.scopes],
+      clientId,
+    };
     if (now >= serveUntil(token)) return undefined;
     return formatToken(token, format, now);
   } catch {

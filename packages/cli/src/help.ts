@@ -36,13 +36,20 @@ const CONFIG_HELP = `Configuration (flags win over --env-file, which wins over t
 `;
 
 function options(specs: OptionSpecs, extra: ReadonlyArray<readonly [string, string]> = []): string {
-  const rows = [...Object.entries(specs).map(([name, s]) => [`${s.short ? `-${s.short}, ` : ''}--${name}${s.value ? ` ${s.value}` : ''}`, s.help] as const), ...extra];
+  const rows = [
+    ...Object.entries(specs).map(
+      ([name, s]) => [`${s.short ? `-${s.short}, ` : ''}--${name}${s.value ? ` ${s.value}` : ''}`, s.help] as const,
+    ),
+    ...extra,
+  ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}\n`).join('');
 }
 
 function commandRows(entries: readonly CommandEntry[], prefix = ''): Array<readonly [string, string]> {
-  return entries.flatMap((e) => (e.subcommands ? commandRows(e.subcommands, `${prefix}${e.name} `) : [[`${prefix}${e.name}`, e.summary] as const]));
+  return entries.flatMap((e) =>
+    e.subcommands ? commandRows(e.subcommands, `${prefix}${e.name} `) : [[`${prefix}${e.name}`, e.summary] as const],
+  );
 }
 
 /** `ims-token --help`. */

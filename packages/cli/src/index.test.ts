@@ -30,14 +30,29 @@ describe('run(argv, io): the programmatic API', () => {
     scan({ code: 0, signal: null, stdout: out.text(), stderr: err.text() }, true);
 
     const bad = capture();
-    const code = await run(['token', '--no-cache'], { ...io, stdout: capture().stream, stderr: bad.stream, env: { ...c.env, IMS_CLIENT_SECRET: WRONG_SECRET } });
+    const code = await run(['token', '--no-cache'], {
+      ...io,
+      stdout: capture().stream,
+      stderr: bad.stream,
+      env: { ...c.env, IMS_CLIENT_SECRET: WRONG_SECRET },
+    });
     expect(code).toBe(EXIT_CODES.CREDENTIALS);
     expect(bad.text()).toMatch(/^ims-token: IMS_INVALID_CLIENT/);
     scan({ code, signal: null, stdout: '', stderr: bad.text() }, false);
   });
 
   it('exports the exit codes and scope presets', () => {
-    expect(EXIT_CODES).toEqual({ OK: 0, UNEXPECTED: 1, USAGE: 2, CREDENTIALS: 3, IMS_UNAVAILABLE: 4, DOCTOR_FAILED: 5, SECRETS_REFUSED: 6, ROTATION_FAILED: 7, CANCELLED: 130 });
+    expect(EXIT_CODES).toEqual({
+      OK: 0,
+      UNEXPECTED: 1,
+      USAGE: 2,
+      CREDENTIALS: 3,
+      IMS_UNAVAILABLE: 4,
+      DOCTOR_FAILED: 5,
+      SECRETS_REFUSED: 6,
+      ROTATION_FAILED: 7,
+      CANCELLED: 130,
+    });
     expect(SCOPE_PRESETS.firefly).toBe('openid,AdobeID,session,additional_info,read_organizations,firefly_api,ff_apis');
     expect(SCOPE_PRESETS['io-management'].split(',')).toContain('manage_client_secrets');
   });

@@ -23,7 +23,11 @@ function initEnv(c: ReturnType<typeof credential>): Record<string, string> {
 describe('ims-token init (non-interactive)', () => {
   it('writes a 0600 .env after minting a token; the next `token --env-file .env` uses the cached token', async () => {
     const c = credential(fx);
-    const r = await runCli(['init', '--client-id', c.clientId, '--preset', 'firefly', '--client-secret-stdin'], { env: initEnv(c), cwd: c.dir, input: `${c.clientSecret}\n` });
+    const r = await runCli(['init', '--client-id', c.clientId, '--preset', 'firefly', '--client-secret-stdin'], {
+      env: initEnv(c),
+      cwd: c.dir,
+      input: `${c.clientSecret}\n`,
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/✓ IMS accepted the credential/);
     expect(r.stdout).toMatch(/wrote .*\.env \(mode 0600\)/);
@@ -36,7 +40,11 @@ describe('ims-token init (non-interactive)', () => {
       IMS_URL: fx.emu.url,
     });
     expect(c.minted()).toBe(1);
-    const t = await runCli(['token', '--env-file', '.env'], { env: { HOME: c.dir, XDG_CACHE_HOME: c.env.XDG_CACHE_HOME! }, cwd: c.dir, printsToken: true });
+    const t = await runCli(['token', '--env-file', '.env'], {
+      env: { HOME: c.dir, XDG_CACHE_HOME: c.env.XDG_CACHE_HOME! },
+      cwd: c.dir,
+      printsToken: true,
+    });
     expect(t.code).toBe(0);
     expect(c.minted()).toBe(1);
   });
@@ -48,7 +56,9 @@ describe('ims-token init (non-interactive)', () => {
     const args = ['init', '--client-id', c.clientId, '--scopes', 'openid,AdobeID', '--client-secret-stdin', '--json'];
     const refused = await runCli(args, { env: initEnv(c), cwd: c.dir, input: c.clientSecret });
     expect(refused.code).toBe(2);
-    expect(JSON.parse(refused.stderr)).toMatchObject({ error: { code: 'IMS_CONFIG', exitCode: 2, hint: expect.stringMatching(/^Pass --force/) } });
+    expect(JSON.parse(refused.stderr)).toMatchObject({
+      error: { code: 'IMS_CONFIG', exitCode: 2, hint: expect.stringMatching(/^Pass --force/) },
+    });
     expect(readFileSync(file, 'utf8')).toContain('old-id');
     const forced = await runCli([...args, '--force'], { env: initEnv(c), cwd: c.dir, input: c.clientSecret });
     expect(forced.code).toBe(0);
@@ -63,22 +73,32 @@ describe('ims-token init (non-interactive)', () => {
 
   it('writes nothing when IMS rejects the credential (exit 3); --no-verify writes without asking IMS', async () => {
     const c = credential(fx);
-    const r = await runCli(['init', '--client-id', c.clientId, '--scopes', 'openid', '--client-secret-stdin'], { env: initEnv(c), cwd: c.dir, input: WRONG_SECRET });
+    const r = await runCli(['init', '--client-id', c.clientId, '--scopes', 'openid', '--client-secret-stdin'], {
+      env: initEnv(c),
+      cwd: c.dir,
+      input: WRONG_SECRET,
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/nothing written/);
     expect(existsSync(join(c.dir, '.env'))).toBe(false);
-    const nv = await runCli(['init', '--client-id', c.clientId, '--scopes', 'openid', '--client-secret-stdin', '--no-verify', '--out', 'conf/ims.env'], {
-      env: initEnv(c),
-      cwd: c.dir,
-      input: c.clientSecret,
-    });
+    const nv = await runCli(
+      ['init', '--client-id', c.clientId, '--scopes', 'openid', '--client-secret-stdin', '--no-verify', '--out', 'conf/ims.env'],
+      {
+        env: initEnv(c),
+        cwd: c.dir,
+        input: c.clientSecret,
+      },
+    );
     expect(nv.code).toBe(2); // conf/ does not exist
     spawnSync('mkdir', [join(c.dir, 'conf')]);
-    const ok = await runCli(['init', '--client-id', c.clientId, '--scopes', 'openid', '--client-secret-stdin', '--no-verify', '--out', 'conf/ims.env'], {
-      env: initEnv(c),
-      cwd: c.dir,
-      input: c.clientSecret,
-    });
+    const ok = await runCli(
+      ['init', '--client-id', c.clientId, '--scopes', 'openid', '--client-secret-stdin', '--no-verify', '--out', 'conf/ims.env'],
+      {
+        env: initEnv(c),
+        cwd: c.dir,
+        input: c.clientSecret,
+      },
+    );
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/not verified/);
     expect(statSync(join(c.dir, 'conf', 'ims.env')).mode & 0o777).toBe(0o600);
@@ -98,7 +118,11 @@ describe('ims-token init (non-interactive)', () => {
   it('warns when .env is not in .gitignore', async () => {
     const c = credential(fx);
     writeFileSync(join(c.dir, '.gitignore'), 'node_modules\n');
-    const r = await runCli(['init', '--client-id', c.clientId, '--scopes', 'openid', '--client-secret-stdin'], { env: initEnv(c), cwd: c.dir, input: c.clientSecret });
+    const r = await runCli(['init', '--client-id', c.clientId, '--scopes', 'openid', '--client-secret-stdin'], {
+      env: initEnv(c),
+      cwd: c.dir,
+      input: c.clientSecret,
+    });
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/warning: \.env is not in \.gitignore/);
   });

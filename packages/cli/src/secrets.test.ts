@@ -40,7 +40,10 @@ function newSecretSeen(r: CliResult, secret: string, expectedStdout?: string): v
   SECRETS.add(secret);
 }
 
-async function uuids(c: Credential, env = secretsEnv(c)): Promise<{ current: string | null; secrets: Array<{ uuid: string; lastUsedAt: string | null; current: boolean | null }> }> {
+async function uuids(
+  c: Credential,
+  env = secretsEnv(c),
+): Promise<{ current: string | null; secrets: Array<{ uuid: string; lastUsedAt: string | null; current: boolean | null }> }> {
   const r = await runCli(['secrets', 'list', '--json'], { env });
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout);
@@ -62,7 +65,10 @@ describe('ims-token secrets list', () => {
     const one = await uuids(c);
     expect(one.secrets).toHaveLength(1);
     const original = one.secrets[0]!.uuid;
-    expect(one).toMatchObject({ current: original, secrets: [{ uuid: original, lastUsedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), current: true }] });
+    expect(one).toMatchObject({
+      current: original,
+      secrets: [{ uuid: original, lastUsedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), current: true }],
+    });
 
     const added = await add(c);
     const j = await uuids(c);
@@ -76,7 +82,9 @@ describe('ims-token secrets list', () => {
     expect(t.code).toBe(0);
     const lines = t.stdout.split('\n');
     expect(lines[0]).toMatch(/^uuid\s+created\s+last used$/);
-    expect(lines.find((l) => l.startsWith(original))).toMatch(/\d{4}-\d\d-\d\dT[\d:]+Z \(\d+s ago\)\s+\d{4}-\d\d-\d\dT[\d:]+Z \(\d+s ago\)\s+← IMS_CLIENT_SECRET$/);
+    expect(lines.find((l) => l.startsWith(original))).toMatch(
+      /\d{4}-\d\d-\d\dT[\d:]+Z \(\d+s ago\)\s+\d{4}-\d\d-\d\dT[\d:]+Z \(\d+s ago\)\s+← IMS_CLIENT_SECRET$/,
+    );
     expect(lines.find((l) => l.startsWith(added.uuid))).toMatch(/\s+never$/);
     expect(t.stdout).toMatch(/2 of the 2 secrets Adobe allows on credential /);
   });
@@ -156,7 +164,9 @@ describe('ims-token secrets delete', () => {
     const env = { ...secretsEnv(c), IMS_CLIENT_SECRET: added.secret };
     const last = await runCli(['secrets', 'delete', added.uuid, '--yes', '--json'], { env });
     expect(last.code).toBe(6);
-    expect(JSON.parse(last.stderr)).toMatchObject({ error: { code: 'IMS_SECRET_LIMIT', exitCode: 6, message: expect.stringMatching(/only client secret/) } });
+    expect(JSON.parse(last.stderr)).toMatchObject({
+      error: { code: 'IMS_SECRET_LIMIT', exitCode: 6, message: expect.stringMatching(/only client secret/) },
+    });
     expect(secretsOf(c)).toEqual([added.secret]);
   });
 });
@@ -187,7 +197,13 @@ describe('ims-token secrets rotate', () => {
     const { IMS_CLIENT_SECRET: _s, ...base } = secretsEnv(c);
     const env = { ...base, IMS_CLIENT_SECRET_FILE: file };
 
-    const provider = createTokenProvider({ clientId: c.clientId, clientSecretFile: file, scopes: 'openid,AdobeID', imsUrl: fx.emu.url, retryBaseDelayMs: 5 });
+    const provider = createTokenProvider({
+      clientId: c.clientId,
+      clientSecretFile: file,
+      scopes: 'openid,AdobeID',
+      imsUrl: fx.emu.url,
+      retryBaseDelayMs: 5,
+    });
     let mints = 0;
     const failures: string[] = [];
     let running = true;
@@ -212,7 +228,8 @@ describe('ims-token secrets rotate', () => {
       expect(statSync(file).mode & 0o777).toBe(0o600);
       expect(secretsOf(c)).toEqual([c.clientSecret, secret]);
       expect(r.stdout).toBe('');
-      for (const step of ['token', 'list', 'check-limit', 'add', 'verify', 'persist']) expect(r.stderr).toMatch(new RegExp(`^✓ ${step} `, 'm'));
+      for (const step of ['token', 'list', 'check-limit', 'add', 'verify', 'persist'])
+        expect(r.stderr).toMatch(new RegExp(`^✓ ${step} `, 'm'));
       expect(r.stderr).toMatch(/^– delete-old /m);
       expect(r.stderr).toMatch(new RegExp(`^✓ persist\\s+Stored the new secret [0-9a-f-]{36} in ${file};`, 'm'));
       expect(r.stderr).toMatch(/ims-token: rotated: the new secret [0-9a-f-]{36} is written to /);
@@ -239,7 +256,9 @@ describe('ims-token secrets rotate', () => {
     const file = join(c.dir, 'prod.env');
     const before = envFileText(c, true);
     writeFileSync(file, before, { mode: 0o640 });
-    const r = await runCli(['secrets', 'rotate', '--env-file', file, '--write-env-file', file], { env: { HOME: c.dir, XDG_CACHE_HOME: c.env.XDG_CACHE_HOME! } });
+    const r = await runCli(['secrets', 'rotate', '--env-file', file, '--write-env-file', file], {
+      env: { HOME: c.dir, XDG_CACHE_HOME: c.env.XDG_CACHE_HOME! },
+    });
     expect(r.code).toBe(0);
     const after = readFileSync(file, 'utf8');
     const secret = /^IMS_CLIENT_SECRET=(\S+)/m.exec(after)![1]!;
@@ -256,7 +275,10 @@ describe('ims-token secrets rotate', () => {
     const d = credential(fx);
     const other = join(d.dir, '.env');
     writeFileSync(other, envFileText(d, false), { mode: 0o600 });
-    const s = await runCli(['secrets', 'rotate', '--env-file', '.env', '--write-env-file', '.env', '--json'], { env: { HOME: d.dir }, cwd: d.dir });
+    const s = await runCli(['secrets', 'rotate', '--env-file', '.env', '--write-env-file', '.env', '--json'], {
+      env: { HOME: d.dir },
+      cwd: d.dir,
+    });
     expect(s.code).toBe(0);
     const text = readFileSync(other, 'utf8');
     const value = /^IMS_CLIENT_SECRET=(\S+)/m.exec(text)![1]!;
@@ -286,7 +308,9 @@ describe('ims-token secrets rotate', () => {
     const file = join(c.dir, '.env');
     writeFileSync(file, envFileText(c, true), { mode: 0o600 });
     const requests = fx.emu.stats.secretsRequests;
-    const r = await runCli(['secrets', 'rotate', '--env-file', file, '--write-env-file', file, '--delete-old', '--dry-run'], { env: { HOME: c.dir } });
+    const r = await runCli(['secrets', 'rotate', '--env-file', file, '--write-env-file', file, '--delete-old', '--dry-run'], {
+      env: { HOME: c.dir },
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^→ add\s+Would add a second client secret/m);
@@ -333,7 +357,9 @@ describe('ims-token secrets rotate', () => {
     expect(lines[0]).toMatch(/^✓ token /);
     expect(lines).toContainEqual(expect.stringMatching(/^✗ check-limit /));
     expect(lines.at(-1)).toMatch(
-      new RegExp(`^ims-token: IMS_SECRET_LIMIT: Cannot add a client secret: .*${added.uuid} is not the secret this process authenticates with and was never used.*\`ims-token secrets delete ${added.uuid}\``),
+      new RegExp(
+        `^ims-token: IMS_SECRET_LIMIT: Cannot add a client secret: .*${added.uuid} is not the secret this process authenticates with and was never used.*\`ims-token secrets delete ${added.uuid}\``,
+      ),
     );
     expect(secretsOf(c)).toHaveLength(2);
   });
@@ -345,7 +371,9 @@ describe('ims-token secrets rotate', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^✗ verify\s+The new secret [0-9a-f-]{36} did not mint a token for openid,firefly_api .*IMS_INVALID_SCOPE/m);
     expect(r.stderr).toMatch(/^✓ rollback\s+Deleted the new secret/m);
-    expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^ims-token: IMS_ROTATION_FAILED: Secret rotation failed at verify: .*the credential and the current secret are as before/);
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(
+      /^ims-token: IMS_ROTATION_FAILED: Secret rotation failed at verify: .*the credential and the current secret are as before/,
+    );
     expect(secretsOf(c)).toEqual([c.clientSecret]);
 
     const dir = join(c.dir, 'a-directory');
@@ -368,7 +396,10 @@ describe('ims-token secrets rotate, cancelled', () => {
       env: secretsEnv(c),
       onSpawn: (child) => {
         child.stdin!.end();
-        void waitFor(child, /^✓ add /m, 'stderr').then(() => child.kill('SIGINT'), () => undefined);
+        void waitFor(child, /^✓ add /m, 'stderr').then(
+          () => child.kill('SIGINT'),
+          () => undefined,
+        );
       },
     });
     expect(r.code).toBe(130);
@@ -376,13 +407,18 @@ describe('ims-token secrets rotate, cancelled', () => {
     expect(r.stderr).toMatch(/SIGINT: cancelling the rotation/);
     expect(r.stderr).toMatch(/^✗ verify /m);
     expect(r.stderr).toMatch(/^✓ rollback\s+Deleted the new secret/m);
-    expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^ims-token: IMS_ABORTED: Secret rotation cancelled during verify\. The new secret \S+ was deleted again; the credential and the current secret are as before/);
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(
+      /^ims-token: IMS_ABORTED: Secret rotation cancelled during verify\. The new secret \S+ was deleted again; the credential and the current secret are as before/,
+    );
     expect(secretsOf(c)).toEqual([c.clientSecret]);
   });
 });
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
-const onTerminal = (argv: string[]): [string, string[]] => ['script', ['-qefc', [process.execPath, ...argv].map((a) => `'${a}'`).join(' '), '/dev/null']];
+const onTerminal = (argv: string[]): [string, string[]] => [
+  'script',
+  ['-qefc', [process.execPath, ...argv].map((a) => `'${a}'`).join(' '), '/dev/null'],
+];
 
 describe.skipIf(!hasScript)('ims-token secrets delete on a terminal', () => {
   it('asks first: "n" deletes nothing, "y" deletes', async () => {
@@ -413,17 +449,26 @@ describe.skipIf(!hasScript)('ims-token secrets delete on a terminal', () => {
 
 describe('helpers of secrets rotate', () => {
   it('parseDuration reads 30s, 15m, 2h, 1d, 1h30m, 0 and refuses the rest', () => {
-    expect([parseDuration('30s'), parseDuration('15m'), parseDuration('2h'), parseDuration('1d'), parseDuration('1h30m'), parseDuration('0'), parseDuration('500ms')]).toEqual([
-      30_000, 900_000, 7_200_000, 86_400_000, 5_400_000, 0, 500,
-    ]);
+    expect([
+      parseDuration('30s'),
+      parseDuration('15m'),
+      parseDuration('2h'),
+      parseDuration('1d'),
+      parseDuration('1h30m'),
+      parseDuration('0'),
+      parseDuration('500ms'),
+    ]).toEqual([30_000, 900_000, 7_200_000, 86_400_000, 5_400_000, 0, 500]);
     for (const bad of ['', '15', 'm', '-1m', '1 h', 'soon', '1w']) expect(parseDuration(bad)).toBeUndefined();
   });
 
   it('setEnvValues changes only the given keys, in place, keeping export, comments, quotes and CRLF', () => {
     const text = '# c\r\nexport IMS_CLIENT_SECRET="old" # keep\r\nOTHER=1\r\nIMS_CLIENT_SECRET_NEXT=\r\n';
-    expect(setEnvValues(text, [['IMS_CLIENT_SECRET', 'p8e-new'], ['IMS_CLIENT_SECRET_NEXT', 'p8e-old']])).toBe(
-      '# c\r\nexport IMS_CLIENT_SECRET=p8e-new # keep\r\nOTHER=1\r\nIMS_CLIENT_SECRET_NEXT=p8e-old\r\n',
-    );
+    expect(
+      setEnvValues(text, [
+        ['IMS_CLIENT_SECRET', 'p8e-new'],
+        ['IMS_CLIENT_SECRET_NEXT', 'p8e-old'],
+      ]),
+    ).toBe('# c\r\nexport IMS_CLIENT_SECRET=p8e-new # keep\r\nOTHER=1\r\nIMS_CLIENT_SECRET_NEXT=p8e-old\r\n');
     expect(setEnvValues('A=1\n', [['IMS_CLIENT_SECRET', 'has space']])).toBe("A=1\nIMS_CLIENT_SECRET='has space'\n");
     expect(setEnvValues('A=1', [['A', '2']])).toBe('A=2\n');
   });

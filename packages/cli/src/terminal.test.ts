@@ -18,7 +18,10 @@ afterAll(async () => {
 const hasScript = spawnSync('script', ['--version']).status === 0;
 
 /** Runs the CLI on a pseudo-terminal: `script -qefc '<node> <cli> …' /dev/null`. */
-const onTerminal = (argv: string[]): [string, string[]] => ['script', ['-qefc', [process.execPath, ...argv].map((a) => `'${a}'`).join(' '), '/dev/null']];
+const onTerminal = (argv: string[]): [string, string[]] => [
+  'script',
+  ['-qefc', [process.execPath, ...argv].map((a) => `'${a}'`).join(' '), '/dev/null'],
+];
 
 describe.skipIf(!hasScript)('on a terminal (through script(1))', () => {
   it('asks for the client id, the secret (not echoed) and a scope preset', async () => {

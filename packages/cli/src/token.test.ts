@@ -130,10 +130,26 @@ describe('the warm path and refreshing', () => {
 
   it('replaces a token with less than an hour left; uses it, with a warning, while IMS is failing', async () => {
     const c = credential(fx);
-    const location = (JSON.parse((await runCli(['status', '--json'], { env: c.env })).stdout) as { cache: { location: string } }).cache.location;
+    const location = (JSON.parse((await runCli(['status', '--json'], { env: c.env })).stdout) as { cache: { location: string } }).cache
+      .location;
     const now = Date.now();
-    const old = fakeToken({ client_id: c.clientId, scope: SCOPES, as: 'ims-na1', type: 'access_token', created_at: String(now - 23.5 * 3_600_000), expires_in: '86400000' });
-    const entry = { v: 1, accessToken: old, tokenType: 'bearer', issuedAt: now - 23.5 * 3_600_000, expiresAt: now + 0.5 * 3_600_000, scopes: SCOPES.split(','), clientId: c.clientId };
+    const old = fakeToken({
+      client_id: c.clientId,
+      scope: SCOPES,
+      as: 'ims-na1',
+      type: 'access_token',
+      created_at: String(now - 23.5 * 3_600_000),
+      expires_in: '86400000',
+    });
+    const entry = {
+      v: 1,
+      accessToken: old,
+      tokenType: 'bearer',
+      issuedAt: now - 23.5 * 3_600_000,
+      expiresAt: now + 0.5 * 3_600_000,
+      scopes: SCOPES.split(','),
+      clientId: c.clientId,
+    };
     mkdirSync(c.cacheDir, { recursive: true, mode: 0o700 });
     writeFileSync(location, JSON.stringify(entry), { mode: 0o600 });
     expect(JSON.parse((await runCli(['status', '--json'], { env: c.env })).stdout)).toMatchObject({ state: 'expiring', valid: true });
@@ -142,7 +158,9 @@ describe('the warm path and refreshing', () => {
     const down = await runCli(['token'], { env: c.env, printsToken: true });
     expect(down.code).toBe(0);
     expect(down.stdout).toBe(`${old}\n`);
-    expect(down.stderr).toMatch(/^ims-token: warning: IMS_SERVER_ERROR: could not refresh the token .*; using the cached one, which expires in 29m/);
+    expect(down.stderr).toMatch(
+      /^ims-token: warning: IMS_SERVER_ERROR: could not refresh the token .*; using the cached one, which expires in 29m/,
+    );
     fx.emu.clearFaults();
 
     const wrong = await runCli(['token'], { env: { ...c.env, IMS_CLIENT_SECRET: WRONG_SECRET } });
@@ -166,8 +184,16 @@ describe('configuration', () => {
   it('flags win over --env-file, which wins over the environment; the secret can come from stdin', async () => {
     const c = credential(fx);
     const envFile = join(c.dir, 'ims.env');
-    writeFileSync(envFile, `# test\nIMS_CLIENT_ID=${c.clientId}\nIMS_CLIENT_SECRET="${c.clientSecret}"\nIMS_SCOPES=openid\n`, { mode: 0o600 });
-    const env = { HOME: c.dir, XDG_CACHE_HOME: c.env.XDG_CACHE_HOME, IMS_URL: fx.emu.url, IMS_CLIENT_ID: 'wrong-id', IMS_SCOPES: 'wrong_scope' };
+    writeFileSync(envFile, `# test\nIMS_CLIENT_ID=${c.clientId}\nIMS_CLIENT_SECRET="${c.clientSecret}"\nIMS_SCOPES=openid\n`, {
+      mode: 0o600,
+    });
+    const env = {
+      HOME: c.dir,
+      XDG_CACHE_HOME: c.env.XDG_CACHE_HOME,
+      IMS_URL: fx.emu.url,
+      IMS_CLIENT_ID: 'wrong-id',
+      IMS_SCOPES: 'wrong_scope',
+    };
     const fromFile = await runCli(['token', '--json', '--env-file', envFile], { env, printsToken: true });
     expect(fromFile.code).toBe(0);
     expect(JSON.parse(fromFile.stdout)).toMatchObject({ clientId: c.clientId, scopes: ['openid'] });
@@ -179,7 +205,10 @@ describe('configuration', () => {
       printsToken: true,
     });
     expect(preset.code).toBe(0);
-    expect(JSON.parse(preset.stdout)).toMatchObject({ clientId: c.clientId, scopes: 'openid,AdobeID,session,additional_info,read_organizations,firefly_api,ff_apis'.split(',') });
+    expect(JSON.parse(preset.stdout)).toMatchObject({
+      clientId: c.clientId,
+      scopes: 'openid,AdobeID,session,additional_info,read_organizations,firefly_api,ff_apis'.split(','),
+    });
   });
 
   it('reads the secret from IMS_CLIENT_SECRET_FILE', async () => {
@@ -214,7 +243,14 @@ describe('ims-token status', () => {
     await runCli(['token'], { env: c.env, printsToken: true });
     const after = await runCli(['status', '--json'], { env: noSecret });
     const j = JSON.parse(after.stdout) as Record<string, any>;
-    expect(j).toMatchObject({ state: 'valid', valid: true, clientId: c.clientId, scopes: SCOPES.split(','), imsUrl: fx.emu.url, cache: { kind: 'file' } });
+    expect(j).toMatchObject({
+      state: 'valid',
+      valid: true,
+      clientId: c.clientId,
+      scopes: SCOPES.split(','),
+      imsUrl: fx.emu.url,
+      cache: { kind: 'file' },
+    });
     expect(j.cache.location.startsWith(c.cacheDir)).toBe(true);
     expect(j.tokenPreview).toMatch(/^eyJ.{3}…$/);
     expect(j.expiresIn).toBeGreaterThan(86_000);
@@ -242,18 +278,35 @@ describe('ims-token inspect', () => {
 
     const arg = await runCli(['inspect', token, '--json'], { env: {} });
     const j = JSON.parse(arg.stdout) as Record<string, unknown>;
-    expect(j).toMatchObject({ source: 'argument', clientId: c.clientId, authServer: 'ims-na1', type: 'access_token', expired: false, tokenPreview: `${token.slice(0, 6)}…` });
+    expect(j).toMatchObject({
+      source: 'argument',
+      clientId: c.clientId,
+      authServer: 'ims-na1',
+      type: 'access_token',
+      expired: false,
+      tokenPreview: `${token.slice(0, 6)}…`,
+    });
     expect(j.scopes).toEqual(SCOPES.split(','));
     expect(j.expiresIn).toBeGreaterThan(86_000);
 
-    const stdin = await runCli(['inspect', '-', '--json'], { env: {}, input: `Authorization: Bearer ${token}\nx-api-key: ${c.clientId}\n` });
+    const stdin = await runCli(['inspect', '-', '--json'], {
+      env: {},
+      input: `Authorization: Bearer ${token}\nx-api-key: ${c.clientId}\n`,
+    });
     expect(JSON.parse(stdin.stdout)).toMatchObject({ source: 'stdin', clientId: c.clientId });
     expect(c.minted()).toBe(1);
   });
 
   it('warns when the token has expired or expires soon', async () => {
     const now = Date.now();
-    const expired = fakeToken({ client_id: 'x', scope: 'openid', as: 'ims-na1', type: 'access_token', created_at: String(now - 2 * 86_400_000), expires_in: '86399000' });
+    const expired = fakeToken({
+      client_id: 'x',
+      scope: 'openid',
+      as: 'ims-na1',
+      type: 'access_token',
+      created_at: String(now - 2 * 86_400_000),
+      expires_in: '86399000',
+    });
     const r = await runCli(['inspect', expired], { env: {} });
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/warning: this token expired 1d 0h ago/);

@@ -45,9 +45,7 @@ export function normalizeImsUrl(input: string, field = 'imsUrl'): string {
 
 /** Splits and cleans a scope list. */
 export function normalizeScopes(input: string | readonly string[], field = 'scopes'): string[] {
-  const list = (typeof input === 'string' ? input.split(',') : input.flatMap((s) => s.split(',')))
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const list = (typeof input === 'string' ? input.split(',') : input.flatMap((s) => s.split(','))).map((s) => s.trim()).filter(Boolean);
   if (list.length === 0) throw configError(field, 'must name at least one scope (e.g. "openid,AdobeID,firefly_api")');
   const bad = list.find((s) => /\s/.test(s));
   if (bad !== undefined) throw configError(field, 'a scope must not contain spaces (separate scopes with commas)');
@@ -65,7 +63,10 @@ export function normalizeScopes(input: string | readonly string[], field = 'scop
  * ```
  */
 export function cacheKeyFor(imsUrl: string, clientId: string, scopes: readonly string[]): string {
-  return `ims-${createHash('sha256').update(`${imsUrl}\n${clientId}\n${[...scopes].sort().join(',')}`).digest('hex').slice(0, 32)}`;
+  return `ims-${createHash('sha256')
+    .update(`${imsUrl}\n${clientId}\n${[...scopes].sort().join(',')}`)
+    .digest('hex')
+    .slice(0, 32)}`;
 }
 
 /**

@@ -83,14 +83,18 @@ describe('fromEnv', () => {
     expect(two.imsUrl).toBe('https://ims-na1-stg1.adobelogin.com');
     expect((two.clientSecret as () => string[])()).toEqual(['p8e-SECRET-VALUE-1234', 'next-secret']);
     expect(inspect({ ...two })).not.toContain('next-secret');
-    expect(fromEnv({ ...env, IMS_CLIENT_SECRET: undefined, IMS_CLIENT_SECRET_FILE: '/run/secrets/ims' })).toMatchObject({ clientSecretFile: '/run/secrets/ims' });
+    expect(fromEnv({ ...env, IMS_CLIENT_SECRET: undefined, IMS_CLIENT_SECRET_FILE: '/run/secrets/ims' })).toMatchObject({
+      clientSecretFile: '/run/secrets/ims',
+    });
   });
 
   it('chooses the token cache from IMS_TOKEN_CACHE', () => {
     expect(fromEnv({ ...env, IMS_TOKEN_CACHE: 'memory' }).store).toBeUndefined();
     expect(fromEnv({ ...env, IMS_TOKEN_CACHE: 'file' }).store).toBeInstanceOf(FileStore);
     expect((fromEnv({ ...env, IMS_TOKEN_CACHE: 'file:/tmp/ims-cache' }).store as FileStore).dir).toBe('/tmp/ims-cache');
-    expect((fromEnv({ ...env, IMS_TOKEN_CACHE: 'file', XDG_CACHE_HOME: '/srv/cache' }).store as FileStore).dir).toBe('/srv/cache/ims-token');
+    expect((fromEnv({ ...env, IMS_TOKEN_CACHE: 'file', XDG_CACHE_HOME: '/srv/cache' }).store as FileStore).dir).toBe(
+      '/srv/cache/ims-token',
+    );
     expect((fromEnv({ ...env, IMS_TOKEN_CACHE: 'file', HOME: '/home/svc' }).store as FileStore).dir).toBe('/home/svc/.cache/ims-token');
     expect(fromEnv({ ...env, IMS_TOKEN_CACHE: 'redis://127.0.0.1:6379' }).store).toBeDefined();
   });
@@ -100,7 +104,11 @@ describe('fromEnv', () => {
     ['blank client id', { IMS_CLIENT_ID: '   ' }, /^IMS_CLIENT_ID is not set/],
     ['no secret', { IMS_CLIENT_SECRET: undefined }, /^IMS_CLIENT_SECRET is not set/],
     ['secret and file', { IMS_CLIENT_SECRET_FILE: '/x' }, /^IMS_CLIENT_SECRET_FILE is set together with IMS_CLIENT_SECRET/],
-    ['next without secret', { IMS_CLIENT_SECRET: undefined, IMS_CLIENT_SECRET_NEXT: 'n', IMS_CLIENT_SECRET_FILE: undefined }, /IMS_CLIENT_SECRET/],
+    [
+      'next without secret',
+      { IMS_CLIENT_SECRET: undefined, IMS_CLIENT_SECRET_NEXT: 'n', IMS_CLIENT_SECRET_FILE: undefined },
+      /IMS_CLIENT_SECRET/,
+    ],
     ['no scopes', { IMS_SCOPES: undefined }, /^IMS_SCOPES is not set/],
     ['empty scopes', { IMS_SCOPES: ',,' }, /^IMS_SCOPES must be a comma-separated list/],
     ['http IMS_URL', { IMS_URL: 'http://ims.example.com' }, /^IMS_URL must use https/],
@@ -118,7 +126,15 @@ describe('fromEnv', () => {
     const script = `import { createTokenProvider, fromEnv } from ${JSON.stringify(pathToFileURL(dist).href)};
       const p = createTokenProvider({ ...fromEnv({ IMS_CLIENT_ID: 'a', IMS_CLIENT_SECRET: 'b', IMS_SCOPES: 'openid', IMS_TOKEN_CACHE: 'redis://127.0.0.1:1' }), imsUrl: 'http://127.0.0.1:1' });
       try { await p.getToken(); } catch (e) { console.log(JSON.stringify(e)); }`;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: tmpdir(), encoding: 'utf8', env: { PATH: process.env.PATH } } /* no NODE_PATH: pnpm sets one that reaches every workspace package */);
+    const out = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      {
+        cwd: tmpdir(),
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH },
+      } /* no NODE_PATH: pnpm sets one that reaches every workspace package */,
+    );
     const e = JSON.parse(out) as ImsTokenError;
     expect(e).toMatchObject({ code: 'IMS_CONFIG', message: expect.stringContaining('@ims-token/redis is not installed') });
     expect(e.hint).toContain('npm install @ims-token/redis');

@@ -14,10 +14,7 @@ export interface Logger {
 }
 
 /** A client secret source: one or two secrets, or a function returning them (sync or async), read on every mint. */
-export type ClientSecretInput =
-  | string
-  | readonly string[]
-  | (() => string | readonly string[] | Promise<string | readonly string[]>);
+export type ClientSecretInput = string | readonly string[] | (() => string | readonly string[] | Promise<string | readonly string[]>);
 
 /** Options of {@link createTokenProvider}. */
 export interface TokenProviderOptions {
@@ -82,7 +79,6 @@ export interface ResolvedOptions {
   defaultClock: boolean;
 }
 
-
 // Built on first use, not at import: constructing zod schemas costs load time that a CLI or a cold
 // serverless start would pay even when it never validates anything.
 let schemaCache: ReturnType<typeof buildSchema> | undefined;
@@ -91,47 +87,81 @@ function buildSchema() {
   const isFn = (v: unknown): boolean => typeof v === 'function';
   const ms = (max: number) =>
     z.optional(
-      z.number({ error: 'must be a number of milliseconds' }).check(
-        z.int({ error: 'must be a whole number of milliseconds' }),
-        z.gte(0, { error: 'must not be negative' }),
-        z.lte(max, { error: `must be at most ${max}` }),
-      ),
+      z
+        .number({ error: 'must be a number of milliseconds' })
+        .check(
+          z.int({ error: 'must be a whole number of milliseconds' }),
+          z.gte(0, { error: 'must not be negative' }),
+          z.lte(max, { error: `must be at most ${max}` }),
+        ),
     );
 
   return z.object({
-    clientId: z.string({ error: 'is required (the API key of the OAuth Server-to-Server credential)' }).check(
-      z.trim(),
-      z.minLength(1, { error: 'must not be empty' }),
-      z.regex(/^[^\s,]+$/, { error: 'must not contain spaces or commas' }),
-    ),
+    clientId: z
+      .string({ error: 'is required (the API key of the OAuth Server-to-Server credential)' })
+      .check(
+        z.trim(),
+        z.minLength(1, { error: 'must not be empty' }),
+        z.regex(/^[^\s,]+$/, { error: 'must not contain spaces or commas' }),
+      ),
     clientSecret: z.optional(
       z.union(
         [
           nonEmpty,
-          z.array(nonEmpty).check(z.minLength(1, { error: 'must hold one or two secrets' }), z.maxLength(2, { error: 'may hold at most two secrets (Adobe allows two per credential)' })),
+          z
+            .array(nonEmpty)
+            .check(
+              z.minLength(1, { error: 'must hold one or two secrets' }),
+              z.maxLength(2, { error: 'may hold at most two secrets (Adobe allows two per credential)' }),
+            ),
           z.custom<() => unknown>(isFn),
         ],
         { error: 'must be a non-empty string, an array of one or two strings, or a function returning them' },
       ),
     ),
     clientSecretFile: z.optional(nonEmpty),
-    scopes: z.union([z.string(), z.array(z.string({ error: 'must be strings' }))], { error: 'must be an array of scopes or a comma-separated string' }),
+    scopes: z.union([z.string(), z.array(z.string({ error: 'must be strings' }))], {
+      error: 'must be an array of scopes or a comma-separated string',
+    }),
     imsUrl: z.optional(z.string({ error: 'must be a URL string' })),
     store: z.optional(
       z.custom<TokenStore>(
-        (v) => typeof v === 'object' && v !== null && ['get', 'set', 'delete'].every((m) => isFn((v as unknown as Record<string, unknown>)[m])),
+        (v) =>
+          typeof v === 'object' && v !== null && ['get', 'set', 'delete'].every((m) => isFn((v as unknown as Record<string, unknown>)[m])),
         { error: 'must implement get, set and delete (a TokenStore)' },
       ),
     ),
-    timeoutMs: z.optional(z.number({ error: 'must be a number of milliseconds' }).check(z.int({ error: 'must be a whole number of milliseconds' }), z.gte(1, { error: 'must be at least 1' }), z.lte(600_000, { error: 'must be at most 600000' }))),
-    maxRetries: z.optional(z.number({ error: 'must be a number' }).check(z.int({ error: 'must be a whole number' }), z.gte(0, { error: 'must not be negative' }), z.lte(20, { error: 'must be at most 20' }))),
+    timeoutMs: z.optional(
+      z
+        .number({ error: 'must be a number of milliseconds' })
+        .check(
+          z.int({ error: 'must be a whole number of milliseconds' }),
+          z.gte(1, { error: 'must be at least 1' }),
+          z.lte(600_000, { error: 'must be at most 600000' }),
+        ),
+    ),
+    maxRetries: z.optional(
+      z
+        .number({ error: 'must be a number' })
+        .check(
+          z.int({ error: 'must be a whole number' }),
+          z.gte(0, { error: 'must not be negative' }),
+          z.lte(20, { error: 'must be at most 20' }),
+        ),
+    ),
     retryBaseDelayMs: ms(60_000),
     retryMaxDelayMs: ms(600_000),
     refreshWindowMs: ms(7 * 86_400_000),
     minRemainingMs: ms(86_400_000),
     negativeCacheMs: ms(86_400_000),
-    logger: z.optional(z.custom<Logger>((v) => typeof v === 'object' && v !== null, { error: 'must be a logger object (pino-compatible)' })),
-    dispatcher: z.optional(z.custom<Dispatcher>((v) => typeof v === 'object' && v !== null && isFn((v as unknown as Record<string, unknown>).dispatch), { error: 'must be an undici Dispatcher' })),
+    logger: z.optional(
+      z.custom<Logger>((v) => typeof v === 'object' && v !== null, { error: 'must be a logger object (pino-compatible)' }),
+    ),
+    dispatcher: z.optional(
+      z.custom<Dispatcher>((v) => typeof v === 'object' && v !== null && isFn((v as unknown as Record<string, unknown>).dispatch), {
+        error: 'must be an undici Dispatcher',
+      }),
+    ),
     clock: z.optional(z.custom<() => number>(isFn, { error: 'must be a function returning epoch milliseconds' })),
   });
 }
@@ -141,7 +171,10 @@ const noop = (): void => {};
 /** Validates options; throws `IMS_CONFIG` naming the field (never its value). */
 export function resolveOptions(input: TokenProviderOptions): ResolvedOptions {
   if (typeof input !== 'object' || input === null) {
-    throw new ImsTokenError('IMS_CONFIG', 'createTokenProvider needs an options object: { clientId, clientSecret, scopes } (or use fromEnv()).');
+    throw new ImsTokenError(
+      'IMS_CONFIG',
+      'createTokenProvider needs an options object: { clientId, clientSecret, scopes } (or use fromEnv()).',
+    );
   }
   const parsed = (schemaCache ??= buildSchema()).safeParse(input);
   if (!parsed.success) {
@@ -164,7 +197,12 @@ export function resolveOptions(input: TokenProviderOptions): ResolvedOptions {
   };
   return {
     clientId: o.clientId,
-    secretInput: input.clientSecret === undefined ? undefined : (typeof input.clientSecret === 'function' ? input.clientSecret : (o.clientSecret as string | string[])),
+    secretInput:
+      input.clientSecret === undefined
+        ? undefined
+        : typeof input.clientSecret === 'function'
+          ? input.clientSecret
+          : (o.clientSecret as string | string[]),
     clientSecretFile: o.clientSecretFile,
     scopes: normalizeScopes(o.scopes),
     imsUrl,

@@ -111,7 +111,10 @@ export function storeFromEnv(
   env: Record<string, string | undefined> = process.env,
 ): TokenStore | undefined {
   if (encryptionKey !== undefined && !(value !== undefined && /^rediss?:\/\//i.test(value))) {
-    throw envError(ENV.tokenCacheKey, 'is set, but only a redis:// or rediss:// IMS_TOKEN_CACHE encrypts tokens at rest; unset it or use Redis');
+    throw envError(
+      ENV.tokenCacheKey,
+      'is set, but only a redis:// or rediss:// IMS_TOKEN_CACHE encrypts tokens at rest; unset it or use Redis',
+    );
   }
   if (value === undefined || value === 'memory') return undefined;
   if (value === 'file') return owned(new FileStore({ dir: defaultCacheDir(env) }));
@@ -168,7 +171,12 @@ class LazyRedisStore implements TokenStore {
 
   #load(): Promise<TokenStore> {
     this.#store ??= loadRedis().then(
-      (m) => new m.RedisStore({ url: this.#url, ...(this.#key ? { encryptionKey: this.#key } : {}), ...(this.#logger ? { logger: this.#logger } : {}) }),
+      (m) =>
+        new m.RedisStore({
+          url: this.#url,
+          ...(this.#key ? { encryptionKey: this.#key } : {}),
+          ...(this.#logger ? { logger: this.#logger } : {}),
+        }),
     );
     return this.#store;
   }

@@ -15,12 +15,31 @@ const valid = { access_token: 'eyJhbGciOiJSUzI1NiJ9.eyJjbGllbnRfaWQiOiJ4In0.c2ln
 
 // IMS answers that must each give a precise error, never a crash or a token.
 const answers: Array<[string, FaultRule, ImsTokenErrorCode, Partial<ImsTokenError>?]> = [
-  ['400 invalid_client', { kind: 'response', status: 400, body: { error: 'invalid_client', error_description: 'invalid client_secret parameter' } }, 'IMS_INVALID_CLIENT', { status: 400, imsError: 'invalid_client', retryable: false }],
-  ['400 invalid_scope', { kind: 'response', status: 400, body: { error: 'invalid_scope', error_description: 'invalid scope' } }, 'IMS_INVALID_SCOPE', { retryable: false }],
-  ['400 unauthorized_client', { kind: 'response', status: 400, body: { error: 'unauthorized_client', error_description: 'client disabled' } }, 'IMS_UNAUTHORIZED_CLIENT'],
+  [
+    '400 invalid_client',
+    { kind: 'response', status: 400, body: { error: 'invalid_client', error_description: 'invalid client_secret parameter' } },
+    'IMS_INVALID_CLIENT',
+    { status: 400, imsError: 'invalid_client', retryable: false },
+  ],
+  [
+    '400 invalid_scope',
+    { kind: 'response', status: 400, body: { error: 'invalid_scope', error_description: 'invalid scope' } },
+    'IMS_INVALID_SCOPE',
+    { retryable: false },
+  ],
+  [
+    '400 unauthorized_client',
+    { kind: 'response', status: 400, body: { error: 'unauthorized_client', error_description: 'client disabled' } },
+    'IMS_UNAUTHORIZED_CLIENT',
+  ],
   ['401 without a body', { kind: 'response', status: 401, body: '' }, 'IMS_INVALID_CLIENT', { status: 401 }],
   ['403', { kind: 'response', status: 403, body: { error: 'forbidden' } }, 'IMS_UNAUTHORIZED_CLIENT', { status: 403 }],
-  ['429 with Retry-After', { kind: 'status', status: 429, retryAfter: 120, times: Infinity }, 'IMS_RATE_LIMITED', { retryAfterMs: 120_000, retryable: true }],
+  [
+    '429 with Retry-After',
+    { kind: 'status', status: 429, retryAfter: 120, times: Infinity },
+    'IMS_RATE_LIMITED',
+    { retryAfterMs: 120_000, retryable: true },
+  ],
   ['429 without Retry-After', { kind: 'status', status: 429, times: Infinity }, 'IMS_RATE_LIMITED', { retryAfterMs: undefined }],
   ['500', { kind: 'status', status: 500, times: Infinity }, 'IMS_SERVER_ERROR', { status: 500, retryable: true }],
   ['502 HTML page', { kind: 'html', status: 502, times: Infinity }, 'IMS_SERVER_ERROR', { status: 502 }],
@@ -36,7 +55,12 @@ const answers: Array<[string, FaultRule, ImsTokenErrorCode, Partial<ImsTokenErro
   ['expires_in a string', { kind: 'response', status: 200, body: { ...valid, expires_in: '86399' } }, 'IMS_BAD_RESPONSE'],
   ['a JSON array', { kind: 'response', status: 200, body: '[1,2]' }, 'IMS_BAD_RESPONSE'],
   ['404', { kind: 'response', status: 404, body: 'not found' }, 'IMS_BAD_RESPONSE', { status: 404 }],
-  ['a body over 256 KiB', { kind: 'response', status: 200, body: `{"access_token":"${'x'.repeat(300_000)}"}` }, 'IMS_BAD_RESPONSE', { status: 200 }],
+  [
+    'a body over 256 KiB',
+    { kind: 'response', status: 200, body: `{"access_token":"${'x'.repeat(300_000)}"}` },
+    'IMS_BAD_RESPONSE',
+    { status: 200 },
+  ],
   ['socket reset', { kind: 'reset', times: Infinity }, 'IMS_NETWORK', { retryable: true }],
   ['socket reset mid-body', { kind: 'reset-mid-body', times: Infinity }, 'IMS_NETWORK'],
 ];
@@ -62,7 +86,12 @@ describe('every bad IMS answer is a precise ImsTokenError', () => {
 
   it('keeps the x-debug-id of the IMS answer', async () => {
     env = await setup();
-    env.emu.fault({ kind: 'response', status: 400, body: { error: 'invalid_client', error_description: 'invalid client_secret parameter' }, headers: { 'x-debug-id': 'dbg-xyz' } });
+    env.emu.fault({
+      kind: 'response',
+      status: 400,
+      body: { error: 'invalid_client', error_description: 'invalid client_secret parameter' },
+      headers: { 'x-debug-id': 'dbg-xyz' },
+    });
     await expect(env.make().getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_CLIENT', debugId: 'dbg-xyz' });
   });
 
@@ -80,8 +109,14 @@ describe('every bad IMS answer is a precise ImsTokenError', () => {
   it('the real emulator rejects a wrong secret, a wrong client id and an unknown scope', async () => {
     env = await setup();
     env.emu.client(env.clientId)!.allowedScopes = ['openid', 'AdobeID', 'firefly_api'];
-    await expect(env.make({ clientSecret: 'not-the-secret' }).getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_CLIENT', imsErrorDescription: 'invalid client_secret parameter' });
-    await expect(env.make({ clientId: 'nobody' }).getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_CLIENT', imsErrorDescription: 'invalid client_id parameter' });
+    await expect(env.make({ clientSecret: 'not-the-secret' }).getToken()).rejects.toMatchObject({
+      code: 'IMS_INVALID_CLIENT',
+      imsErrorDescription: 'invalid client_secret parameter',
+    });
+    await expect(env.make({ clientId: 'nobody' }).getToken()).rejects.toMatchObject({
+      code: 'IMS_INVALID_CLIENT',
+      imsErrorDescription: 'invalid client_id parameter',
+    });
     await expect(env.make({ scopes: 'openid,not_a_scope' }).getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_SCOPE' });
     env.emu.client(env.clientId)!.disabled = true;
     await expect(env.make().getToken()).rejects.toMatchObject({ code: 'IMS_UNAUTHORIZED_CLIENT' });
@@ -150,7 +185,10 @@ describe('retries', () => {
         s.close(() => resolve(a.port));
       });
     });
-    const e = (await env.make({ imsUrl: `http://127.0.0.1:${port}`, maxRetries: 1 }).getToken().catch((x: unknown) => x)) as ImsTokenError;
+    const e = (await env
+      .make({ imsUrl: `http://127.0.0.1:${port}`, maxRetries: 1 })
+      .getToken()
+      .catch((x: unknown) => x)) as ImsTokenError;
     expect(e.code).toBe('IMS_NETWORK');
     expect(e.message).toContain('ECONNREFUSED');
     expectNoLeak(renderings(e), [env.secret]);

@@ -120,10 +120,16 @@ describe('a secret file', () => {
     env = await setup();
     dir = await mkdtemp(join(tmpdir(), 'ims-secret-'));
     const file = join(dir, 'secret');
-    await expect(env.make({ clientSecret: undefined, clientSecretFile: file }).getToken()).rejects.toMatchObject({ code: 'IMS_CONFIG', message: expect.stringContaining(file) });
+    await expect(env.make({ clientSecret: undefined, clientSecretFile: file }).getToken()).rejects.toMatchObject({
+      code: 'IMS_CONFIG',
+      message: expect.stringContaining(file),
+    });
     await writeFile(file, '\n\n');
     await expect(env.make({ clientSecret: undefined, clientSecretFile: file }).getToken()).rejects.toMatchObject({ code: 'IMS_CONFIG' });
     await writeFile(file, 'a\nb\nc\n');
-    await expect(env.make({ clientSecret: undefined, clientSecretFile: file }).getToken()).rejects.toMatchObject({ code: 'IMS_CONFIG', message: expect.stringContaining('at most two') });
+    await expect(env.make({ clientSecret: undefined, clientSecretFile: file }).getToken()).rejects.toMatchObject({
+      code: 'IMS_CONFIG',
+      message: expect.stringContaining('at most two'),
+    });
   });
 });

@@ -19,7 +19,13 @@ afterEach(async () => {
 });
 
 const token = (expiresAt = Date.now() + 3_600_000) =>
-  createImsToken({ accessToken: 'eyJhbGciOi.file-store-test-token.sig', expiresAt, issuedAt: Date.now(), scopes: ['openid'], clientId: 'c' });
+  createImsToken({
+    accessToken: 'eyJhbGciOi.file-store-test-token.sig',
+    expiresAt,
+    issuedAt: Date.now(),
+    scopes: ['openid'],
+    clientId: 'c',
+  });
 
 describe('FileStore', () => {
   it('creates its directory 0700 and files 0600, and round-trips a token', async () => {

@@ -98,14 +98,21 @@ export async function exchange(x: Exchange): Promise<Answer> {
   const fail = (err: unknown, phase: 'reach' | 'finish answering from'): ImsTokenError => {
     if (x.signal?.aborted) return new ImsTokenError('IMS_ABORTED', x.abortedMessage ?? 'The request was cancelled by its AbortSignal.');
     if (timeout.signal.aborted) {
-      return new ImsTokenError('IMS_TIMEOUT', `${x.where.charAt(0).toUpperCase()}${x.where.slice(1)} did not ${phase === 'reach' ? 'answer' : 'finish its answer'} within ${x.timeoutMs} ms.`, {
-        ...(x.hints?.timeout ? { hint: x.hints.timeout } : {}),
-      });
+      return new ImsTokenError(
+        'IMS_TIMEOUT',
+        `${x.where.charAt(0).toUpperCase()}${x.where.slice(1)} did not ${phase === 'reach' ? 'answer' : 'finish its answer'} within ${x.timeoutMs} ms.`,
+        {
+          ...(x.hints?.timeout ? { hint: x.hints.timeout } : {}),
+        },
+      );
     }
     const e = err as { code?: unknown; cause?: { code?: unknown } };
     const code = String(e?.code ?? e?.cause?.code ?? 'unknown');
     const cause = err instanceof Error ? Object.assign(new Error(code), { name: err.name, code }) : undefined;
-    const error = new ImsTokenError('IMS_NETWORK', `Could not ${phase} ${x.where}: ${code}.`, { cause, ...(x.hints?.network ? { hint: x.hints.network } : {}) });
+    const error = new ImsTokenError('IMS_NETWORK', `Could not ${phase} ${x.where}: ${code}.`, {
+      cause,
+      ...(x.hints?.network ? { hint: x.hints.network } : {}),
+    });
     Object.defineProperty(error, NOT_SENT, { value: phase === 'reach' && NOT_SENT_CODES.has(code) });
     return error;
   };
@@ -126,11 +133,14 @@ export async function exchange(x: Exchange): Promise<Answer> {
     const debugId = header(res.headers, 'x-debug-id');
     let text: string;
     try {
-      text = await readCapped(res.body, MAX_BODY_BYTES, () =>
-        new ImsTokenError('IMS_BAD_RESPONSE', `${x.where} answered HTTP ${res.statusCode} with a body over ${MAX_BODY_BYTES} bytes.`, {
-          status: res.statusCode,
-          debugId,
-        }),
+      text = await readCapped(
+        res.body,
+        MAX_BODY_BYTES,
+        () =>
+          new ImsTokenError('IMS_BAD_RESPONSE', `${x.where} answered HTTP ${res.statusCode} with a body over ${MAX_BODY_BYTES} bytes.`, {
+            status: res.statusCode,
+            debugId,
+          }),
       );
     } catch (err) {
       if (ImsTokenError.is(err)) throw err;
@@ -143,7 +153,14 @@ export async function exchange(x: Exchange): Promise<Answer> {
     } catch {
       json = undefined;
     }
-    return { status: res.statusCode, text, json, debugId, contentType: header(res.headers, 'content-type'), retryAfter: header(res.headers, 'retry-after') };
+    return {
+      status: res.statusCode,
+      text,
+      json,
+      debugId,
+      contentType: header(res.headers, 'content-type'),
+      retryAfter: header(res.headers, 'retry-after'),
+    };
   } finally {
     clearTimeout(timer);
     x.signal?.removeEventListener('abort', onAbort);

@@ -61,7 +61,10 @@ function interpret(answer: Answer, req: TokenRequest, startedAt: number, where: 
 
   if (status >= 200 && status < 300) {
     if (!json) {
-      throw new ImsTokenError('IMS_BAD_RESPONSE', `${where} answered HTTP ${status} with ${shape} instead of a token.`, { status, debugId });
+      throw new ImsTokenError('IMS_BAD_RESPONSE', `${where} answered HTTP ${status} with ${shape} instead of a token.`, {
+        status,
+        debugId,
+      });
     }
     return { token: parseToken(json, status, debugId, req, startedAt, where), debugId };
   }

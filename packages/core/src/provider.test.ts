@@ -261,11 +261,19 @@ describe('invalidate', () => {
     const { MemoryStore } = await import('./store');
     const reads = { plain: 0, locking: 0 };
     const backing = new MemoryStore();
-    const plain = { get: (k: string) => (reads.plain++, backing.get(k)), set: backing.set.bind(backing), delete: backing.delete.bind(backing) };
+    const plain = {
+      get: (k: string) => (reads.plain++, backing.get(k)),
+      set: backing.set.bind(backing),
+      delete: backing.delete.bind(backing),
+    };
     await env.make({ store: plain }).getToken();
     expect(reads.plain).toBe(1);
     const other = new MemoryStore();
-    const locking = { ...plain, get: (k: string) => (reads.locking++, other.get(k)), withLock: <T>(_k: string, fn: () => Promise<T>) => fn() };
+    const locking = {
+      ...plain,
+      get: (k: string) => (reads.locking++, other.get(k)),
+      withLock: <T>(_k: string, fn: () => Promise<T>) => fn(),
+    };
     await env.make({ store: locking }).getToken();
     expect(reads.locking).toBe(2); // before the lock, and under it (another process may have minted meanwhile)
   });
@@ -296,7 +304,10 @@ describe('status, events and redaction', () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ source: 'ims', clientId: env.clientId, tokenPreview: t.accessToken.slice(0, 6) + '…' });
     const secrets = [t.accessToken, env.secret, t.accessToken.slice(0, 20)];
-    expectNoLeak(renderings(t) + renderings(h) + renderings(p) + renderings(p.status()) + renderings(events) + log.lines.join('\n'), secrets);
+    expectNoLeak(
+      renderings(t) + renderings(h) + renderings(p) + renderings(p.status()) + renderings(events) + log.lines.join('\n'),
+      secrets,
+    );
     expect(inspect(t)).toContain(t.accessToken.slice(0, 6));
   });
 

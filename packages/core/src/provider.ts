@@ -130,13 +130,20 @@ interface Entry {
   serveUntil: number;
 }
 
-const HARD: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>(['IMS_INVALID_CLIENT', 'IMS_INVALID_SCOPE', 'IMS_UNAUTHORIZED_CLIENT']);
-
+const HARD: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
+  'IMS_INVALID_CLIENT',
+  'IMS_INVALID_SCOPE',
+  'IMS_UNAUTHORIZED_CLIENT',
+]);
 
 function makeHeaders(token: ImsToken): ImsAuthHeaders {
   const h = { authorization: `Bearer ${token.accessToken}`, 'x-api-key': token.clientId };
-  Object.defineProperty(h, INSPECT, { value: () => `{ authorization: 'Bearer ${redactToken(token.accessToken)}', 'x-api-key': '${token.clientId}' }` });
-  Object.defineProperty(h, 'toJSON', { value: () => ({ authorization: `Bearer ${redactToken(token.accessToken)}`, 'x-api-key': token.clientId }) });
+  Object.defineProperty(h, INSPECT, {
+    value: () => `{ authorization: 'Bearer ${redactToken(token.accessToken)}', 'x-api-key': '${token.clientId}' }`,
+  });
+  Object.defineProperty(h, 'toJSON', {
+    value: () => ({ authorization: `Bearer ${redactToken(token.accessToken)}`, 'x-api-key': token.clientId }),
+  });
   return Object.freeze(h);
 }
 
@@ -273,7 +280,10 @@ class Provider implements TokenProvider {
       // Try again after a pause, well before the current token stops being served.
       const left = e ? e.serveUntil - this.#clock() : 0;
       this.#nextBackgroundAt = this.#clock() + Math.max(50, Math.min(30_000, left / 4, error.retryAfterMs ?? Infinity));
-      this.#o.logger.warn({ code: error.code, debugId: error.debugId, servingUntil: e?.serveUntil }, 'ims-token: background refresh failed; still serving the current token');
+      this.#o.logger.warn(
+        { code: error.code, debugId: error.debugId, servingUntil: e?.serveUntil },
+        'ims-token: background refresh failed; still serving the current token',
+      );
       this.#events.emit('refresh-error', error, (le) => this.#listenerError(le));
     });
   }
@@ -338,7 +348,10 @@ class Provider implements TokenProvider {
   #storeError(op: string, err: unknown): void {
     this.#c.storeErrors++;
     const e = err as { code?: unknown; name?: unknown };
-    this.#o.logger.warn({ op, error: String(e?.code ?? e?.name ?? 'error') }, 'ims-token: token store failed; minting locally (availability over sharing)');
+    this.#o.logger.warn(
+      { op, error: String(e?.code ?? e?.name ?? 'error') },
+      'ims-token: token store failed; minting locally (availability over sharing)',
+    );
   }
 
   async #mint(snap: SecretSnapshot): Promise<ImsToken> {
@@ -414,9 +427,15 @@ class Provider implements TokenProvider {
       } catch (err) {
         if (!ImsTokenError.is(err)) throw err;
         if (err.code === 'IMS_ABORTED' && this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
-        const delay = err.retryable && attempt < o.maxRetries ? backoffDelay(attempt, o.retryBaseDelayMs, o.retryMaxDelayMs, err.retryAfterMs) : undefined;
+        const delay =
+          err.retryable && attempt < o.maxRetries
+            ? backoffDelay(attempt, o.retryBaseDelayMs, o.retryMaxDelayMs, err.retryAfterMs)
+            : undefined;
         if (delay === undefined) throw err; // #mint records it (#fail) once it gives up on every secret
-        o.logger.debug({ code: err.code, attempt: attempt + 1, delayMs: Math.round(delay), debugId: err.debugId }, 'ims-token: retrying the token request');
+        o.logger.debug(
+          { code: err.code, attempt: attempt + 1, delayMs: Math.round(delay), debugId: err.debugId },
+          'ims-token: retrying the token request',
+        );
         await sleep(delay, this.#closing.signal, () => new ImsTokenError('IMS_CLOSED', 'The token provider was closed.'));
       }
     }
@@ -438,12 +457,26 @@ class Provider implements TokenProvider {
       startCoarseClock();
       hotUntil = refreshAt;
     }
-    const entry: Entry = { hotUntil, token, promise: Promise.resolve(token), headers: Promise.resolve(makeHeaders(token)), refreshAt, serveUntil };
+    const entry: Entry = {
+      hotUntil,
+      token,
+      promise: Promise.resolve(token),
+      headers: Promise.resolve(makeHeaders(token)),
+      refreshAt,
+      serveUntil,
+    };
     this.#entry = entry;
     this.#nextBackgroundAt = 0;
     this.#events.emit(
       'token',
-      { source, expiresAt: token.expiresAt, issuedAt: token.issuedAt, scopes: token.scopes, clientId: token.clientId, tokenPreview: redactToken(token.accessToken) },
+      {
+        source,
+        expiresAt: token.expiresAt,
+        issuedAt: token.issuedAt,
+        scopes: token.scopes,
+        clientId: token.clientId,
+        tokenPreview: redactToken(token.accessToken),
+      },
       (le) => this.#listenerError(le),
     );
     return entry;

@@ -37,7 +37,10 @@ function checkList(list: readonly string[], where: string): string[] {
   const clean = list.map((s) => (typeof s === 'string' ? s.trim() : '')).filter(Boolean);
   if (clean.length === 0) throw new ImsTokenError('IMS_CONFIG', `No client secret found in ${where}.`);
   if (clean.length > 2) {
-    throw new ImsTokenError('IMS_CONFIG', `${where} holds ${clean.length} secrets; at most two are allowed (Adobe keeps two per credential).`);
+    throw new ImsTokenError(
+      'IMS_CONFIG',
+      `${where} holds ${clean.length} secrets; at most two are allowed (Adobe keeps two per credential).`,
+    );
   }
   return clean;
 }
@@ -53,7 +56,8 @@ export class SecretSource {
   constructor(input: ClientSecretInput | undefined, file: string | undefined) {
     this.#input = input;
     this.#file = file;
-    const hidden = typeof input === 'function' ? ((input as unknown as Record<symbol, unknown>)[STATIC] as readonly string[] | undefined) : undefined;
+    const hidden =
+      typeof input === 'function' ? ((input as unknown as Record<symbol, unknown>)[STATIC] as readonly string[] | undefined) : undefined;
     this.#kind = file !== undefined ? 'file' : typeof input === 'function' && !hidden ? 'function' : 'static';
     if (this.#kind === 'static') {
       const list = hidden ? [...hidden] : typeof input === 'string' ? [input] : [...(input as readonly string[])];
@@ -108,16 +112,23 @@ export class SecretSource {
       const st = await stat(file);
       stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
     } catch (err) {
-      throw new ImsTokenError('IMS_CONFIG', `Cannot read the client secret file ${file} (IMS_CLIENT_SECRET_FILE): ${(err as NodeJS.ErrnoException).code ?? 'error'}.`, {
-        hint: 'Create the file with one secret per line (at most two), readable by this process only (chmod 600).',
-      });
+      throw new ImsTokenError(
+        'IMS_CONFIG',
+        `Cannot read the client secret file ${file} (IMS_CLIENT_SECRET_FILE): ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
+        {
+          hint: 'Create the file with one secret per line (at most two), readable by this process only (chmod 600).',
+        },
+      );
     }
     if (!force && stamp === this.#fileStamp && this.#snapshot) return this.#snapshot;
     let text: string;
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      throw new ImsTokenError('IMS_CONFIG', `Cannot read the client secret file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`);
+      throw new ImsTokenError(
+        'IMS_CONFIG',
+        `Cannot read the client secret file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
+      );
     }
     const lines = text.split(/\r?\n/).filter((l) => !l.trimStart().startsWith('#'));
     const next = checkList(lines, `the client secret file ${file}`);

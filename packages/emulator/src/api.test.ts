@@ -33,7 +33,11 @@ describe('sample API', () => {
       [{ 'x-api-key': DEFAULT_CLIENT_ID }, 401, { error_code: '401013', message: 'Oauth token is not valid' }],
       [auth('not.a.token'), 401, { error_code: '401013', message: 'Oauth token is not valid' }],
       [auth(`${token.slice(0, -4)}AAAA`), 401, { error_code: '401013', message: 'Oauth token is not valid' }],
-      [{ authorization: `Basic ${token}`, 'x-api-key': DEFAULT_CLIENT_ID }, 401, { error_code: '401013', message: 'Oauth token is not valid' }],
+      [
+        { authorization: `Basic ${token}`, 'x-api-key': DEFAULT_CLIENT_ID },
+        401,
+        { error_code: '401013', message: 'Oauth token is not valid' },
+      ],
       [auth(token, null), 403, { error_code: '403000', message: 'Api Key is required' }],
       [auth(token, 'someone-else'), 403, { error_code: '403003', message: 'Api Key is invalid' }],
     ];
@@ -110,13 +114,19 @@ describe('sample API', () => {
     const job = (await res.json()) as Record<string, string>;
     expect(job).toEqual({ jobId: expect.any(String), status: 'pending', statusUrl: `${emu.url}/api/v1/jobs/${job['jobId']}` });
     expect(res.headers.get('location')).toBe(job['statusUrl']);
-    const poll = async (): Promise<Record<string, unknown>> => (await (await fetch(job['statusUrl']!, { headers: auth(token) })).json()) as Record<string, unknown>;
+    const poll = async (): Promise<Record<string, unknown>> =>
+      (await (await fetch(job['statusUrl']!, { headers: auth(token) })).json()) as Record<string, unknown>;
     expect((await poll())['status']).toBe('pending');
     await sleep(350);
     expect((await poll())['status']).toBe('running');
     await sleep(350);
     const done = await poll();
-    expect(done).toMatchObject({ jobId: job['jobId'], status: 'succeeded', createdAt: expect.any(Number), result: { input: { prompt: 'a cat' } } });
+    expect(done).toMatchObject({
+      jobId: job['jobId'],
+      status: 'succeeded',
+      createdAt: expect.any(Number),
+      result: { input: { prompt: 'a cat' } },
+    });
 
     const missing = await fetch(`${emu.url}/api/v1/jobs/nope`, { headers: auth(token) });
     expect(missing.status).toBe(404);

@@ -51,7 +51,12 @@ describe('ims-emulator bin', () => {
       expect(lines.join('\n')).toContain('ims-emulator-secret');
       const res = await fetch(`${m![1]}/ims/token/v3`, {
         method: 'POST',
-        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'ims-emulator-client', client_secret: 'ims-emulator-secret', scope: 'openid' }),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: 'ims-emulator-client',
+          client_secret: 'ims-emulator-secret',
+          scope: 'openid',
+        }),
       });
       expect(res.status).toBe(200);
       expect(((await res.json()) as Record<string, unknown>)['token_type']).toBe('bearer');

@@ -62,7 +62,8 @@ async function main(): Promise<void> {
   const port = str('port') === undefined ? 0 : Number(str('port'));
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail('--port must be an integer between 0 and 65535');
   const lifetime = str('token-lifetime') === undefined ? undefined : Number(str('token-lifetime'));
-  if (lifetime !== undefined && (!Number.isFinite(lifetime) || lifetime <= 0)) fail('--token-lifetime must be a positive number of seconds');
+  if (lifetime !== undefined && (!Number.isFinite(lifetime) || lifetime <= 0))
+    fail('--token-lifetime must be a positive number of seconds');
 
   const clientId = str('client-id');
   const passedSecret = str('client-secret');
@@ -74,7 +75,11 @@ async function main(): Promise<void> {
   if (passedSecret !== undefined) client.clientSecret = passedSecret;
   else if (!clientId) client.clientSecret = DEFAULT_CLIENT_SECRET;
   const scopes = str('scopes');
-  if (scopes !== undefined) client.allowedScopes = scopes.split(',').map((s) => s.trim()).filter(Boolean);
+  if (scopes !== undefined)
+    client.allowedScopes = scopes
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
 
   const emulator = await startEmulator({
     host: str('host'),

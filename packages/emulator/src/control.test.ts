@@ -3,7 +3,12 @@ import { startEmulator } from './index';
 import type { Emulator, EmulatorStats } from './index';
 import { mint, tokenRequest } from './test/helpers';
 
-async function control(emu: Emulator, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+async function control(
+  emu: Emulator,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${emu.url}/__emulator/${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -27,7 +32,17 @@ describe('control API', () => {
     const s = (await control(emu, 'GET', 'stats')).body as unknown as EmulatorStats;
     expect(s).toMatchObject({ requests: 1, tokenRequests: 1, tokensMinted: 1 });
     expect((await control(emu, 'POST', 'reset-stats')).status).toBe(200);
-    expect(emu.stats).toEqual({ requests: 0, tokenRequests: 0, tokensMinted: 0, tokenErrors: 0, mintedByClient: {}, apiRequests: 0, apiUnauthorized: 0, secretsRequests: 0, faultsApplied: 0 });
+    expect(emu.stats).toEqual({
+      requests: 0,
+      tokenRequests: 0,
+      tokensMinted: 0,
+      tokenErrors: 0,
+      mintedByClient: {},
+      apiRequests: 0,
+      apiUnauthorized: 0,
+      secretsRequests: 0,
+      faultsApplied: 0,
+    });
   });
 
   it('faults, including times "Infinity", and clearing them', async () => {
@@ -48,8 +63,16 @@ describe('control API', () => {
     expect(c.clientSecrets).toEqual([c.clientSecret]);
     expect(emu.client(c.clientId)!.allowedScopes).toEqual(['openid']);
 
-    expect((await control(emu, 'POST', 'config', { tokenLifetimeSeconds: 60, secretActivationDelayMs: 0 })).body).toMatchObject({ tokenLifetimeSeconds: 60, secretActivationDelayMs: 0 });
-    const r = await tokenRequest(emu, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.clientSecret, scope: 'openid' });
+    expect((await control(emu, 'POST', 'config', { tokenLifetimeSeconds: 60, secretActivationDelayMs: 0 })).body).toMatchObject({
+      tokenLifetimeSeconds: 60,
+      secretActivationDelayMs: 0,
+    });
+    const r = await tokenRequest(emu, {
+      grant_type: 'client_credentials',
+      client_id: c.clientId,
+      client_secret: c.clientSecret,
+      scope: 'openid',
+    });
     expect(r.body['expires_in']).toBe(60);
     expect((await control(emu, 'POST', 'config', { tokenLifetimeSeconds: -1 })).status).toBe(400);
 

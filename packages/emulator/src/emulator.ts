@@ -257,7 +257,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   function registerClient(input: EmulatorClientInput = {}): ClientRecord {
     const clientId = input.clientId ?? randomHex(16);
     if (clients.has(clientId)) throw new Error(`client ${clientId} is already registered`);
-    const values = input.clientSecrets && input.clientSecrets.length > 0 ? input.clientSecrets : [input.clientSecret ?? `p8e-${randomBytes(24).toString('base64url')}`];
+    const values =
+      input.clientSecrets && input.clientSecrets.length > 0
+        ? input.clientSecrets
+        : [input.clientSecret ?? `p8e-${randomBytes(24).toString('base64url')}`];
     if (values.length > MAX_SECRETS) throw new RangeError(`a client has at most ${MAX_SECRETS} secrets`);
     const now = Date.now();
     const record: ClientRecord = {
@@ -397,7 +400,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (record.pub.disabled) return tokenError(res, 400, 'unauthorized_client', 'client is not authorized to request an access token');
     const grantType = params.get('grant_type');
     if (grantType !== 'client_credentials') {
-      return tokenError(res, 400, 'unsupported_grant_type', grantType ? 'unsupported grant_type parameter' : 'missing grant_type parameter');
+      return tokenError(
+        res,
+        400,
+        'unsupported_grant_type',
+        grantType ? 'unsupported grant_type parameter' : 'missing grant_type parameter',
+      );
     }
     const scopes = splitScopes(params.get('scope'));
     const allowed = record.pub.allowedScopes;
@@ -451,7 +459,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const path = url.pathname.replace(/\/+$/, '');
     const method = req.method ?? 'GET';
     const jobMatch = /^\/api\/v1\/jobs\/([^/]+)$/.exec(path);
-    const known = path === '/api/v1/whoami' || path === '/api/v1/echo' || path === '/api/v1/download' || path === '/api/v1/jobs' || jobMatch !== null;
+    const known =
+      path === '/api/v1/whoami' || path === '/api/v1/echo' || path === '/api/v1/download' || path === '/api/v1/jobs' || jobMatch !== null;
     if (!known) {
       sendJson(res, 404, { error_code: '404', message: 'Not found' });
       return;

@@ -5,7 +5,12 @@ import { MGMT_SCOPES, mint, sleep, tokenRequest } from './test/helpers';
 
 interface SecretsList {
   client_id: string;
-  client_secrets: Array<{ uuid: string; created_at: string; expires_at: string; secret_usages: Array<{ last_used_at: string; grant_type: string }> | null }>;
+  client_secrets: Array<{
+    uuid: string;
+    created_at: string;
+    expires_at: string;
+    secret_usages: Array<{ last_used_at: string; grant_type: string }> | null;
+  }>;
 }
 
 describe('I/O Management API secrets endpoints', () => {
@@ -34,7 +39,12 @@ describe('I/O Management API secrets endpoints', () => {
     expect(body.client_id).toBe(DEFAULT_CLIENT_ID);
     expect(body.client_secrets).toHaveLength(1);
     const s = body.client_secrets[0]!;
-    expect(s).toEqual({ uuid: expect.any(String), created_at: expect.stringMatching(/^\d+$/), expires_at: 'PERMANENT', secret_usages: [{ last_used_at: expect.stringMatching(/^\d+$/), grant_type: 'client_credentials' }] });
+    expect(s).toEqual({
+      uuid: expect.any(String),
+      created_at: expect.stringMatching(/^\d+$/),
+      expires_at: 'PERMANENT',
+      secret_usages: [{ last_used_at: expect.stringMatching(/^\d+$/), grant_type: 'client_credentials' }],
+    });
     expect(Number(s.secret_usages![0]!.last_used_at)).toBeGreaterThanOrEqual(before);
     expect(JSON.stringify(body)).not.toContain(DEFAULT_CLIENT_SECRET);
   });
@@ -43,10 +53,19 @@ describe('I/O Management API secrets endpoints', () => {
     const res = await fetch(base, { method: 'POST', headers });
     expect(res.status).toBe(201);
     const added = (await res.json()) as Record<string, string>;
-    expect(added).toEqual({ uuid: expect.any(String), client_secret: expect.stringMatching(/^p8e-/), created_at: expect.stringMatching(/^\d+$/), expires_at: 'PERMANENT' });
+    expect(added).toEqual({
+      uuid: expect.any(String),
+      client_secret: expect.stringMatching(/^p8e-/),
+      created_at: expect.stringMatching(/^\d+$/),
+      expires_at: 'PERMANENT',
+    });
     expect(emu.client(DEFAULT_CLIENT_ID)!.clientSecrets).toEqual([DEFAULT_CLIENT_SECRET, added['client_secret']]);
 
-    const early = await tokenRequest(emu, { grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID, client_secret: added['client_secret']! });
+    const early = await tokenRequest(emu, {
+      grant_type: 'client_credentials',
+      client_id: DEFAULT_CLIENT_ID,
+      client_secret: added['client_secret']!,
+    });
     expect(early.body).toEqual({ error: 'invalid_client', error_description: 'invalid client_secret parameter' });
     await sleep(320);
     await expect(mint(emu, { clientSecret: added['client_secret']! })).resolves.toBeTruthy();
@@ -67,7 +86,11 @@ describe('I/O Management API secrets endpoints', () => {
     expect((await list()).client_secrets.map((s) => s.uuid)).toEqual([added['uuid']]);
 
     // the old secret no longer mints, but tokens minted with it still work
-    const r = await tokenRequest(emu, { grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID, client_secret: DEFAULT_CLIENT_SECRET });
+    const r = await tokenRequest(emu, {
+      grant_type: 'client_credentials',
+      client_id: DEFAULT_CLIENT_ID,
+      client_secret: DEFAULT_CLIENT_SECRET,
+    });
     expect(r.body['error']).toBe('invalid_client');
     expect((await fetch(base, { headers })).status).toBe(200);
     expect(emu.stats.secretsRequests).toBeGreaterThanOrEqual(7);
@@ -77,7 +100,10 @@ describe('I/O Management API secrets endpoints', () => {
     expect((await fetch(base)).status).toBe(401);
     expect((await fetch(base, { headers: { authorization: headers['authorization']! } })).status).toBe(403);
 
-    const readOnly = await mint(emu, { clientSecret: emu.client(DEFAULT_CLIENT_ID)!.clientSecrets[0]!, scope: 'openid,read_client_secret' });
+    const readOnly = await mint(emu, {
+      clientSecret: emu.client(DEFAULT_CLIENT_ID)!.clientSecrets[0]!,
+      scope: 'openid,read_client_secret',
+    });
     const ro = { authorization: `Bearer ${readOnly}`, 'x-api-key': DEFAULT_CLIENT_ID };
     expect((await fetch(base, { headers: ro })).status).toBe(200);
     const post = await fetch(base, { method: 'POST', headers: ro });
@@ -86,7 +112,9 @@ describe('I/O Management API secrets endpoints', () => {
     const noScope = await mint(emu, { clientSecret: emu.client(DEFAULT_CLIENT_ID)!.clientSecrets[0]!, scope: 'openid' });
     expect((await fetch(base, { headers: { authorization: `Bearer ${noScope}`, 'x-api-key': DEFAULT_CLIENT_ID } })).status).toBe(403);
 
-    expect((await fetch(`${emu.url}/console/organizations/other@AdobeOrg/credentials/${DEFAULT_CREDENTIAL_ID}/secrets`, { headers })).status).toBe(404);
+    expect(
+      (await fetch(`${emu.url}/console/organizations/other@AdobeOrg/credentials/${DEFAULT_CREDENTIAL_ID}/secrets`, { headers })).status,
+    ).toBe(404);
     const other = emu.addClient();
     const otherBase = `${emu.url}/console/organizations/${other.orgId}/credentials/${other.credentialId}/secrets`;
     expect((await fetch(otherBase, { headers })).status).toBe(403);

@@ -23,7 +23,12 @@ describe('token endpoint', () => {
 
   it('mints a JWT-shaped token with Adobe claims', async () => {
     const before = Date.now();
-    const r = await tokenRequest(emu, { grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID, client_secret: DEFAULT_CLIENT_SECRET, scope: 'openid,AdobeID,firefly_api' });
+    const r = await tokenRequest(emu, {
+      grant_type: 'client_credentials',
+      client_id: DEFAULT_CLIENT_ID,
+      client_secret: DEFAULT_CLIENT_SECRET,
+      scope: 'openid,AdobeID,firefly_api',
+    });
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toBe('application/json;charset=utf-8');
     expect(r.headers.get('x-debug-id')).toMatch(/\S{8,}/);
@@ -31,9 +36,20 @@ describe('token endpoint', () => {
     const token = r.body['access_token'] as string;
     const [h] = token.split('.');
     expect(token.split('.')).toHaveLength(3);
-    expect(JSON.parse(Buffer.from(h!, 'base64url').toString())).toEqual({ alg: 'RS256', x5u: 'ims_na1-key-at-1.cer', kid: 'ims_na1-key-at-1', itt: 'at' });
+    expect(JSON.parse(Buffer.from(h!, 'base64url').toString())).toEqual({
+      alg: 'RS256',
+      x5u: 'ims_na1-key-at-1.cer',
+      kid: 'ims_na1-key-at-1',
+      itt: 'at',
+    });
     const c = claims(token);
-    expect(c).toMatchObject({ type: 'access_token', client_id: DEFAULT_CLIENT_ID, as: 'ims-na1', scope: 'openid,AdobeID,firefly_api', ctp: 0 });
+    expect(c).toMatchObject({
+      type: 'access_token',
+      client_id: DEFAULT_CLIENT_ID,
+      as: 'ims-na1',
+      scope: 'openid,AdobeID,firefly_api',
+      ctp: 0,
+    });
     expect(c['user_id']).toMatch(/^[0-9A-F]+@techacct\.adobe\.com$/);
     expect(typeof c['id']).toBe('string');
     expect(c['exp']).toBeUndefined();
@@ -54,7 +70,11 @@ describe('token endpoint', () => {
   });
 
   it('accepts an absent or empty scope', async () => {
-    const r = await tokenRequest(emu, { grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID, client_secret: DEFAULT_CLIENT_SECRET });
+    const r = await tokenRequest(emu, {
+      grant_type: 'client_credentials',
+      client_id: DEFAULT_CLIENT_ID,
+      client_secret: DEFAULT_CLIENT_SECRET,
+    });
     expect(r.status).toBe(200);
     expect(claims(r.body['access_token'] as string)['scope']).toBe('');
   });
@@ -62,11 +82,26 @@ describe('token endpoint', () => {
   it('answers Adobe-shaped errors', async () => {
     const base = { grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID, client_secret: DEFAULT_CLIENT_SECRET, scope: 'openid' };
     const cases: Array<[Record<string, string>, unknown]> = [
-      [{ ...base, client_id: 'nope' }, { error: 'invalid_client', error_description: 'invalid client_id parameter' }],
-      [{ grant_type: 'client_credentials', client_secret: 'x' }, { error: 'invalid_client', error_description: 'invalid client_id parameter' }],
-      [{ ...base, client_secret: 'wrong' }, { error: 'invalid_client', error_description: 'invalid client_secret parameter' }],
-      [{ grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID }, { error: 'invalid_client', error_description: 'invalid client_secret parameter' }],
-      [{ ...base, grant_type: 'password' }, { error: 'unsupported_grant_type', error_description: expect.any(String) }],
+      [
+        { ...base, client_id: 'nope' },
+        { error: 'invalid_client', error_description: 'invalid client_id parameter' },
+      ],
+      [
+        { grant_type: 'client_credentials', client_secret: 'x' },
+        { error: 'invalid_client', error_description: 'invalid client_id parameter' },
+      ],
+      [
+        { ...base, client_secret: 'wrong' },
+        { error: 'invalid_client', error_description: 'invalid client_secret parameter' },
+      ],
+      [
+        { grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID },
+        { error: 'invalid_client', error_description: 'invalid client_secret parameter' },
+      ],
+      [
+        { ...base, grant_type: 'password' },
+        { error: 'unsupported_grant_type', error_description: expect.any(String) },
+      ],
     ];
     for (const [params, expected] of cases) {
       const r = await tokenRequest(emu, params);
@@ -81,14 +116,29 @@ describe('token endpoint', () => {
     expect(c.clientSecret).toMatch(/^p8e-/);
     expect(c.orgId).toMatch(/@AdobeOrg$/);
     expect(c.credentialId).toBeTruthy();
-    const ok = await tokenRequest(emu, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.clientSecret, scope: 'openid' });
+    const ok = await tokenRequest(emu, {
+      grant_type: 'client_credentials',
+      client_id: c.clientId,
+      client_secret: c.clientSecret,
+      scope: 'openid',
+    });
     expect(ok.status).toBe(200);
-    const bad = await tokenRequest(emu, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.clientSecret, scope: 'openid,firefly_api' });
+    const bad = await tokenRequest(emu, {
+      grant_type: 'client_credentials',
+      client_id: c.clientId,
+      client_secret: c.clientSecret,
+      scope: 'openid,firefly_api',
+    });
     expect(bad.status).toBe(400);
     expect(bad.body).toEqual({ error: 'invalid_scope', error_description: 'invalid scope' });
 
     emu.client(c.clientId)!.disabled = true;
-    const disabled = await tokenRequest(emu, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.clientSecret, scope: 'openid' });
+    const disabled = await tokenRequest(emu, {
+      grant_type: 'client_credentials',
+      client_id: c.clientId,
+      client_secret: c.clientSecret,
+      scope: 'openid',
+    });
     expect(disabled.status).toBe(400);
     expect(disabled.body['error']).toBe('unauthorized_client');
   });
@@ -103,11 +153,21 @@ describe('token endpoint', () => {
   it('uses the configured lifetime and counts', async () => {
     emu.resetStats();
     emu.setTokenLifetime(120);
-    const r = await tokenRequest(emu, { grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID, client_secret: DEFAULT_CLIENT_SECRET });
+    const r = await tokenRequest(emu, {
+      grant_type: 'client_credentials',
+      client_id: DEFAULT_CLIENT_ID,
+      client_secret: DEFAULT_CLIENT_SECRET,
+    });
     expect(r.body['expires_in']).toBe(120);
     expect(claims(r.body['access_token'] as string)['expires_in']).toBe('120000');
     await tokenRequest(emu, { grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID, client_secret: 'bad' });
-    expect(emu.stats).toMatchObject({ requests: 2, tokenRequests: 2, tokensMinted: 1, tokenErrors: 1, mintedByClient: { [DEFAULT_CLIENT_ID]: 1 } });
+    expect(emu.stats).toMatchObject({
+      requests: 2,
+      tokenRequests: 2,
+      tokensMinted: 1,
+      tokenErrors: 1,
+      mintedByClient: { [DEFAULT_CLIENT_ID]: 1 },
+    });
     emu.setTokenLifetime(86399);
     expect(() => emu.setTokenLifetime(0)).toThrow(RangeError);
   });
@@ -119,7 +179,11 @@ describe('token endpoint', () => {
   });
 
   it('never logs secrets', async () => {
-    await tokenRequest(emu, { grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID, client_secret: DEFAULT_CLIENT_SECRET }, { query: { client_secret: DEFAULT_CLIENT_SECRET } });
+    await tokenRequest(
+      emu,
+      { grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID, client_secret: DEFAULT_CLIENT_SECRET },
+      { query: { client_secret: DEFAULT_CLIENT_SECRET } },
+    );
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.join('\n')).not.toContain(DEFAULT_CLIENT_SECRET);
   });
@@ -132,7 +196,9 @@ describe('token endpoint', () => {
       await expect(mint(other, { clientId: 'a', clientSecret: 'b' })).resolves.toBeTruthy();
       // a token of another emulator is not valid here
       const foreign = await mint(emu);
-      const res = await fetch(`${other.url}/api/v1/whoami`, { headers: { authorization: `Bearer ${foreign}`, 'x-api-key': DEFAULT_CLIENT_ID } });
+      const res = await fetch(`${other.url}/api/v1/whoami`, {
+        headers: { authorization: `Bearer ${foreign}`, 'x-api-key': DEFAULT_CLIENT_ID },
+      });
       expect(res.status).toBe(401);
     } finally {
       await other.stop();

@@ -12,9 +12,7 @@ export interface ImsHealthOptions {
 }
 
 /** The body of an {@link imsHealth} answer. Never the token. */
-export type ImsHealthBody =
-  | { status: 'ok'; expiresIn: number; scopes: readonly string[] }
-  | { status: 'unavailable'; code: string };
+export type ImsHealthBody = { status: 'ok'; expiresIn: number; scopes: readonly string[] } | { status: 'unavailable'; code: string };
 
 /**
  * A handler for a health route: it gets a token (cached, so usually instant; a cold service really asks

@@ -24,7 +24,10 @@ describe.each(EXPRESSES)('a token that expires under load (%s)', (_name, express
     a.get('/whoami', async (req, res, next) => {
       try {
         const r = await req.ims.fetch(`${env.emu.url}/api/v1/whoami`);
-        res.status(r.status).type('json').send(await r.text());
+        res
+          .status(r.status)
+          .type('json')
+          .send(await r.text());
       } catch (err) {
         next(err);
       }

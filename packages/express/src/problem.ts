@@ -32,10 +32,30 @@ const DOCS = 'https://github.com/ims-token/ims-token/tree/main/packages/express#
 /** The four problem types: [anchor, status, title, detail]. Fixed texts: nothing from IMS or the configuration. */
 type ProblemType = readonly [string, number, string, string];
 const UNAVAILABLE: ProblemType = ['ims-unavailable', 503, 'Adobe IMS unavailable', 'Adobe IMS could not be reached; try again later.'];
-const THROTTLED: ProblemType = ['ims-unavailable', 503, 'Adobe IMS unavailable', 'Adobe IMS is throttling token requests; try again later.'];
-const REJECTED: ProblemType = ['ims-credential-rejected', 502, 'Adobe IMS rejected the credential', "Adobe IMS rejected this service's credential."];
-const BAD_ANSWER: ProblemType = ['ims-bad-response', 502, 'Unexpected answer from Adobe IMS', 'Adobe IMS answered something that is not a token.'];
-const MISCONFIGURED: ProblemType = ['ims-configuration-error', 500, 'Adobe IMS configuration error', 'The service is not configured correctly for Adobe IMS.'];
+const THROTTLED: ProblemType = [
+  'ims-unavailable',
+  503,
+  'Adobe IMS unavailable',
+  'Adobe IMS is throttling token requests; try again later.',
+];
+const REJECTED: ProblemType = [
+  'ims-credential-rejected',
+  502,
+  'Adobe IMS rejected the credential',
+  "Adobe IMS rejected this service's credential.",
+];
+const BAD_ANSWER: ProblemType = [
+  'ims-bad-response',
+  502,
+  'Unexpected answer from Adobe IMS',
+  'Adobe IMS answered something that is not a token.',
+];
+const MISCONFIGURED: ProblemType = [
+  'ims-configuration-error',
+  500,
+  'Adobe IMS configuration error',
+  'The service is not configured correctly for Adobe IMS.',
+];
 
 const TYPES: Record<string, ProblemType> = {
   IMS_NETWORK: UNAVAILABLE,
@@ -78,7 +98,10 @@ export function instanceOf(req: Request): string {
 export function checkProvider(options: unknown, fn: string): TokenProvider {
   const p = (options as { provider?: Partial<TokenProvider> } | null | undefined)?.provider;
   if (typeof p?.getToken !== 'function' || typeof p.getAuthHeaders !== 'function' || typeof p.status !== 'function') {
-    throw new ImsTokenError('IMS_CONFIG', `Invalid option provider of ${fn}(): must be a TokenProvider from createTokenProvider() of @ims-token/core.`);
+    throw new ImsTokenError(
+      'IMS_CONFIG',
+      `Invalid option provider of ${fn}(): must be a TokenProvider from createTokenProvider() of @ims-token/core.`,
+    );
   }
   return p as TokenProvider;
 }
@@ -105,7 +128,8 @@ export function imsErrorHandler(options: ImsErrorHandlerOptions = {}): ErrorRequ
     const logger = options.logger ?? (req as { log?: ImsErrorLogger }).log;
     logger?.error({ err: err.toJSON() }, `Adobe IMS token error ${err.code}: answered ${problem.status}`);
     const headers: Record<string, string> = {};
-    if (problem.status === 503 && err.retryAfterMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
+    if (problem.status === 503 && err.retryAfterMs !== undefined)
+      headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
     sendProblem(res, problem, headers);
   };
 }

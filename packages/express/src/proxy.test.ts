@@ -55,7 +55,11 @@ async function peakRssGrowth(work: () => Promise<void>): Promise<number> {
 }
 
 /** A raw HTTP request: fetch would normalise the path and refuses a `Connection` header. */
-function raw(url: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; text: string }> {
+function raw(
+  url: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const req = httpRequest({ host: u.hostname, port: u.port, path, method: init.method ?? 'GET', headers: init.headers }, (res) => {
@@ -99,7 +103,9 @@ describe.each(EXPRESSES)('imsProxy (%s)', (_name, express) => {
 
   it('streams a 50 MB upload without holding it in memory', async () => {
     // `/raw` buffers the body first (express.raw): the control that shows the measurement can see buffering.
-    const url = await serve({}, (a) => a.use('/raw', express.raw({ limit: '100mb', type: '*/*' }), imsProxy({ provider, target: `${env.emu.url}/api/v1` })));
+    const url = await serve({}, (a) =>
+      a.use('/raw', express.raw({ limit: '100mb', type: '*/*' }), imsProxy({ provider, target: `${env.emu.url}/api/v1` })),
+    );
     async function upload(path: string): Promise<number> {
       const body = generated(BIG);
       let result: any;
@@ -181,7 +187,13 @@ describe.each(EXPRESSES)('imsProxy (%s)', (_name, express) => {
   });
 
   it('keeps upstream set-cookie but no hop-by-hop response headers', async () => {
-    env.emu.fault({ target: 'api', kind: 'response', status: 200, body: { ok: true }, headers: { 'set-cookie': 'a=1', 'x-upstream': 'yes', 'keep-alive': 'timeout=99' } });
+    env.emu.fault({
+      target: 'api',
+      kind: 'response',
+      status: 200,
+      body: { ok: true },
+      headers: { 'set-cookie': 'a=1', 'x-upstream': 'yes', 'keep-alive': 'timeout=99' },
+    });
     const res = await env.call(`${await serve()}/adobe/whoami`);
     expect(res.json()).toEqual({ ok: true });
     expect(res.headers.get('set-cookie')).toBe('a=1');
@@ -246,7 +258,11 @@ describe.each(EXPRESSES)('imsProxy (%s)', (_name, express) => {
 
   it('re-sends a body that express.json() already read', async () => {
     const url = await serve({}, (a) => a.use(express.json()));
-    const res = await env.call(`${url}/adobe/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{ "a": 1 }' });
+    const res = await env.call(`${url}/adobe/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{ "a": 1 }',
+    });
     expect(res.json()).toMatchObject({ bytes: 7 }); // {"a":1}
   });
 

@@ -21,10 +21,31 @@ export interface ImsProxyOptions {
   timeoutMs?: number;
 }
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+];
 const RESPONSE_DROP = new Set(HOP_BY_HOP);
 // The client's own credentials and routing headers never reach the API; x-forwarded-* are rebuilt.
-const REQUEST_DROP = new Set([...HOP_BY_HOP, 'host', 'authorization', 'cookie', 'x-api-key', 'expect', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+const REQUEST_DROP = new Set([
+  ...HOP_BY_HOP,
+  'host',
+  'authorization',
+  'cookie',
+  'x-api-key',
+  'expect',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+]);
 const DEFAULT_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 const config = (message: string): ImsTokenError => new ImsTokenError('IMS_CONFIG', `Invalid option ${message}.`);
@@ -32,7 +53,11 @@ const config = (message: string): ImsTokenError => new ImsTokenError('IMS_CONFIG
 /** Header names listed in a `Connection` header (also hop-by-hop). */
 function connectionNames(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
-  return new Set(String(value).split(',').map((s) => s.trim().toLowerCase()));
+  return new Set(
+    String(value)
+      .split(',')
+      .map((s) => s.trim().toLowerCase()),
+  );
 }
 
 function copyHeaders(from: IncomingMessage['headers'], drop: Set<string>, out: OutgoingHttpHeaders): OutgoingHttpHeaders {
@@ -100,8 +125,10 @@ export function imsProxy(options: ImsProxyOptions): RequestHandler {
     throw config('target of imsProxy(): not a valid URL (e.g. "https://firefly-api.adobe.io/v3")');
   }
   const secure = base.protocol === 'https:';
-  if (!secure && !(base.protocol === 'http:' && isLoopbackHost(base.hostname))) throw config('target of imsProxy(): must be an https URL (plain http only for a loopback host)');
-  if (base.username || base.password || base.search || base.hash) throw config('target of imsProxy(): must not contain credentials, a query or a fragment');
+  if (!secure && !(base.protocol === 'http:' && isLoopbackHost(base.hostname)))
+    throw config('target of imsProxy(): must be an https URL (plain http only for a loopback host)');
+  if (base.username || base.password || base.search || base.hash)
+    throw config('target of imsProxy(): must not contain credentials, a query or a fragment');
   const maxBufferBytes = options.maxBufferBytes ?? 1024 * 1024;
   const timeoutMs = options.timeoutMs ?? 60_000;
   if (!Number.isInteger(maxBufferBytes) || maxBufferBytes < 0) throw config('maxBufferBytes of imsProxy(): must be an integer ≥ 0');
@@ -113,7 +140,13 @@ export function imsProxy(options: ImsProxyOptions): RequestHandler {
   const agent = new (secure ? https : http).Agent({ keepAlive: true });
   const hostname = base.hostname.replace(/^\[|\]$/g, '');
 
-  function send(req: Request, path: string, headers: OutgoingHttpHeaders, body: Buffer | 'stream' | undefined, signal: AbortSignal): Promise<IncomingMessage> {
+  function send(
+    req: Request,
+    path: string,
+    headers: OutgoingHttpHeaders,
+    body: Buffer | 'stream' | undefined,
+    signal: AbortSignal,
+  ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const up = (secure ? https : http).request({ hostname, port: base.port, method: req.method, path, headers, agent, signal });
       up.setTimeout(timeoutMs, () => up.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
@@ -133,7 +166,13 @@ export function imsProxy(options: ImsProxyOptions): RequestHandler {
   async function forward(req: Request, res: Response, fail: (err: unknown) => void): Promise<void> {
     const url = new URL(origin + basePath + (req.url.startsWith('/') ? req.url : `/${req.url}`));
     if (url.pathname !== basePath && !url.pathname.startsWith(`${basePath}/`)) {
-      return sendProblem(res, { type: 'about:blank', title: 'Bad Request', status: 400, detail: 'The path leaves the proxied API.', instance: instanceOf(req) });
+      return sendProblem(res, {
+        type: 'about:blank',
+        title: 'Bad Request',
+        status: 400,
+        detail: 'The path leaves the proxied API.',
+        instance: instanceOf(req),
+      });
     }
     const ac = new AbortController();
     res.once('close', () => {
@@ -162,7 +201,13 @@ export function imsProxy(options: ImsProxyOptions): RequestHandler {
         if (ac.signal.aborted) return;
         const timedOut = (err as { code?: string }).code === 'ETIMEDOUT';
         const [status, title] = timedOut ? [504, 'Gateway Timeout'] : [502, 'Bad Gateway'];
-        return sendProblem(res, { type: 'about:blank', title, status, detail: timedOut ? 'The Adobe API did not answer in time.' : 'The Adobe API could not be reached.', instance: instanceOf(req) });
+        return sendProblem(res, {
+          type: 'about:blank',
+          title,
+          status,
+          detail: timedOut ? 'The Adobe API did not answer in time.' : 'The Adobe API could not be reached.',
+          instance: instanceOf(req),
+        });
       }
       if (upRes.statusCode === 401 && attempt === 0) {
         // The token was refused: drop exactly it; replay only a body we hold, else pass the 401 on.
@@ -179,7 +224,13 @@ export function imsProxy(options: ImsProxyOptions): RequestHandler {
   return (req, res, next) => {
     if (!methods.has(req.method)) {
       res.setHeader('allow', allow);
-      return sendProblem(res, { type: 'about:blank', title: 'Method Not Allowed', status: 405, detail: `${req.method} is not forwarded here.`, instance: instanceOf(req) });
+      return sendProblem(res, {
+        type: 'about:blank',
+        title: 'Method Not Allowed',
+        status: 405,
+        detail: `${req.method} is not forwarded here.`,
+        instance: instanceOf(req),
+      });
     }
     forward(req, res, next).catch((err: unknown) => {
       // A client that went away while its body was read: nothing left to answer.

@@ -70,7 +70,11 @@ describe('createImsFetch: which requests get credentials', () => {
 
   it('matches hosts case-insensitively, ignores a trailing dot, keeps wildcards to subdomains, IP literals exact', async () => {
     const rec = recordingFetch();
-    const f = createImsFetch({ provider, fetch: rec.fetch, allowedHosts: ['*.adobe.io', 'api.example.com', '10.1.2.3', '[::1]', 'localhost'] });
+    const f = createImsFetch({
+      provider,
+      fetch: rec.fetch,
+      allowedHosts: ['*.adobe.io', 'api.example.com', '10.1.2.3', '[::1]', 'localhost'],
+    });
     const yes = [
       'https://x.adobe.io/a',
       'https://a.b.adobe.io/a',
@@ -199,11 +203,17 @@ describe('createImsFetch: redirects', () => {
   it('follows fetch method rules: 303 → GET, 301/302 POST → GET, 307/308 keep method and body', async () => {
     for (const status of [301, 302, 303, 307, 308]) {
       other.seen.length = 0;
-      const res = await imsFetch(via(status, `${other.url}/landing`), { method: 'POST', body: 'payload', headers: { 'content-type': 'text/plain' } });
+      const res = await imsFetch(via(status, `${other.url}/landing`), {
+        method: 'POST',
+        body: 'payload',
+        headers: { 'content-type': 'text/plain' },
+      });
       expect(res.status, String(status)).toBe(200);
       const s = other.seen[0]!;
       const keeps = status === 307 || status === 308;
-      expect([s.method, s.body, s.headers['content-type']], String(status)).toEqual(keeps ? ['POST', 'payload', 'text/plain'] : ['GET', '', undefined]);
+      expect([s.method, s.body, s.headers['content-type']], String(status)).toEqual(
+        keeps ? ['POST', 'payload', 'text/plain'] : ['GET', '', undefined],
+      );
     }
   });
 
@@ -214,7 +224,9 @@ describe('createImsFetch: redirects', () => {
         c.close();
       },
     });
-    await expect(imsFetch(via(307, `${other.url}/landing`), { method: 'POST', body, duplex: 'half' } as RequestInit)).rejects.toThrow(TypeError);
+    await expect(imsFetch(via(307, `${other.url}/landing`), { method: 'POST', body, duplex: 'half' } as RequestInit)).rejects.toThrow(
+      TypeError,
+    );
     expect(other.seen).toHaveLength(0);
   });
 
@@ -319,7 +331,11 @@ describe('createImsFetch: 401 and token errors', () => {
     await catchIt(imsFetch(`${allowed.url}/redirect?status=302&to=${encodeURIComponent(other.url)}`, { redirect: 'error' }));
     await catchIt(imsFetch(`${allowed.url}/redirect?status=302&to=${encodeURIComponent('ftp://x')}`));
     await catchIt(imsFetch('http://127.0.0.1:1/closed'));
-    await catchIt(createImsFetch({ provider: env.make({ clientSecret: 'another-wrong-secret' }), allowedHosts: ['127.0.0.1'] })(`${env.emu.url}/api/v1/whoami`));
+    await catchIt(
+      createImsFetch({ provider: env.make({ clientSecret: 'another-wrong-secret' }), allowedHosts: ['127.0.0.1'] })(
+        `${env.emu.url}/api/v1/whoami`,
+      ),
+    );
     expect(errors).toHaveLength(5);
     for (const e of errors) expectNoLeak(renderings(e), [token, env.secret, 'another-wrong-secret']);
   });
@@ -365,11 +381,17 @@ describe('createImsFetch: options', () => {
   });
 
   it('accepts exact names, IP literals, [::1] and *.suffix patterns', () => {
-    expect(() => createImsFetch({ provider, allowedHosts: ['*.adobe.io', '*.co.uk', 'api.example.com.', 'LOCALHOST', '127.0.0.1', '[::1]', '::1'] })).not.toThrow();
+    expect(() =>
+      createImsFetch({ provider, allowedHosts: ['*.adobe.io', '*.co.uk', 'api.example.com.', 'LOCALHOST', '127.0.0.1', '[::1]', '::1'] }),
+    ).not.toThrow();
   });
 
   it('rejects a missing provider or a fetch that is not a function', () => {
-    expect(() => createImsFetch({} as never)).toThrow(expect.objectContaining({ code: 'IMS_CONFIG', message: expect.stringContaining('provider') }));
-    expect(() => createImsFetch({ provider, fetch: 'nope' as never })).toThrow(expect.objectContaining({ code: 'IMS_CONFIG', message: expect.stringContaining('fetch') }));
+    expect(() => createImsFetch({} as never)).toThrow(
+      expect.objectContaining({ code: 'IMS_CONFIG', message: expect.stringContaining('provider') }),
+    );
+    expect(() => createImsFetch({ provider, fetch: 'nope' as never })).toThrow(
+      expect.objectContaining({ code: 'IMS_CONFIG', message: expect.stringContaining('fetch') }),
+    );
   });
 });

@@ -233,7 +233,10 @@ export function createImsFetch(options: ImsFetchOptions): ImsFetch {
       if (next.protocol !== 'https:' && next.protocol !== 'http:') throw networkError('redirect to a URL that is not http(s)');
       if (++hops > MAX_REDIRECTS) throw networkError('redirect count exceeded');
       const h = new Headers(headers);
-      if (((res.status === 301 || res.status === 302) && method === 'POST') || (res.status === 303 && method !== 'GET' && method !== 'HEAD')) {
+      if (
+        ((res.status === 301 || res.status === 302) && method === 'POST') ||
+        (res.status === 303 && method !== 'GET' && method !== 'HEAD')
+      ) {
         method = 'GET';
         body = null;
         for (const name of BODY_HEADERS) h.delete(name);

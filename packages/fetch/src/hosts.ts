@@ -71,9 +71,11 @@ export function compileAllowedHosts(input: unknown, field = 'allowedHosts'): Hos
       suffixes.push(`.${labels.join('.')}`);
       return;
     }
-    if (entry.includes('*')) throw configError(name, 'may use a wildcard only as a leading "*." (e.g. "*.adobe.io"); a bare "*" is not allowed');
+    if (entry.includes('*'))
+      throw configError(name, 'may use a wildcard only as a leading "*." (e.g. "*.adobe.io"); a bare "*" is not allowed');
     const host = exactHost(entry);
-    if (host === undefined) throw configError(name, 'is not a host name or IP literal (no scheme, port or path; e.g. "api.adobe.io", "127.0.0.1")');
+    if (host === undefined)
+      throw configError(name, 'is not a host name or IP literal (no scheme, port or path; e.g. "api.adobe.io", "127.0.0.1")');
     exact.add(host);
   });
 

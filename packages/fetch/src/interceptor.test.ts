@@ -166,7 +166,9 @@ describe('imsInterceptor with undici request()', () => {
         expect.objectContaining({ code: 'IMS_CONFIG', message: expect.stringContaining('allowedHosts') }),
       );
     }
-    expect(() => imsInterceptor({ provider: {} } as never)).toThrow(expect.objectContaining({ code: 'IMS_CONFIG', message: expect.stringContaining('provider') }));
+    expect(() => imsInterceptor({ provider: {} } as never)).toThrow(
+      expect.objectContaining({ code: 'IMS_CONFIG', message: expect.stringContaining('provider') }),
+    );
   });
 });
 
@@ -193,7 +195,10 @@ describe('imsInterceptor as the global dispatcher', () => {
 
   it('lets fetch() follow a redirect off the allowed hosts without the credentials', async () => {
     setGlobalDispatcher(agentWith(imsInterceptor({ provider, allowedHosts: ['127.0.0.1'] })));
-    const res = await fetch(`${allowed.url}/redirect?status=307&to=${encodeURIComponent(`${other.url}/landing`)}`, { method: 'POST', body: 'x' });
+    const res = await fetch(`${allowed.url}/redirect?status=307&to=${encodeURIComponent(`${other.url}/landing`)}`, {
+      method: 'POST',
+      body: 'x',
+    });
     expect(res.status).toBe(200);
     await res.text();
     expect(allowed.seen[0]!.headers.authorization).toMatch(/^Bearer /);

@@ -28,7 +28,6 @@ type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
 type Dispatch = Dispatcher.Dispatch;
 
-
 /** Which of the two credential headers the caller set (AUTH | KEY bits), in any of undici's header forms. */
 function callerSet(h: Headers_): number {
   if (h === null || h === undefined) return 0;
@@ -50,7 +49,8 @@ function callerSet(h: Headers_): number {
 /** The request's headers plus `add`, as a new object (a record stays a record; other forms become a flat array). */
 function withHeaders(h: Headers_, add: Record<string, string>): NonNullable<Headers_> {
   if (h === null || h === undefined) return add;
-  if (!Array.isArray(h) && typeof (h as Iterable<unknown>)[Symbol.iterator] !== 'function') return { ...(h as Record<string, string>), ...add };
+  if (!Array.isArray(h) && typeof (h as Iterable<unknown>)[Symbol.iterator] !== 'function')
+    return { ...(h as Record<string, string>), ...add };
   const flat: string[] = [];
   if (Array.isArray(h) && !(h.length > 0 && Array.isArray(h[0]))) flat.push(...h);
   else for (const [k, v] of h as Iterable<[string, string | string[] | undefined]>) if (v !== undefined) flat.push(k, v as string);
@@ -104,7 +104,14 @@ class RetryOn401 implements Handler, Controller {
   #swallow = false;
   #retried = false;
 
-  constructor(handler: Handler, dispatch: Dispatch, opts: Dispatcher.DispatchOptions, own: number, provider: ImsCredentialSource, token: string) {
+  constructor(
+    handler: Handler,
+    dispatch: Dispatch,
+    opts: Dispatcher.DispatchOptions,
+    own: number,
+    provider: ImsCredentialSource,
+    token: string,
+  ) {
     this.#handler = handler;
     this.#dispatch = dispatch;
     this.#opts = opts;
@@ -166,7 +173,12 @@ class RetryOn401 implements Handler, Controller {
     this.#handler.onRequestUpgrade?.(this, statusCode, headers, socket);
   }
 
-  onResponseStart(_c: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(
+    _c: Controller,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
     if (statusCode === 401 && !this.#retried) {
       this.#retried = true;
       this.#swallow = true;
@@ -221,10 +233,20 @@ class InvalidateOn401 implements Handler {
   onRequestStart(controller: Controller, context: unknown): void {
     this.#handler.onRequestStart?.(controller, context);
   }
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>, socket: Duplex): void {
+  onRequestUpgrade(
+    controller: Controller,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    socket: Duplex,
+  ): void {
     this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
-  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(
+    controller: Controller,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
     if (statusCode === 401) void this.#provider.invalidate(this.#token);
     this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }

@@ -25,7 +25,10 @@ export function checkProvider(options: unknown, fn: string): ImsCredentialSource
     typeof p.invalidate !== 'function' ||
     typeof p.clientId !== 'string'
   ) {
-    throw new ImsTokenError('IMS_CONFIG', `Invalid option provider: must be a TokenProvider from createTokenProvider() of @ims-token/core.`);
+    throw new ImsTokenError(
+      'IMS_CONFIG',
+      `Invalid option provider: must be a TokenProvider from createTokenProvider() of @ims-token/core.`,
+    );
   }
   return p as ImsCredentialSource;
 }

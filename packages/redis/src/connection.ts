@@ -152,7 +152,8 @@ class Link {
     if (this.#closed) throw new RedisUnavailable('CLOSED', 'the store is closed');
     const c = this.client;
     if (c.isReady) return c;
-    if (!c.isOpen && !this.#opened) this.open(); // a caller's client that nobody connected yet
+    if (!c.isOpen && !this.#opened)
+      this.open(); // a caller's client that nobody connected yet
     else if (this.#down || !c.isOpen) throw new RedisUnavailable('OFFLINE', `Redis is not connected (${this.name})`);
     let entry: { resolve: () => void; reject: (err: unknown) => void } | undefined;
     const wait = new Promise<void>((resolve, reject) => {
@@ -227,7 +228,11 @@ export class Connection {
   #onState(up: boolean, err?: unknown): void {
     if (up) this.#o.log.info({}, 'ims-token/redis: Redis is reachable again; sharing tokens resumes');
     else
-      this.#o.warn('down', describe(err), 'ims-token/redis: Redis is unreachable; tokens are minted locally until it returns (availability over sharing)');
+      this.#o.warn(
+        'down',
+        describe(err),
+        'ims-token/redis: Redis is unreachable; tokens are minted locally until it returns (availability over sharing)',
+      );
   }
 
   /** Sends one command; rejects within `commandTimeoutMs` (or the connect timeout for the very first one). */
@@ -320,11 +325,7 @@ export class Connection {
     const c = this.#main.client;
     if (c.isReady) {
       try {
-        await withTimeout(
-          Promise.resolve(typeof c.close === 'function' ? c.close() : c.quit?.()),
-          this.#o.commandTimeoutMs,
-          'Redis QUIT',
-        );
+        await withTimeout(Promise.resolve(typeof c.close === 'function' ? c.close() : c.quit?.()), this.#o.commandTimeoutMs, 'Redis QUIT');
         return;
       } catch {
         // fall through: drop the socket

@@ -54,7 +54,15 @@ afterAll(async () => {
 });
 
 function config(client: { clientId: string; clientSecret: string }, extra: object = {}): object {
-  return { imsUrl: emu.url, clientId: client.clientId, clientSecret: client.clientSecret, scopes: 'openid,AdobeID', redisUrl: REDIS_URL, prefix, ...extra };
+  return {
+    imsUrl: emu.url,
+    clientId: client.clientId,
+    clientSecret: client.clientSecret,
+    scopes: 'openid,AdobeID',
+    redisUrl: REDIS_URL,
+    prefix,
+    ...extra,
+  };
 }
 
 function child(cfg: object, env?: NodeJS.ProcessEnv): Child {
@@ -95,7 +103,11 @@ describe('a fleet of processes', () => {
     const cfg = config(client, { lockTtlMs: 1_500, commandTimeoutMs: 5_000 });
     const holder = child(cfg);
     await waitFor(async () => (await raw.keys(`${prefix}*:lock`)).length === 1, 10_000, 'the holder to take the lock');
-    await waitFor(() => emu.stats.mintedByClient[client.clientId] === undefined && emu.stats.tokenRequests > 0, 10_000, 'the holder to call IMS');
+    await waitFor(
+      () => emu.stats.mintedByClient[client.clientId] === undefined && emu.stats.tokenRequests > 0,
+      10_000,
+      'the holder to call IMS',
+    );
     const waiters = Array.from({ length: 3 }, () => child({ ...cfg, barrier: true }));
     await Promise.all(waiters.map((c) => c.ready));
     for (const c of waiters) c.go();
@@ -113,7 +125,10 @@ describe('a fleet of processes', () => {
   });
 
   it('close() closes every connection the store opened: the process exits by itself', async () => {
-    const proc = spawn(process.execPath, [join(PACKAGE_DIR, 'test', 'fixtures', 'close.mjs'), REDIS_URL, prefix], { cwd: PACKAGE_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [join(PACKAGE_DIR, 'test', 'fixtures', 'close.mjs'), REDIS_URL, prefix], {
+      cwd: PACKAGE_DIR,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);

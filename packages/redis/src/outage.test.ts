@@ -19,7 +19,14 @@ let client: { clientId: string; clientSecret: string };
 const providers: TokenProvider[] = [];
 
 function provider(store: RedisStore): TokenProvider {
-  const p = createTokenProvider({ clientId: client.clientId, clientSecret: client.clientSecret, scopes: 'openid,AdobeID', imsUrl: emu.url, store, logger: log });
+  const p = createTokenProvider({
+    clientId: client.clientId,
+    clientSecret: client.clientSecret,
+    scopes: 'openid,AdobeID',
+    imsUrl: emu.url,
+    store,
+    logger: log,
+  });
   providers.push(p);
   return p;
 }
@@ -42,7 +49,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(providers.map((p) => p.close()));
   await emu.stop();
-  if (process.env.DUMP_LOGS) console.log(log.lines.filter((l) => l.level !== 'debug' || process.env.DUMP_LOGS === 'all').map((l) => `${l.level} ${l.msg} ${JSON.stringify(l.obj)}`).join('\n'));
+  if (process.env.DUMP_LOGS)
+    console.log(
+      log.lines
+        .filter((l) => l.level !== 'debug' || process.env.DUMP_LOGS === 'all')
+        .map((l) => `${l.level} ${l.msg} ${JSON.stringify(l.obj)}`)
+        .join('\n'),
+    );
   const text = log.text();
   for (const s of secrets) expect(text).not.toContain(s);
 });

@@ -126,7 +126,12 @@ describe('get / set / delete', () => {
     await s.set('k', token);
     const back = await s.get('k');
     expect(back?.accessToken).toBe(token.accessToken);
-    expect(back).toMatchObject({ expiresAt: token.expiresAt, issuedAt: token.issuedAt, scopes: ['openid', 'AdobeID'], clientId: 'client-1' });
+    expect(back).toMatchObject({
+      expiresAt: token.expiresAt,
+      issuedAt: token.issuedAt,
+      scopes: ['openid', 'AdobeID'],
+      clientId: 'client-1',
+    });
     expect(await raw.exists(`${prefix}k`)).toBe(1);
   });
 
@@ -208,7 +213,9 @@ describe('encryption at rest', () => {
     for (const part of token.accessToken.split('.')) expect(value).not.toContain(part);
     expect(value).not.toContain('client-1');
     expect((await store({ encryptionKey: KEY_B64 }).get('k'))?.accessToken).toBe(token.accessToken);
-    expect((await store({ encryptionKey: KEY_B64.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_') }).get('k'))?.accessToken).toBe(token.accessToken);
+    expect((await store({ encryptionKey: KEY_B64.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_') }).get('k'))?.accessToken).toBe(
+      token.accessToken,
+    );
     expect((await store({ encryptionKey: Buffer.from(KEY_HEX, 'hex') }).get('k'))?.accessToken).toBe(token.accessToken);
   });
 
@@ -419,7 +426,14 @@ describe('with @ims-token/core', () => {
     const client = emu.addClient();
     secrets.push(client.clientSecret);
     const providers = Array.from({ length: 5 }, () =>
-      createTokenProvider({ clientId: client.clientId, clientSecret: client.clientSecret, scopes: 'openid,AdobeID', imsUrl: emu.url, store: store({ encryptionKey: KEY_B64 }), logger: log }),
+      createTokenProvider({
+        clientId: client.clientId,
+        clientSecret: client.clientSecret,
+        scopes: 'openid,AdobeID',
+        imsUrl: emu.url,
+        store: store({ encryptionKey: KEY_B64 }),
+        logger: log,
+      }),
     );
     const tokens = await Promise.all(providers.map((p) => p.getToken()));
     secrets.push(tokens[0]!.accessToken);
@@ -438,7 +452,13 @@ describe('with @ims-token/core', () => {
     // A late invalidate() of the old token from another provider leaves the new entry alone.
     await providers[1]!.invalidate(tokens[0]!.accessToken);
     expect(await raw.exists(`${prefix}${key}`)).toBe(1);
-    const p6 = createTokenProvider({ clientId: client.clientId, clientSecret: client.clientSecret, scopes: 'openid,AdobeID', imsUrl: emu.url, store: store({ encryptionKey: KEY_B64 }) });
+    const p6 = createTokenProvider({
+      clientId: client.clientId,
+      clientSecret: client.clientSecret,
+      scopes: 'openid,AdobeID',
+      imsUrl: emu.url,
+      store: store({ encryptionKey: KEY_B64 }),
+    });
     expect((await p6.getToken()).accessToken).toBe(fresh.accessToken);
     expect(emu.stats.mintedByClient[client.clientId]).toBe(2);
     await Promise.all([...providers, p6].map((p) => p.close()));

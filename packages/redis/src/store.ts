@@ -202,7 +202,15 @@ export class RedisStore implements TokenStore {
     if (ttl <= 0) return;
     const redisKey = this.#dataKey(key);
     try {
-      await this.#conn.command(['EVAL', SET_AND_NOTIFY, '1', redisKey, encode(token, redisKey, this.#enc), String(ttl), `${redisKey}:events`]);
+      await this.#conn.command([
+        'EVAL',
+        SET_AND_NOTIFY,
+        '1',
+        redisKey,
+        encode(token, redisKey, this.#enc),
+        String(ttl),
+        `${redisKey}:events`,
+      ]);
     } catch (err) {
       this.#failed('set', err);
     }
@@ -260,13 +268,18 @@ export class RedisStore implements TokenStore {
         if (r.header !== '' && r.header !== before) return await fn(); // a new token was stored
         const remaining = deadline - Date.now();
         if (remaining <= 0) {
-          this.#warn('wait', { op: 'lock', waitedMs: this.#waitTimeoutMs }, 'ims-token/redis: another process holds the mint lock for too long; minting here');
+          this.#warn(
+            'wait',
+            { op: 'lock', waitedMs: this.#waitTimeoutMs },
+            'ims-token/redis: another process holds the mint lock for too long; minting here',
+          );
           return await fn();
         }
         // Pub/sub wakes us at once; the timer is the fallback (a lost message, a holder that died).
         const backoff = unlisten ? Math.min(250 * 2 ** attempt, 1_000) : Math.min(20 * 1.5 ** attempt, 250);
         let delay = Math.min(remaining, backoff * (0.8 + 0.4 * Math.random()));
-        if (r.pttl >= 0) delay = Math.min(delay, r.pttl + 5); // the lock expires then: the holder died or is done
+        if (r.pttl >= 0)
+          delay = Math.min(delay, r.pttl + 5); // the lock expires then: the holder died or is done
         else if (r.pttl === -2) delay = 0; // released between SET and PTTL
         if (signalled === undefined && delay > 0 && !this.#closed) {
           await new Promise<void>((resolve) => {
@@ -286,7 +299,11 @@ export class RedisStore implements TokenStore {
     }
   }
 
-  async #acquire(lockKey: string, dataKey: string, owner: string): Promise<{ acquired: boolean; pttl: number; header: string } | undefined> {
+  async #acquire(
+    lockKey: string,
+    dataKey: string,
+    owner: string,
+  ): Promise<{ acquired: boolean; pttl: number; header: string } | undefined> {
     if (this.#closed) return undefined;
     let reply: unknown;
     try {

@@ -128,7 +128,10 @@ export function startChild(config: object, env: NodeJS.ProcessEnv = {}): Child {
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<Awaited<Child['done']>>((resolve) => {
     proc.on('exit', (code, signal) => {
-      const last = stdout.split('\n').filter((l) => l.startsWith('{')).pop();
+      const last = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .pop();
       resolve({ code, signal, result: last ? (JSON.parse(last) as ChildResult) : undefined, stdout, stderr });
     });
   });

@@ -103,7 +103,10 @@ describe('check-changesets', () => {
 
   it('a changeset for another package does not count', async () => {
     const r = await repo();
-    await r.write('packages/a/src/index.ts', 'export const a = 2;\n').write('.changeset/x.md', "---\n'@x/b': patch\n---\n\nb.\n").commit('a: change');
+    await r
+      .write('packages/a/src/index.ts', 'export const a = 2;\n')
+      .write('.changeset/x.md', "---\n'@x/b': patch\n---\n\nb.\n")
+      .commit('a: change');
     expectFailNaming(await r.check(), ['@x/a']);
   });
 
@@ -121,7 +124,12 @@ describe('check-changesets', () => {
 
   it('package.json: devDependencies and scripts need no changeset; dependencies and exports do', async () => {
     const r = await repo();
-    await r.write('packages/a/package.json', manifest('@x/a', { dependencies: { undici: '^7.0.0' }, devDependencies: { vitest: '^4' }, scripts: { test: 'vitest' } })).commit('a: dev');
+    await r
+      .write(
+        'packages/a/package.json',
+        manifest('@x/a', { dependencies: { undici: '^7.0.0' }, devDependencies: { vitest: '^4' }, scripts: { test: 'vitest' } }),
+      )
+      .commit('a: dev');
     expectOk(await r.check());
     await r.write('packages/a/package.json', manifest('@x/a', { dependencies: { undici: '^7.1.0' } })).commit('a: deps');
     expectFailNaming(await r.check(), ['@x/a']);
@@ -147,7 +155,9 @@ describe('check-changesets', () => {
   it('counts from the last commit that changed a package version, whatever its message', async () => {
     const r = await repo();
     await r.write('packages/a/src/index.ts', 'export const a = 2;\n').commit('a: change');
-    await r.write('packages/a/package.json', { ...manifest('@x/a', { dependencies: { undici: '^7.0.0' } }), version: '1.1.0' }).commit('release a 1.1.0');
+    await r
+      .write('packages/a/package.json', { ...manifest('@x/a', { dependencies: { undici: '^7.0.0' } }), version: '1.1.0' })
+      .commit('release a 1.1.0');
     expectOk(await r.check());
   });
 

@@ -50,7 +50,12 @@ const SPECS = {
     needs: ['core', 'fetch', 'express'],
     fixtures: ['express/app.cjs', 'express/app.mjs'],
   },
-  redis: { id: 'redis', ours: ['@ims-token/core', '@ims-token/redis'], needs: ['core', 'redis'], fixtures: ['redis/check.cjs', 'redis/check.mjs'] },
+  redis: {
+    id: 'redis',
+    ours: ['@ims-token/core', '@ims-token/redis'],
+    needs: ['core', 'redis'],
+    fixtures: ['redis/check.cjs', 'redis/check.mjs'],
+  },
   emulator: { id: 'emulator', ours: ['@ims-token/emulator'], needs: ['emulator'], fixtures: ['emulator/check.cjs', 'emulator/check.mjs'] },
   types: {
     id: 'types',
@@ -92,7 +97,11 @@ function record(label: string, install: string, top: string, names: readonly str
   const closure = summarize(packages);
   const all = summarize(listInstalled(join(top, 'node_modules')));
   const kib = Object.fromEntries(packages.map((p) => [`${p.name}@${p.version}`, Math.round(p.bytes / 1024)]));
-  footprints[label] = { install, closure: { packages: closure.packages, bytes: closure.bytes, kib }, nodeModules: { packages: all.packages, bytes: all.bytes } };
+  footprints[label] = {
+    install,
+    closure: { packages: closure.packages, bytes: closure.bytes, kib },
+    nodeModules: { packages: all.packages, bytes: all.bytes },
+  };
   return closure;
 }
 
@@ -148,7 +157,9 @@ beforeAll(async () => {
   // Each test awaits its own install; keep a failed one from being reported as unhandled before then.
   for (const p of installs.values()) p.catch(() => undefined);
   const settled = await Promise.allSettled(installs.values());
-  console.log(`consumer: ${installs.size} npm installs in parallel took ${Date.now() - t0} ms (${settled.filter((s) => s.status === 'rejected').length} failed)`);
+  console.log(
+    `consumer: ${installs.size} npm installs in parallel took ${Date.now() - t0} ms (${settled.filter((s) => s.status === 'rejected').length} failed)`,
+  );
 });
 
 afterAll(async () => {
@@ -161,7 +172,9 @@ afterAll(async () => {
       ([label, f]) =>
         `  ${label.padEnd(32)} ${String(f.closure.packages).padStart(3)} pkgs ${kb(f.closure.bytes).padStart(9)}   node_modules: ${String(f.nodeModules.packages).padStart(3)} pkgs ${kb(f.nodeModules.bytes).padStart(9)}`,
     );
-    console.log(`consumer footprint (the package and what it brings | everything npm installed):\n${rows.join('\n')}\n  → .reports/footprint.json`);
+    console.log(
+      `consumer footprint (the package and what it brings | everything npm installed):\n${rows.join('\n')}\n  → .reports/footprint.json`,
+    );
   }
   if (!process.env.IMS_KEEP_CONSUMER_WORK) rmSync(WORK, { recursive: true, force: true });
 });
@@ -226,36 +239,46 @@ describe.skipIf(!ready(SPECS.fetch.needs))('npm install @ims-token/fetch', () =>
 });
 
 describe.skipIf(!ready(SPECS.express4.needs))('@ims-token/express', () => {
-describe.each([
-  { major: 4, id: 'express4' as const },
-  { major: 5, id: 'express5' as const },
-])('npm install @ims-token/express express@$major', ({ major, id }) => {
-  it('brings only our packages and undici on top of express; npm ls finds no problem (peer range met)', async () => {
-    const dir = await installed(id);
-    const closure = record(`@ims-token/express (express ${major})`, `npm install @ims-token/express express@${major}`, dir, ['@ims-token/express']);
-    expect(closure.list.map((s) => s.replace(/@[^@]+$/, ''))).toEqual(['@ims-token/core', '@ims-token/express', '@ims-token/fetch', 'undici']);
-    expect(readJson(join(dir, 'node_modules', 'express', 'package.json')).version.split('.')[0]).toBe(String(major));
-    const ls = await run('npm', ['ls', '--all'], { cwd: dir, env: npmEnv() });
-    expect(ls.code, ls.stdout + ls.stderr).toBe(0);
-  });
+  describe.each([
+    { major: 4, id: 'express4' as const },
+    { major: 5, id: 'express5' as const },
+  ])('npm install @ims-token/express express@$major', ({ major, id }) => {
+    it('brings only our packages and undici on top of express; npm ls finds no problem (peer range met)', async () => {
+      const dir = await installed(id);
+      const closure = record(`@ims-token/express (express ${major})`, `npm install @ims-token/express express@${major}`, dir, [
+        '@ims-token/express',
+      ]);
+      expect(closure.list.map((s) => s.replace(/@[^@]+$/, ''))).toEqual([
+        '@ims-token/core',
+        '@ims-token/express',
+        '@ims-token/fetch',
+        'undici',
+      ]);
+      expect(readJson(join(dir, 'node_modules', 'express', 'package.json')).version.split('.')[0]).toBe(String(major));
+      const ls = await run('npm', ['ls', '--all'], { cwd: dir, env: npmEnv() });
+      expect(ls.code, ls.stdout + ls.stderr).toBe(0);
+    });
 
-  it('a tiny app serves req.ims.headers() and calls the sample API with them, from CommonJS and from ESM', async () => {
-    const dir = await installed(id);
-    for (const [file, format] of [['app.cjs', 'cjs'], ['app.mjs', 'esm']] as const) {
-      const out = await node(dir, file);
-      expect(out).toEqual({
-        format,
-        express: expect.stringMatching(new RegExp(`^${major}\\.`)),
-        status: 200,
-        authorization: 'Bearer <6 chars>…', // JSON of the headers never shows the whole token
-        apiKey: client.clientId,
-        whoami: 200, // the headers themselves, spread into a request, carry it
-        clientId: client.clientId,
-        mints: 1,
-      });
-    }
+    it('a tiny app serves req.ims.headers() and calls the sample API with them, from CommonJS and from ESM', async () => {
+      const dir = await installed(id);
+      for (const [file, format] of [
+        ['app.cjs', 'cjs'],
+        ['app.mjs', 'esm'],
+      ] as const) {
+        const out = await node(dir, file);
+        expect(out).toEqual({
+          format,
+          express: expect.stringMatching(new RegExp(`^${major}\\.`)),
+          status: 200,
+          authorization: 'Bearer <6 chars>…', // JSON of the headers never shows the whole token
+          apiKey: client.clientId,
+          whoami: 200, // the headers themselves, spread into a request, carry it
+          clientId: client.clientId,
+          mints: 1,
+        });
+      }
+    });
   });
-});
 });
 
 describe.skipIf(!ready(['core', 'cli']))('npm install -g @ims-token/cli', () => {
@@ -302,7 +325,14 @@ describe.skipIf(!ready(SPECS.redis.needs))('npm install @ims-token/core @ims-tok
     expect(closure.list.some((s) => s.startsWith('@redis/client@'))).toBe(true);
     expect(closure.list.some((s) => s.startsWith('redis@') || s.startsWith('@redis/search@'))).toBe(false);
     expect(await redisReachable(), `Redis is not reachable at ${REDIS_URL} (start redis-server, see CONTRIBUTING.md)`).toBe(true);
-    expect(await node(dir, 'check.cjs')).toEqual({ format: 'cjs', redisStore: 'function', same: true, firstMints: 1, secondMints: 0, secondStoreHits: 1 });
+    expect(await node(dir, 'check.cjs')).toEqual({
+      format: 'cjs',
+      redisStore: 'function',
+      same: true,
+      firstMints: 1,
+      secondMints: 0,
+      secondStoreHits: 1,
+    });
     expect(await node(dir, 'check.mjs')).toEqual({ format: 'esm', stored: true });
   });
 });
@@ -312,7 +342,10 @@ describe.skipIf(!ready(SPECS.emulator.needs))('npm install @ims-token/emulator',
     const dir = await installed('emulator');
     record('@ims-token/emulator', 'npm install @ims-token/emulator', dir, ['@ims-token/emulator']);
     expect(namesOf(listInstalled(join(dir, 'node_modules')))).toEqual(['@ims-token/emulator']);
-    for (const [file, format] of [['check.cjs', 'cjs'], ['check.mjs', 'esm']] as const) {
+    for (const [file, format] of [
+      ['check.cjs', 'cjs'],
+      ['check.mjs', 'esm'],
+    ] as const) {
       expect(await node(dir, file)).toEqual({ format, status: 200, tokenType: 'bearer', minted: 1 });
     }
     const help = await runOk(join(dir, 'node_modules', '.bin', 'ims-emulator'), ['--help'], { cwd: dir, env: cleanEnv() });
@@ -361,12 +394,21 @@ describe('the tarballs', () => {
     await Promise.allSettled(installs.values());
     for (const [name, file] of tarballs) {
       const r = await runOk('tar', ['-tzf', file], { cwd: WORK });
-      const entries = r.stdout.trim().split('\n').map((e) => e.replace(/^package\//, ''));
+      const entries = r.stdout
+        .trim()
+        .split('\n')
+        .map((e) => e.replace(/^package\//, ''));
       expect(entries, name).toContain('package.json');
       expect(entries, name).toContain('LICENSE');
       expect(entries, `${name} has a README.md`).toContain('README.md');
-      expect(entries.filter((e) => !/^(dist\/|package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$)/.test(e)), name).toEqual([]);
-      expect(entries.filter((e) => /\.test\.|\/test\//.test(e)), name).toEqual([]);
+      expect(
+        entries.filter((e) => !/^(dist\/|package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$)/.test(e)),
+        name,
+      ).toEqual([]);
+      expect(
+        entries.filter((e) => /\.test\.|\/test\//.test(e)),
+        name,
+      ).toEqual([]);
       const manifest = JSON.parse(readFileSync(join(ROOT, 'packages', name.split('/')[1]!, 'package.json'), 'utf8')) as { version: string };
       expect(file.endsWith(`-${manifest.version}.tgz`)).toBe(true);
     }

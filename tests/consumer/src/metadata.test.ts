@@ -26,7 +26,10 @@ function problems(dir: string, path: string, pkg: PackageJson): string[] {
   need(typeof pkg['description'] === 'string' && (pkg['description'] as string).length >= 20, 'description (a sentence)');
   need(Array.isArray(pkg['keywords']) && (pkg['keywords'] as unknown[]).length >= 3, 'keywords (3 or more)');
   const repo = pkg['repository'] as { type?: string; url?: string; directory?: string } | undefined;
-  need(repo?.type === 'git' && /^git\+https:\/\/github\.com\/.+\.git$/.test(repo.url ?? ''), 'repository.type git and repository.url git+https://github.com/….git');
+  need(
+    repo?.type === 'git' && /^git\+https:\/\/github\.com\/.+\.git$/.test(repo.url ?? ''),
+    'repository.type git and repository.url git+https://github.com/….git',
+  );
   need(repo?.directory === `packages/${dir}`, `repository.directory = packages/${dir}`);
   need(pkg['license'] === 'MIT', 'license MIT');
   const license = join(path, 'LICENSE');

@@ -70,7 +70,11 @@ export interface RunOptions {
 export function run(cmd: string, args: readonly string[], o: RunOptions): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: o.cwd,
+      env: o.env ?? process.env,
+      stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -95,7 +99,9 @@ export function run(cmd: string, args: readonly string[], o: RunOptions): Promis
 export async function runOk(cmd: string, args: readonly string[], o: RunOptions): Promise<RunResult> {
   const r = await run(cmd, args, o);
   if (r.code !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} (in ${o.cwd}) exited ${r.code ?? r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} (in ${o.cwd}) exited ${r.code ?? r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`,
+    );
   }
   return r;
 }
@@ -181,7 +187,11 @@ export async function installConsumer(work: string, spec: ConsumerSpec, tarballs
 export async function installGlobal(prefix: string, names: readonly string[], tarballs: ReadonlyMap<string, string>): Promise<string> {
   await mkdir(prefix, { recursive: true });
   const files = names.map((n) => tarballOf(tarballs, n));
-  await runOk('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', ...files], { cwd: prefix, env: npmEnv(), timeoutMs: 200_000 });
+  await runOk('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', ...files], {
+    cwd: prefix,
+    env: npmEnv(),
+    timeoutMs: 200_000,
+  });
   return prefix;
 }
 

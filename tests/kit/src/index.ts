@@ -46,6 +46,7 @@ export function renderings(value: unknown): string {
 /** Fails when any of `secrets` (client secrets, access tokens) appears in `text`; the message shows 4 characters at most. */
 export function expectNoLeak(text: string, secrets: readonly (string | undefined)[]): void {
   for (const s of secrets) {
-    if (s && text.includes(s)) throw new Error(`leaked a secret or token (${s.slice(0, 4)}…) in: ${text.slice(0, 200).split(s).join('[LEAK]')}`);
+    if (s && text.includes(s))
+      throw new Error(`leaked a secret or token (${s.slice(0, 4)}…) in: ${text.slice(0, 200).split(s).join('[LEAK]')}`);
   }
 }

@@ -35,7 +35,11 @@ export const command: CommandModule = {
     description: `Removes the cached token of the configured credential (client id, scopes, IMS URL), so the next
 "ims-token token" mints a new one. Does not need the client secret and does not revoke the token at IMS.
 --all empties the whole cache directory.`,
-    examples: ['ims-token cache clear --env-file .env', 'ims-token cache clear --all', 'ims-token cache clear --all --cache-dir /tmp/ims-cache --json'],
+    examples: [
+      'ims-token cache clear --env-file .env',
+      'ims-token cache clear --all',
+      'ims-token cache clear --all --cache-dir /tmp/ims-cache --json',
+    ],
   },
   async run(ctx: Context): Promise<number> {
     if (ctx.flags.all === true) {
@@ -60,7 +64,12 @@ export const command: CommandModule = {
       }
       if (ctx.flags.json === true) ctx.printJson({ removed, clientId: provider.clientId, location: where });
       else if (config.cache.kind === 'memory') ctx.print(`${ctx.out.dim('–')} nothing to clear: ${where}\n`);
-      else ctx.print(removed ? `${ctx.out.green('✓')} removed the cached token of ${provider.clientId} (${where})\n` : `${ctx.out.dim('–')} no token was cached for ${provider.clientId} (${where})\n`);
+      else
+        ctx.print(
+          removed
+            ? `${ctx.out.green('✓')} removed the cached token of ${provider.clientId} (${where})\n`
+            : `${ctx.out.dim('–')} no token was cached for ${provider.clientId} (${where})\n`,
+        );
       return 0;
     } finally {
       await provider.close();

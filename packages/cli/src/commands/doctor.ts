@@ -46,7 +46,11 @@ async function probe(imsUrl: string): Promise<Probe> {
       address = (await lookup(host)).address;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      return { ok: false, detail: `DNS: cannot resolve ${host} (${code})`, fix: `Check the host in IMS_URL / --ims-url and this machine's DNS settings (try: nslookup ${host}).` };
+      return {
+        ok: false,
+        detail: `DNS: cannot resolve ${host} (${code})`,
+        fix: `Check the host in IMS_URL / --ims-url and this machine's DNS settings (try: nslookup ${host}).`,
+      };
     }
   }
   const mod = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
@@ -69,7 +73,7 @@ async function probe(imsUrl: string): Promise<Probe> {
         resolve({
           ok: false,
           detail: `TLS handshake with ${url.host} failed (${code})`,
-          fix: 'A proxy or firewall may intercept TLS: point NODE_EXTRA_CA_CERTS at your organisation\'s CA bundle, or check the system clock.',
+          fix: "A proxy or firewall may intercept TLS: point NODE_EXTRA_CA_CERTS at your organisation's CA bundle, or check the system clock.",
         });
       } else {
         resolve({
@@ -101,41 +105,79 @@ function scopeCheck(provider: TokenProvider, token: ImsToken): Check {
       fix: 'Add the API or product profile that grants them to the project in Adobe Developer Console, or remove them from IMS_SCOPES / --scopes.',
     };
   }
-  return { name: 'scopes', status: 'ok', detail: `all ${provider.scopes.length} requested scopes granted${extra.length ? ` (also: ${extra.join(',')})` : ''}` };
+  return {
+    name: 'scopes',
+    status: 'ok',
+    detail: `all ${provider.scopes.length} requested scopes granted${extra.length ? ` (also: ${extra.join(',')})` : ''}`,
+  };
 }
 
 function clockCheck(p: Probe | undefined): Check {
   if (!p?.ok) return { name: 'clock', status: 'skip', detail: 'skipped: IMS not reachable' };
-  if (p.serverDate === undefined || p.localDate === undefined) return { name: 'clock', status: 'warn', detail: 'IMS sent no Date header; cannot compare clocks' };
+  if (p.serverDate === undefined || p.localDate === undefined)
+    return { name: 'clock', status: 'warn', detail: 'IMS sent no Date header; cannot compare clocks' };
   // Date has 1 s resolution: the server's time is somewhere in [date, date + 1 s).
   const skew = p.localDate - (p.serverDate + 500);
   const abs = Math.abs(skew);
-  const detail = abs < 1500 ? 'local clock agrees with IMS (within a second)' : `local clock is ${formatDuration(abs)} ${skew > 0 ? 'ahead of' : 'behind'} IMS`;
-  if (abs > CLOCK_FAIL_MS) return { name: 'clock', status: 'fail', detail, fix: 'Synchronise the clock (enable NTP, e.g. `timedatectl set-ntp true`); a wrong clock breaks TLS and token expiry display.' };
+  const detail =
+    abs < 1500
+      ? 'local clock agrees with IMS (within a second)'
+      : `local clock is ${formatDuration(abs)} ${skew > 0 ? 'ahead of' : 'behind'} IMS`;
+  if (abs > CLOCK_FAIL_MS)
+    return {
+      name: 'clock',
+      status: 'fail',
+      detail,
+      fix: 'Synchronise the clock (enable NTP, e.g. `timedatectl set-ntp true`); a wrong clock breaks TLS and token expiry display.',
+    };
   return { name: 'clock', status: abs > CLOCK_WARN_MS ? 'warn' : 'ok', detail };
 }
 
 async function cacheCheck(config: CliConfig, provider: TokenProvider): Promise<Check> {
   const c = config.cache;
-  if (c.kind === 'memory') return { name: 'cache', status: 'warn', detail: `no persistent cache (${c.why}): every run mints a token, and IMS throttles integrations that mint too many` };
+  if (c.kind === 'memory')
+    return {
+      name: 'cache',
+      status: 'warn',
+      detail: `no persistent cache (${c.why}): every run mints a token, and IMS throttles integrations that mint too many`,
+    };
   if (c.kind === 'redis') return { name: 'cache', status: 'ok', detail: `shared cache at ${c.where} (not checked here)` };
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   let st;
   try {
     st = await stat(c.dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return { name: 'cache', status: 'fail', detail: `cannot read ${c.dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, fix: 'Pass --cache-dir <dir> with a directory you own.' };
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      return {
+        name: 'cache',
+        status: 'fail',
+        detail: `cannot read ${c.dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        fix: 'Pass --cache-dir <dir> with a directory you own.',
+      };
     try {
       await access(dirname(c.dir), fsConstants.W_OK);
       return { name: 'cache', status: 'ok', detail: `${c.dir} does not exist yet; it is created 0700 on first use` };
     } catch {
-      return { name: 'cache', status: 'fail', detail: `${c.dir} does not exist and its parent is not writable`, fix: `Create it (mkdir -m 700 -p ${c.dir}) or pass --cache-dir <dir>.` };
+      return {
+        name: 'cache',
+        status: 'fail',
+        detail: `${c.dir} does not exist and its parent is not writable`,
+        fix: `Create it (mkdir -m 700 -p ${c.dir}) or pass --cache-dir <dir>.`,
+      };
     }
   }
-  if (!st.isDirectory()) return { name: 'cache', status: 'fail', detail: `${c.dir} is not a directory`, fix: 'Remove it or pass --cache-dir <dir>.' };
-  if (uid !== undefined && st.uid !== uid) return { name: 'cache', status: 'fail', detail: `${c.dir} belongs to uid ${st.uid}, not to you (uid ${uid})`, fix: 'Pass --cache-dir <dir> with a directory you own (or set XDG_CACHE_HOME).' };
+  if (!st.isDirectory())
+    return { name: 'cache', status: 'fail', detail: `${c.dir} is not a directory`, fix: 'Remove it or pass --cache-dir <dir>.' };
+  if (uid !== undefined && st.uid !== uid)
+    return {
+      name: 'cache',
+      status: 'fail',
+      detail: `${c.dir} belongs to uid ${st.uid}, not to you (uid ${uid})`,
+      fix: 'Pass --cache-dir <dir> with a directory you own (or set XDG_CACHE_HOME).',
+    };
   const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
-  if ((st.mode & 0o077) !== 0) return { name: 'cache', status: 'fail', detail: `${c.dir} is ${mode}: other users may read cached tokens`, fix: `chmod 700 ${c.dir}` };
+  if ((st.mode & 0o077) !== 0)
+    return { name: 'cache', status: 'fail', detail: `${c.dir} is ${mode}: other users may read cached tokens`, fix: `chmod 700 ${c.dir}` };
   try {
     await access(c.dir, fsConstants.W_OK);
   } catch {
@@ -145,7 +187,8 @@ async function cacheCheck(config: CliConfig, provider: TokenProvider): Promise<C
   try {
     const fst = await stat(file);
     const fmode = (fst.mode & 0o777).toString(8).padStart(4, '0');
-    if ((fst.mode & 0o077) !== 0) return { name: 'cache', status: 'fail', detail: `${file} is ${fmode}: other users may read the token`, fix: `chmod 600 ${file}` };
+    if ((fst.mode & 0o077) !== 0)
+      return { name: 'cache', status: 'fail', detail: `${file} is ${fmode}: other users may read the token`, fix: `chmod 600 ${file}` };
     return { name: 'cache', status: 'ok', detail: `${c.dir} (${mode}), token file ${fmode}` };
   } catch {
     return { name: 'cache', status: 'ok', detail: `${c.dir} (${mode}), no token cached yet` };
@@ -178,14 +221,19 @@ Exits 5 when a check fails (! marks a warning, which does not).`,
       ctx.print(`${mark[c.status]} ${c.name.padEnd(8)} ${c.detail}\n`);
       if (c.fix) ctx.print(`  ${s.dim('fix:')} ${c.fix}\n`);
     };
-    const skipRest = (names: string[], why: string): void => names.forEach((name) => report({ name, status: 'skip', detail: `skipped: ${why}` }));
+    const skipRest = (names: string[], why: string): void =>
+      names.forEach((name) => report({ name, status: 'skip', detail: `skipped: ${why}` }));
 
     let config: CliConfig | undefined;
     let provider: TokenProvider | undefined;
     try {
       config = await resolveConfig(ctx, { needSecret: true });
       provider = createProvider(ctx, config);
-      report({ name: 'config', status: 'ok', detail: `client id ${provider.clientId}, ${provider.scopes.length} scopes, IMS ${provider.imsUrl}, secret from ${config.secretSource}` });
+      report({
+        name: 'config',
+        status: 'ok',
+        detail: `client id ${provider.clientId}, ${provider.scopes.length} scopes, IMS ${provider.imsUrl}, secret from ${config.secretSource}`,
+      });
     } catch (err) {
       if (!ImsTokenError.is(err)) throw err;
       report({ name: 'config', status: 'fail', detail: err.message, fix: err.hint });
@@ -199,11 +247,20 @@ Exits 5 when a check fails (! marks a warning, which does not).`,
           try {
             const started = Date.now();
             const token = await withSpinner(ctx, 'Minting a token…', () => provider!.getToken({ forceRefresh: true }));
-            report({ name: 'token', status: 'ok', detail: `minted a token in ${Date.now() - started} ms; it expires in ${formatDuration(token.expiresAt - Date.now())}` });
+            report({
+              name: 'token',
+              status: 'ok',
+              detail: `minted a token in ${Date.now() - started} ms; it expires in ${formatDuration(token.expiresAt - Date.now())}`,
+            });
             report(scopeCheck(provider, token));
           } catch (err) {
             if (!ImsTokenError.is(err)) throw err;
-            report({ name: 'token', status: 'fail', detail: `${err.code}: ${err.message}${err.debugId ? ` (debug id ${err.debugId})` : ''}`, fix: err.hint });
+            report({
+              name: 'token',
+              status: 'fail',
+              detail: `${err.code}: ${err.message}${err.debugId ? ` (debug id ${err.debugId})` : ''}`,
+              fix: err.hint,
+            });
             skipRest(['scopes'], 'no token');
           }
         } else {

@@ -57,7 +57,10 @@ async function readIfExists(path: string): Promise<string | undefined> {
     return await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw usageError(`Cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`, 'Pass --out <path> to write somewhere else.');
+    throw usageError(
+      `Cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
+      'Pass --out <path> to write somewhere else.',
+    );
   }
 }
 
@@ -67,7 +70,10 @@ async function writePrivate(path: string, text: string): Promise<void> {
   try {
     fh = await open(tmp, 'wx', 0o600);
   } catch (err) {
-    throw usageError(`Cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`, 'Check that its directory exists and is writable, or pass --out <path>.');
+    throw usageError(
+      `Cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
+      'Check that its directory exists and is writable, or pass --out <path>.',
+    );
   }
   try {
     await fh.writeFile(text);
@@ -89,13 +95,17 @@ async function gitignoreWarning(path: string): Promise<string | undefined> {
   if (text === undefined) return undefined;
   const name = basename(path);
   const patterns = text.split(/\r?\n/).map((l) => l.trim().replace(/^\//, ''));
-  const covered = patterns.some((p) => p === name || p === '.env*' || p === '*.env' || p === '.env.*' && name.startsWith('.env.') || p === '*');
+  const covered = patterns.some(
+    (p) => p === name || p === '.env*' || p === '*.env' || (p === '.env.*' && name.startsWith('.env.')) || p === '*',
+  );
   return covered ? undefined : `${name} is not in .gitignore: add it so the secret is never committed.`;
 }
 
 async function askScopes(ctx: Context): Promise<string> {
   const names = Object.keys(SCOPE_PRESETS);
-  ctx.io.stderr.write(`Scopes:\n${names.map((n, i) => `  ${i + 1}) ${n}: ${(SCOPE_PRESETS as Record<string, string>)[n]}\n`).join('')}  or type a comma-separated list\n`);
+  ctx.io.stderr.write(
+    `Scopes:\n${names.map((n, i) => `  ${i + 1}) ${n}: ${(SCOPE_PRESETS as Record<string, string>)[n]}\n`).join('')}  or type a comma-separated list\n`,
+  );
   for (;;) {
     const answer = await promptLine(ctx.io, `Scopes [1]: `);
     const pick = answer === '' ? names[0] : /^\d+$/.test(answer) ? names[Number(answer) - 1] : names.includes(answer) ? answer : undefined;
@@ -137,7 +147,10 @@ written when IMS rejects the credential.`,
     const existing = await readIfExists(outPath);
     if (existing !== undefined && f.force !== true) {
       if (!interactive) {
-        throw usageError(`${outPath} exists; ims-token init does not change it without asking.`, 'Pass --force to update its IMS_* lines (its other lines are kept), or --out <path>.');
+        throw usageError(
+          `${outPath} exists; ims-token init does not change it without asking.`,
+          'Pass --force to update its IMS_* lines (its other lines are kept), or --out <path>.',
+        );
       }
       const answer = await promptLine(ctx.io, `${outPath} exists. Update its IMS_* lines (other lines are kept)? [y/N] `);
       if (!/^y(es)?$/i.test(answer)) {
@@ -159,20 +172,34 @@ written when IMS rejects the credential.`,
       const s = await promptHidden(ctx.io, 'Client secret (not shown): ');
       if (s) secrets = [s];
     }
-    if (!secrets?.length) throw usageError('ims-token init needs the client secret.', 'Pipe it to --client-secret-stdin, set IMS_CLIENT_SECRET, or run it on a terminal to be asked.');
+    if (!secrets?.length)
+      throw usageError(
+        'ims-token init needs the client secret.',
+        'Pipe it to --client-secret-stdin, set IMS_CLIENT_SECRET, or run it on a terminal to be asked.',
+      );
 
     let scopes: string | undefined;
     if (pick(f.scopes)) scopes = pick(f.scopes);
     else if (pick(f.preset)) {
       scopes = (SCOPE_PRESETS as Record<string, string>)[pick(f.preset)!];
-      if (!scopes) throw usageError(`Unknown --preset "${pick(f.preset)!.slice(0, 40)}".`, `Use one of: ${Object.keys(SCOPE_PRESETS).join(', ')}; or pass --scopes.`);
+      if (!scopes)
+        throw usageError(
+          `Unknown --preset "${pick(f.preset)!.slice(0, 40)}".`,
+          `Use one of: ${Object.keys(SCOPE_PRESETS).join(', ')}; or pass --scopes.`,
+        );
     } else if (pick(env[ENV.scopes])) scopes = pick(env[ENV.scopes]);
     else if (interactive) scopes = await askScopes(ctx);
-    if (!scopes) throw usageError('ims-token init needs the scopes.', `Pass --preset (${Object.keys(SCOPE_PRESETS).join(', ')}) or --scopes <list>.`);
+    if (!scopes)
+      throw usageError('ims-token init needs the scopes.', `Pass --preset (${Object.keys(SCOPE_PRESETS).join(', ')}) or --scopes <list>.`);
     const imsUrl = pick(f['ims-url']) ?? pick(env[ENV.imsUrl]);
 
     // Validate everything through core, then (unless --no-verify) mint with the same cache the other commands use.
-    const options = { clientId, clientSecret: secrets.length === 2 ? [secrets[0]!, secrets[1]!] : secrets[0]!, scopes, ...(imsUrl ? { imsUrl } : {}) };
+    const options = {
+      clientId,
+      clientSecret: secrets.length === 2 ? [secrets[0]!, secrets[1]!] : secrets[0]!,
+      scopes,
+      ...(imsUrl ? { imsUrl } : {}),
+    };
     let normalized: { clientId: string; scopes: string; imsUrl: string };
     try {
       const check = createTokenProvider(options);
@@ -180,7 +207,9 @@ written when IMS rejects the credential.`,
       await check.close();
     } catch (err) {
       if (ImsTokenError.is(err) && err.code === 'IMS_CONFIG') {
-        throw new ImsTokenError('IMS_CONFIG', err.message, { hint: 'Check the client ID, the scopes (comma-separated) and --ims-url you gave.' });
+        throw new ImsTokenError('IMS_CONFIG', err.message, {
+          hint: 'Check the client ID, the scopes (comma-separated) and --ims-url you gave.',
+        });
       }
       throw err;
     }
@@ -188,7 +217,12 @@ written when IMS rejects the credential.`,
     let token: ImsToken | undefined;
     if (f['no-verify'] !== true) {
       const cache = resolveCache(ctx, env);
-      const config: CliConfig = { options: { ...options, ...(cache.kind === 'file' ? { store: cache.store } : {}) }, cache, secretSource: 'init', hasSecret: true };
+      const config: CliConfig = {
+        options: { ...options, ...(cache.kind === 'file' ? { store: cache.store } : {}) },
+        cache,
+        secretSource: 'init',
+        hasSecret: true,
+      };
       const provider = createProvider(ctx, config);
       try {
         token = await withSpinner(ctx, 'Minting a token to check the credential…', () => provider.getToken({ forceRefresh: true }));
@@ -222,8 +256,14 @@ written when IMS rejects the credential.`,
       });
     } else {
       const s = ctx.out;
-      if (token) ctx.print(`${s.green('✓')} IMS accepted the credential: a token for ${normalized.clientId} that expires in ${formatDuration(token.expiresAt - Date.now())}\n`);
-      else ctx.print(`${s.yellow('!')} not verified (--no-verify): run "ims-token doctor --env-file ${typeof f.out === 'string' ? f.out : '.env'}" to check it\n`);
+      if (token)
+        ctx.print(
+          `${s.green('✓')} IMS accepted the credential: a token for ${normalized.clientId} that expires in ${formatDuration(token.expiresAt - Date.now())}\n`,
+        );
+      else
+        ctx.print(
+          `${s.yellow('!')} not verified (--no-verify): run "ims-token doctor --env-file ${typeof f.out === 'string' ? f.out : '.env'}" to check it\n`,
+        );
       ctx.print(`${s.green('✓')} ${existing === undefined ? 'wrote' : 'updated'} ${outPath} (mode 0600)\n`);
       ctx.print(`\nNext: ims-token token --env-file ${typeof f.out === 'string' ? f.out : '.env'}\n`);
     }

@@ -83,7 +83,10 @@ Works offline and never verifies the signature: use it to look, not to trust. Pr
         ['type', claims.type ?? '(none)'],
       ];
       if (claims.userId) rows.push(['user id', claims.userId]);
-      rows.push(['created', claims.createdAt === undefined ? '(unknown)' : `${iso(claims.createdAt)} (${formatDuration(now - claims.createdAt)} ago)`]);
+      rows.push([
+        'created',
+        claims.createdAt === undefined ? '(unknown)' : `${iso(claims.createdAt)} (${formatDuration(now - claims.createdAt)} ago)`,
+      ]);
       rows.push([
         'expires',
         claims.expiresAt === undefined

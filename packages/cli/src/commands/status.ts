@@ -54,7 +54,10 @@ client secret. Exits 0 whether or not a token is cached (see "valid" in --json).
       ];
       if (token) {
         const left = token.expiresAt - now;
-        rows.push(['expires', `${new Date(token.expiresAt).toISOString()} (${left > 0 ? `in ${formatDuration(left)}` : `${formatDuration(-left)} ago`})`]);
+        rows.push([
+          'expires',
+          `${new Date(token.expiresAt).toISOString()} (${left > 0 ? `in ${formatDuration(left)}` : `${formatDuration(-left)} ago`})`,
+        ]);
         rows.push(['issued', new Date(token.issuedAt).toISOString()]);
         rows.push(['token', redactToken(token.accessToken)]);
       }

@@ -60,8 +60,18 @@ async function secretUuids(c: Client, secret = c.clientSecret): Promise<string[]
 }
 
 /** A service reading a secret file, minting a fresh token every few ms, counting failures. */
-function service(c: Client, file: string): { provider: TokenProvider; ok: () => number; failed: () => number; errors: unknown[]; stop: () => Promise<void> } {
-  const provider = createTokenProvider({ clientId: c.clientId, clientSecretFile: file, scopes: SERVICE_SCOPES, imsUrl: emu.url, retryBaseDelayMs: 1, logger: log });
+function service(
+  c: Client,
+  file: string,
+): { provider: TokenProvider; ok: () => number; failed: () => number; errors: unknown[]; stop: () => Promise<void> } {
+  const provider = createTokenProvider({
+    clientId: c.clientId,
+    clientSecretFile: file,
+    scopes: SERVICE_SCOPES,
+    imsUrl: emu.url,
+    retryBaseDelayMs: 1,
+    logger: log,
+  });
   let ok = 0;
   let failed = 0;
   let running = true;
@@ -137,7 +147,15 @@ describe('rotateClientSecret', () => {
       expect(report.ok).toBe(true);
       expect(report.mode).toBe('rotate');
       expect(report.deletedOld).toBe(true);
-      expect(names(report)).toEqual(['token:done', 'list:done', 'check-limit:done', 'add:done', 'verify:done', 'persist:done', 'delete-old:done']);
+      expect(names(report)).toEqual([
+        'token:done',
+        'list:done',
+        'check-limit:done',
+        'add:done',
+        'verify:done',
+        'persist:done',
+        'delete-old:done',
+      ]);
       expect(steps).toEqual(report.steps);
       expect(serviceAtDelete).toEqual({ source: 'file', index: 0, count: 2 }); // the service used the new secret (first line) when the old was deleted
       // keep serving a while after the deletion
@@ -290,7 +308,15 @@ describe('rotateClientSecret', () => {
     expect(err.message).toContain('failed at persist');
     expect(err.message).toContain('vault unavailable while storing [redacted]');
     expect(err.cause.message).toBe('vault unavailable while storing [redacted]');
-    expect(names(err.report)).toEqual(['token:done', 'list:done', 'check-limit:done', 'add:done', 'verify:done', 'persist:failed', 'rollback:done']);
+    expect(names(err.report)).toEqual([
+      'token:done',
+      'list:done',
+      'check-limit:done',
+      'add:done',
+      'verify:done',
+      'persist:failed',
+      'rollback:done',
+    ]);
     expect(emu.client(c.clientId)!.clientSecrets).toEqual([c.clientSecret]);
     // the current secret still works
     const current = createTokenProvider({ clientId: c.clientId, clientSecret: c.clientSecret, scopes: 'openid', imsUrl: emu.url });
@@ -337,17 +363,34 @@ describe('rotateClientSecret', () => {
       const [newSecret] = (await readFile(file, 'utf8')).split('\n');
 
       // A rerun without deleteOld cannot add a third secret and says how to finish.
-      const limit = await rejection(rotateClientSecret({ client: secretsClientFromEnv(env, { retryBaseDelayMs: 1, logger: log }), persist: async () => {} }));
+      const limit = await rejection(
+        rotateClientSecret({ client: secretsClientFromEnv(env, { retryBaseDelayMs: 1, logger: log }), persist: async () => {} }),
+      );
       keep(limit);
       expect(limit.code).toBe('IMS_SECRET_LIMIT');
       expect(limit.message).toContain(`An earlier rotation added and persisted ${first.newSecretUuid}`);
       expect(limit.message).toContain('Rerun with deleteOld: true');
 
       // A dry run of the finish changes nothing.
-      const dry = await rotateClientSecret({ ...connection(emu, c, log), clientSecret: newSecret!, dryRun: true, deleteOld: true, minIdleMs: 200, persist: async () => {} });
+      const dry = await rotateClientSecret({
+        ...connection(emu, c, log),
+        clientSecret: newSecret!,
+        dryRun: true,
+        deleteOld: true,
+        minIdleMs: 200,
+        persist: async () => {},
+      });
       keep(dry);
       expect(dry.mode).toBe('finish');
-      expect(names(dry)).toEqual(['token:done', 'list:done', 'check-limit:done', 'add:skipped', 'verify:skipped', 'persist:skipped', 'delete-old:planned']);
+      expect(names(dry)).toEqual([
+        'token:done',
+        'list:done',
+        'check-limit:done',
+        'add:skipped',
+        'verify:skipped',
+        'persist:skipped',
+        'delete-old:planned',
+      ]);
       expect(emu.client(c.clientId)!.clientSecrets).toHaveLength(2);
 
       // The rerun with deleteOld: true (the service's config now has the new secret first) finishes it.
@@ -366,7 +409,15 @@ describe('rotateClientSecret', () => {
       expect(second.deletedOld).toBe(true);
       expect(second.newSecretUuid).toBe(first.newSecretUuid);
       expect(second.oldSecretUuid).toBe(first.oldSecretUuid);
-      expect(names(second)).toEqual(['token:done', 'list:done', 'check-limit:done', 'add:skipped', 'verify:skipped', 'persist:skipped', 'delete-old:done']);
+      expect(names(second)).toEqual([
+        'token:done',
+        'list:done',
+        'check-limit:done',
+        'add:skipped',
+        'verify:skipped',
+        'persist:skipped',
+        'delete-old:done',
+      ]);
       expect(persistCalled).toBe(false);
       expect(await secretUuids(c, newSecret)).toEqual([first.newSecretUuid]);
       expect(emu.client(c.clientId)!.clientSecrets).toEqual([newSecret]);
@@ -399,12 +450,23 @@ describe('rotateClientSecret', () => {
     expect(emu.client(c.clientId)!.clientSecrets).toHaveLength(2);
 
     // finishing with the new secret: still in use → kept; with force → deleted
-    const kept = await rotateClientSecret({ ...connection(emu, c, log), clientSecret: newSecret, deleteOld: true, persist: async () => {} });
+    const kept = await rotateClientSecret({
+      ...connection(emu, c, log),
+      clientSecret: newSecret,
+      deleteOld: true,
+      persist: async () => {},
+    });
     keep(kept);
     expect(kept.mode).toBe('finish');
     expect(kept.deletedOld).toBe(false);
     expect(kept.steps.at(-1)).toMatchObject({ name: 'delete-old', status: 'skipped' });
-    const forced = await rotateClientSecret({ ...connection(emu, c, log), clientSecret: newSecret, deleteOld: true, force: true, persist: async () => {} });
+    const forced = await rotateClientSecret({
+      ...connection(emu, c, log),
+      clientSecret: newSecret,
+      deleteOld: true,
+      force: true,
+      persist: async () => {},
+    });
     keep(forced);
     expect(forced.deletedOld).toBe(true);
     expect(forced.steps.at(-1)!.detail).toContain('forced although it was used recently');
@@ -449,7 +511,15 @@ describe('rotateClientSecret', () => {
     keep(report);
     expect(report).toMatchObject({ ok: true, dryRun: true, mode: 'rotate', deletedOld: false, oldSecretUuid: before[0] });
     expect(report.newSecretUuid).toBeUndefined();
-    expect(names(report)).toEqual(['token:done', 'list:done', 'check-limit:done', 'add:planned', 'verify:planned', 'persist:planned', 'delete-old:planned']);
+    expect(names(report)).toEqual([
+      'token:done',
+      'list:done',
+      'check-limit:done',
+      'add:planned',
+      'verify:planned',
+      'persist:planned',
+      'delete-old:planned',
+    ]);
     expect(emu.stats.secretsRequests).toBe(secretsRequests + 1); // one GET
     expect(await secretUuids(c)).toEqual(before);
     expect(emu.client(c.clientId)!.clientSecrets).toEqual([c.clientSecret]);

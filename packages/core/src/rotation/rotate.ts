@@ -132,7 +132,8 @@ function configError(field: string, problem: string): ImsTokenError {
 function int(o: Record<string, unknown>, field: string, def: number, min: number, max: number): number {
   const v = o[field];
   if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw configError(field, `must be a whole number from ${min} to ${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw configError(field, `must be a whole number from ${min} to ${max}`);
   return v;
 }
 
@@ -145,14 +146,22 @@ function bool(o: Record<string, unknown>, field: string): boolean {
 
 function resolve(options: RotateClientSecretOptions): Resolved {
   if (typeof options !== 'object' || options === null) {
-    throw new ImsTokenError('IMS_CONFIG', 'rotateClientSecret needs an options object: { client | clientId, clientSecret, orgId, credentialId, persist }.');
+    throw new ImsTokenError(
+      'IMS_CONFIG',
+      'rotateClientSecret needs an options object: { client | clientId, clientSecret, orgId, credentialId, persist }.',
+    );
   }
   const o = options as unknown as Record<string, unknown>;
   const dryRun = bool(o, 'dryRun');
-  if (o.persist !== undefined && typeof o.persist !== 'function') throw configError('persist', 'must be an async function (newSecret, ctx) => void');
-  if (o.persist === undefined && !dryRun) throw configError('persist', 'is required: a function that stores the new secret where the services read it');
+  if (o.persist !== undefined && typeof o.persist !== 'function')
+    throw configError('persist', 'must be an async function (newSecret, ctx) => void');
+  if (o.persist === undefined && !dryRun)
+    throw configError('persist', 'is required: a function that stores the new secret where the services read it');
   if (o.onStep !== undefined && typeof o.onStep !== 'function') throw configError('onStep', 'must be a function');
-  if (o.signal !== undefined && (typeof o.signal !== 'object' || o.signal === null || typeof (o.signal as AbortSignal).aborted !== 'boolean')) {
+  if (
+    o.signal !== undefined &&
+    (typeof o.signal !== 'object' || o.signal === null || typeof (o.signal as AbortSignal).aborted !== 'boolean')
+  ) {
     throw configError('signal', 'must be an AbortSignal');
   }
   let scopes: string[];
@@ -197,13 +206,19 @@ function describe(s: ClientSecretInfo, now: number): string {
   return `${s.uuid} (created ${iso(s.createdAt)}, ${usage(s, now)})`;
 }
 
-
 function asIms(err: unknown, fallback: string): ImsTokenError {
   return ImsTokenError.is(err) ? err : new ImsTokenError('IMS_NETWORK', fallback, { cause: err });
 }
 
 function detailsOf(e: ImsTokenError): ImsTokenErrorDetails {
-  return { status: e.status, imsError: e.imsError, imsErrorDescription: e.imsErrorDescription, debugId: e.debugId, retryAfterMs: e.retryAfterMs, cause: e };
+  return {
+    status: e.status,
+    imsError: e.imsError,
+    imsErrorDescription: e.imsErrorDescription,
+    debugId: e.debugId,
+    retryAfterMs: e.retryAfterMs,
+    cause: e,
+  };
 }
 
 /** A copy of an error thrown by the caller's `persist` with the new secret scrubbed out of it. */
@@ -297,7 +312,8 @@ export async function rotateClientSecret(options: RotateClientSecretOptions): Pr
   if (options.client !== undefined) {
     const conn = options as unknown as Record<string, unknown>;
     const clash = ['clientId', 'clientSecret', 'orgId', 'credentialId', 'imsUrl', 'managementUrl'].find((k) => conn[k] !== undefined);
-    if (clash) throw configError(clash, 'give either "client" or the connection options (clientId, clientSecret, orgId, credentialId …), not both');
+    if (clash)
+      throw configError(clash, 'give either "client" or the connection options (clientId, clientSecret, orgId, credentialId …), not both');
     client = options.client;
   } else {
     client = createSecretsClient(options as SecretsClientOptions);
@@ -351,14 +367,21 @@ async function rotate(client: SecretsClient, int: SecretsClientInternals, o: Res
     'list',
     'done',
     `${list.length} secret${list.length === 1 ? '' : 's'}: ${list.map((s) => describe(s, t)).join('; ')}.${
-      current ? ` This process authenticates with ${current.uuid}.` : list.length >= 2 ? ' Could not tell which one this process authenticates with.' : ''
+      current
+        ? ` This process authenticates with ${current.uuid}.`
+        : list.length >= 2
+          ? ' Could not tell which one this process authenticates with.'
+          : ''
     }`,
   );
 
   // 3. check-limit
   if (list.length === 0) {
     throw stop(
-      new ImsTokenError('IMS_BAD_RESPONSE', `The I/O Management API lists no secrets for credential ${client.credentialId}, although the current secret just minted a token.`),
+      new ImsTokenError(
+        'IMS_BAD_RESPONSE',
+        `The I/O Management API lists no secrets for credential ${client.credentialId}, although the current secret just minted a token.`,
+      ),
       'check-limit',
       'Nothing to rotate',
     );
@@ -398,7 +421,11 @@ async function rotate(client: SecretsClient, int: SecretsClientInternals, o: Res
 
   if (o.dryRun) {
     run.step('add', 'planned', `Would add a second client secret to credential ${client.credentialId}.`);
-    run.step('verify', 'planned', `Would mint a token for ${o.scopes.join(',')} with the new secret (up to ${o.verifyAttempts} tries while it activates); on failure, would delete it again.`);
+    run.step(
+      'verify',
+      'planned',
+      `Would mint a token for ${o.scopes.join(',')} with the new secret (up to ${o.verifyAttempts} tries while it activates); on failure, would delete it again.`,
+    );
     run.step('persist', 'planned', 'Would call persist(newSecret); on failure, would delete the new secret again.');
     if (o.deleteOld) {
       run.step(
@@ -441,18 +468,33 @@ async function rotate(client: SecretsClient, int: SecretsClientInternals, o: Res
   const verified = await verify(added.clientSecret, int, o);
   if (!verified.ok) {
     const e = verified.error;
-    run.step('verify', 'failed', `The new secret ${added.uuid} did not mint a token for ${o.scopes.join(',')} in ${verified.tries} tr${verified.tries === 1 ? 'y' : 'ies'} (${e.code}): ${e.message}`);
+    run.step(
+      'verify',
+      'failed',
+      `The new secret ${added.uuid} did not mint a token for ${o.scopes.join(',')} in ${verified.tries} tr${verified.tries === 1 ? 'y' : 'ies'} (${e.code}): ${e.message}`,
+    );
     const undone = await rollback(client, run, added.uuid, 'the new secret');
     if (e.code === 'IMS_ABORTED' || o.signal?.aborted) {
       // Cancelled, not failed: the secret may well have been fine.
       throw new RotationError('IMS_ABORTED', failedMessage('verify', undefined, added.uuid, undone), run.report(), {
         ...detailsOf(e),
-        hint: undone ? 'Nothing changed at Adobe: run the rotation again when ready.' : 'Delete the new secret named in the message before rotating again.',
+        hint: undone
+          ? 'Nothing changed at Adobe: run the rotation again when ready.'
+          : 'Delete the new secret named in the message before rotating again.',
       });
     }
-    throw new RotationError('IMS_ROTATION_FAILED', failedMessage('verify', `the new secret did not work (${e.code})`, added.uuid, undone), run.report(), detailsOf(e));
+    throw new RotationError(
+      'IMS_ROTATION_FAILED',
+      failedMessage('verify', `the new secret did not work (${e.code})`, added.uuid, undone),
+      run.report(),
+      detailsOf(e),
+    );
   }
-  run.step('verify', 'done', `The new secret ${added.uuid} minted a token for ${o.scopes.join(',')} (try ${verified.tries} of ${o.verifyAttempts}).`);
+  run.step(
+    'verify',
+    'done',
+    `The new secret ${added.uuid} minted a token for ${o.scopes.join(',')} (try ${verified.tries} of ${o.verifyAttempts}).`,
+  );
 
   // 6. persist
   try {
@@ -463,7 +505,12 @@ async function rotate(client: SecretsClient, int: SecretsClientInternals, o: Res
     const said = `${cause.name}: ${cause.message}`.replace(/\s+/g, ' ').slice(0, 300);
     run.step('persist', 'failed', `persist() failed, the new secret ${added.uuid} was not stored (${said}).`);
     const undone = await rollback(client, run, added.uuid, 'the new secret');
-    throw new RotationError('IMS_ROTATION_FAILED', failedMessage('persist', `persist() failed (${said})`, added.uuid, undone), run.report(), { cause });
+    throw new RotationError(
+      'IMS_ROTATION_FAILED',
+      failedMessage('persist', `persist() failed (${said})`, added.uuid, undone),
+      run.report(),
+      { cause },
+    );
   }
   run.step('persist', 'done', `persist() stored the new secret ${added.uuid}; services switch to it as they reload it.`);
 
@@ -507,9 +554,7 @@ function limitMessage(
     const never = list.filter((s) => s.lastUsedAt === undefined && s.uuid !== current?.uuid);
     const candidates = list.filter((s) => s.uuid !== current?.uuid);
     const pick =
-      never.length === 1
-        ? never[0]!
-        : [...candidates].sort((a, b) => (a.lastUsedAt ?? -Infinity) - (b.lastUsedAt ?? -Infinity))[0]!;
+      never.length === 1 ? never[0]! : [...candidates].sort((a, b) => (a.lastUsedAt ?? -Infinity) - (b.lastUsedAt ?? -Infinity))[0]!;
     advice =
       `${current ? '' : 'Could not tell which secret this process authenticates with (last_used_at did not single one out). '}` +
       `${pick.uuid} looks unused (${pick.lastUsedAt === undefined ? 'never used' : `least recently used: ${usage(pick, now)}`}); ` +
@@ -582,7 +627,11 @@ async function rollback(client: SecretsClient, run: Run, uuid: string, what: str
     return true;
   } catch (err) {
     const e = asIms(err, 'Rollback failed.');
-    run.step('rollback', 'failed', `Could not delete ${what} ${uuid} (${e.code}): delete it by hand (deleteClientSecret or \`ims-token secrets delete ${uuid}\`).`);
+    run.step(
+      'rollback',
+      'failed',
+      `Could not delete ${what} ${uuid} (${e.code}): delete it by hand (deleteClientSecret or \`ims-token secrets delete ${uuid}\`).`,
+    );
     return false;
   }
 }
@@ -606,7 +655,11 @@ async function deleteOld(
     return;
   }
   if (o.signal?.aborted) {
-    run.step('delete-old', 'skipped', `Cancelled by the AbortSignal: the old secret ${oldUuid} stays; rerun with the new secret and deleteOld: true to finish.`);
+    run.step(
+      'delete-old',
+      'skipped',
+      `Cancelled by the AbortSignal: the old secret ${oldUuid} stays; rerun with the new secret and deleteOld: true to finish.`,
+    );
     return;
   }
   let list: readonly ClientSecretInfo[];
@@ -614,7 +667,11 @@ async function deleteOld(
     list = fresh ?? (await client.listClientSecrets(o.signal ? { signal: o.signal } : undefined));
   } catch (err) {
     const e = asIms(err, 'Listing failed.');
-    run.step('delete-old', 'failed', `Could not list the secrets before deleting the old one (${e.code}): ${oldUuid} stays; rerun with the new secret and deleteOld: true to finish.`);
+    run.step(
+      'delete-old',
+      'failed',
+      `Could not list the secrets before deleting the old one (${e.code}): ${oldUuid} stays; rerun with the new secret and deleteOld: true to finish.`,
+    );
     return;
   }
   const old = list.find((s) => s.uuid === oldUuid);
@@ -623,7 +680,11 @@ async function deleteOld(
     return;
   }
   if (!list.some((s) => s.uuid === newUuid)) {
-    run.step('delete-old', 'failed', `The new secret ${newUuid} is not listed any more: not deleting ${oldUuid}, which may be the only working secret.`);
+    run.step(
+      'delete-old',
+      'failed',
+      `The new secret ${newUuid} is not listed any more: not deleting ${oldUuid}, which may be the only working secret.`,
+    );
     return;
   }
   const t = now();
@@ -651,7 +712,11 @@ async function deleteOld(
   } catch (err) {
     const e = asIms(err, 'Delete failed.');
     if (e.code !== 'IMS_NOT_FOUND') {
-      run.step('delete-old', 'failed', `Could not delete the old secret ${oldUuid} (${e.code}): ${e.message} The new secret ${newUuid} is in place; rerun to finish.`);
+      run.step(
+        'delete-old',
+        'failed',
+        `Could not delete the old secret ${oldUuid} (${e.code}): ${e.message} The new secret ${newUuid} is in place; rerun to finish.`,
+      );
       return;
     }
   }

@@ -104,7 +104,10 @@ describe('createSecretsClient', () => {
     };
     expect(bad({ orgId: '' })).toMatchObject({ code: 'IMS_CONFIG', message: expect.stringContaining('"orgId"') });
     expect(bad({ credentialId: 'a/b' })).toMatchObject({ code: 'IMS_CONFIG', message: expect.stringContaining('"credentialId"') });
-    expect(bad({ managementUrl: 'http://example.com' })).toMatchObject({ code: 'IMS_CONFIG', message: expect.stringContaining('"managementUrl"') });
+    expect(bad({ managementUrl: 'http://example.com' })).toMatchObject({
+      code: 'IMS_CONFIG',
+      message: expect.stringContaining('"managementUrl"'),
+    });
     expect(bad({ clientSecret: '' })).toMatchObject({ code: 'IMS_CONFIG', message: expect.stringContaining('"clientSecret"') });
     const client = createSecretsClient(base);
     try {
@@ -167,7 +170,13 @@ describe('createSecretsClient', () => {
       await client.listClientSecrets();
       expect(emu.stats.mintedByClient[c.clientId]).toBe(minted! + 1);
 
-      emu.fault({ target: 'secrets', kind: 'response', status: 401, body: { error_code: '401013', message: 'Oauth token is not valid' }, times: 2 });
+      emu.fault({
+        target: 'secrets',
+        kind: 'response',
+        status: 401,
+        body: { error_code: '401013', message: 'Oauth token is not valid' },
+        times: 2,
+      });
       const err = await rejection(client.listClientSecrets());
       expect(err.code).toBe('IMS_UNAUTHORIZED_CLIENT');
       expect(err.status).toBe(401);
@@ -259,7 +268,14 @@ describe('secretsClientFromEnv', () => {
     const file = join(dir, 'secret');
     await writeFile(file, `# rotated by ims-token\n${c.clientSecret}\nsome-older-secret\n`, { mode: 0o600 });
     const client = secretsClientFromEnv(
-      { IMS_CLIENT_ID: c.clientId, IMS_CLIENT_SECRET_FILE: file, IMS_ORG_ID: c.orgId, IMS_CREDENTIAL_ID: c.credentialId, IMS_URL: emu.url, IMS_MANAGEMENT_URL: emu.url },
+      {
+        IMS_CLIENT_ID: c.clientId,
+        IMS_CLIENT_SECRET_FILE: file,
+        IMS_ORG_ID: c.orgId,
+        IMS_CREDENTIAL_ID: c.credentialId,
+        IMS_URL: emu.url,
+        IMS_MANAGEMENT_URL: emu.url,
+      },
       { retryBaseDelayMs: 1, logger: log },
     );
     try {

@@ -178,7 +178,6 @@ function bindLogger(logger: Logger | undefined): Required<Logger> {
   return { debug: bind('debug'), info: bind('info'), warn: bind('warn'), error: bind('error') };
 }
 
-
 /** Epoch ms from Adobe's strings of milliseconds (numbers and ISO dates accepted too). */
 function parseTime(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return value;
@@ -220,7 +219,10 @@ class Client implements SecretsClient {
 
   constructor(options: SecretsClientOptions) {
     if (typeof options !== 'object' || options === null) {
-      throw new ImsTokenError('IMS_CONFIG', 'createSecretsClient needs an options object: { clientId, clientSecret, orgId, credentialId } (or use secretsClientFromEnv()).');
+      throw new ImsTokenError(
+        'IMS_CONFIG',
+        'createSecretsClient needs an options object: { clientId, clientSecret, orgId, credentialId } (or use secretsClientFromEnv()).',
+      );
     }
     this.orgId = checkId('orgId', options.orgId);
     this.credentialId = checkId('credentialId', options.credentialId);
@@ -276,7 +278,11 @@ class Client implements SecretsClient {
       if (typeof uuid !== 'string' || uuid === '') throw this.#bad(a, 'with a secret without a uuid');
       if (createdAt === undefined) throw this.#bad(a, `with secret ${uuid} without a created_at time`);
       let expiresAt: 'PERMANENT' | number = 'PERMANENT';
-      if (s.expires_at !== undefined && s.expires_at !== null && !(typeof s.expires_at === 'string' && s.expires_at.toUpperCase() === 'PERMANENT')) {
+      if (
+        s.expires_at !== undefined &&
+        s.expires_at !== null &&
+        !(typeof s.expires_at === 'string' && s.expires_at.toUpperCase() === 'PERMANENT')
+      ) {
         const t = parseTime(s.expires_at);
         if (t === undefined) throw this.#bad(a, `with secret ${uuid} with an unreadable expires_at`);
         expiresAt = t;
@@ -293,7 +299,9 @@ class Client implements SecretsClient {
     return out.sort((x, y) => x.createdAt - y.createdAt || (x.uuid < y.uuid ? -1 : 1));
   }
 
-  async findCurrentClientSecret(options?: SecretsCallOptions): Promise<{ secrets: ClientSecretInfo[]; current: ClientSecretInfo | undefined }> {
+  async findCurrentClientSecret(
+    options?: SecretsCallOptions,
+  ): Promise<{ secrets: ClientSecretInfo[]; current: ClientSecretInfo | undefined }> {
     const signal = options?.signal;
     const before = await this.listClientSecrets(options);
     if (before.length <= 1) return { secrets: before, current: before[0] };
@@ -334,7 +342,13 @@ class Client implements SecretsClient {
   }
 
   toJSON(): Record<string, unknown> {
-    return { clientId: this.clientId, orgId: this.orgId, credentialId: this.credentialId, imsUrl: this.imsUrl, managementUrl: this.managementUrl };
+    return {
+      clientId: this.clientId,
+      orgId: this.orgId,
+      credentialId: this.credentialId,
+      imsUrl: this.imsUrl,
+      managementUrl: this.managementUrl,
+    };
   }
 
   [INSPECT](): string {
@@ -387,7 +401,12 @@ class Client implements SecretsClient {
       exchange({
         url,
         method,
-        headers: { authorization: `Bearer ${accessToken}`, 'x-api-key': this.clientId, accept: 'application/json', 'user-agent': 'ims-token' },
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          'x-api-key': this.clientId,
+          accept: 'application/json',
+          'user-agent': 'ims-token',
+        },
         timeoutMs: this.#o.timeoutMs ?? 10_000,
         signal,
         dispatcher,
@@ -441,17 +460,24 @@ class Client implements SecretsClient {
       const delay = e.retryable && attempt < maxRetries && safeToRepeat ? backoffDelay(attempt, base, cap, e.retryAfterMs) : undefined;
       if (delay === undefined) {
         if (op === 'add' && e.retryable && !safeToRepeat) {
-          throw new ImsTokenError(e.code, `${e.message} A secret may or may not have been created: list the secrets before adding another.`, {
-            status: e.status,
-            debugId: e.debugId,
-            retryAfterMs: e.retryAfterMs,
-            cause: e,
-          });
+          throw new ImsTokenError(
+            e.code,
+            `${e.message} A secret may or may not have been created: list the secrets before adding another.`,
+            {
+              status: e.status,
+              debugId: e.debugId,
+              retryAfterMs: e.retryAfterMs,
+              cause: e,
+            },
+          );
         }
         throw e;
       }
       ambiguous = true;
-      this.#logger.debug({ op, code: e.code, attempt: attempt + 1, delayMs: Math.round(delay), debugId: e.debugId }, 'ims-token: retrying the I/O Management API call');
+      this.#logger.debug(
+        { op, code: e.code, attempt: attempt + 1, delayMs: Math.round(delay), debugId: e.debugId },
+        'ims-token: retrying the I/O Management API call',
+      );
       await sleep(delay, signal, abortedRequest);
     }
   }
@@ -460,7 +486,12 @@ class Client implements SecretsClient {
     const j = a.json;
     const raw = [j?.message, j?.error_description, j?.error, j?.error_code].find((v) => typeof v === 'string' || typeof v === 'number');
     const said = raw === undefined ? '' : scrub(String(raw), this.#known()).replace(/\s+/g, ' ').slice(0, 200);
-    const details = { status: a.status, debugId: a.debugId, ...(typeof j?.error_code === 'string' ? { imsError: j.error_code } : {}), ...(said ? { imsErrorDescription: said } : {}) };
+    const details = {
+      status: a.status,
+      debugId: a.debugId,
+      ...(typeof j?.error_code === 'string' ? { imsError: j.error_code } : {}),
+      ...(said ? { imsErrorDescription: said } : {}),
+    };
     const where = `The I/O Management API (${this.#host})`;
     const answered = `HTTP ${a.status}${said ? `: ${said}` : ''}`;
     let code: ImsTokenErrorCode;
@@ -491,7 +522,13 @@ class Client implements SecretsClient {
       message = `${where} answered ${answered} to ${op === 'list' ? 'listing' : op === 'add' ? 'adding' : 'deleting'} client secrets.`;
     }
     const retryAfterMs = a.status === 429 || a.status === 503 ? parseRetryAfter(a.retryAfter, this.#clock()) : undefined;
-    return new ImsTokenError(code, message, { ...details, retryAfterMs, ...(code === 'IMS_SERVER_ERROR' || code === 'IMS_RATE_LIMITED' ? { hint: 'The I/O Management API is failing or throttling; this is retried automatically. Try again later.' } : {}) });
+    return new ImsTokenError(code, message, {
+      ...details,
+      retryAfterMs,
+      ...(code === 'IMS_SERVER_ERROR' || code === 'IMS_RATE_LIMITED'
+        ? { hint: 'The I/O Management API is failing or throttling; this is retried automatically. Try again later.' }
+        : {}),
+    });
   }
 }
 

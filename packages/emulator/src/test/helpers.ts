@@ -1,7 +1,8 @@
 import type { Emulator } from '../types';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../emulator';
 
-export const MGMT_SCOPES = 'AdobeID,openid,read_organizations,additional_info.projectedProductContext,additional_info.roles,adobeio_api,read_client_secret,manage_client_secrets';
+export const MGMT_SCOPES =
+  'AdobeID,openid,read_organizations,additional_info.projectedProductContext,additional_info.roles,adobeio_api,read_client_secret,manage_client_secrets';
 
 export interface TokenAnswer {
   status: number;
@@ -10,7 +11,11 @@ export interface TokenAnswer {
 }
 
 /** POSTs a form to the emulator's token endpoint. */
-export async function tokenRequest(emu: Emulator, params: Record<string, string>, init: { query?: Record<string, string>; signal?: AbortSignal } = {}): Promise<TokenAnswer> {
+export async function tokenRequest(
+  emu: Emulator,
+  params: Record<string, string>,
+  init: { query?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<TokenAnswer> {
   const qs = init.query ? `?${new URLSearchParams(init.query).toString()}` : '';
   const res = await fetch(`${emu.url}/ims/token/v3${qs}`, {
     method: 'POST',

@@ -20,7 +20,11 @@ async function limitError(cfg: SecretsConfig, err: ImsTokenError): Promise<ImsTo
     'IMS_SECRET_LIMIT',
     `Cannot add a client secret: credential ${cfg.client.credentialId} already has ${list.length} secrets, the most Adobe allows: ${list.map((s) => describeSecret(s)).join('; ')}. ` +
       `${pick.uuid} looks unused (${pick.lastUsedAt === undefined ? 'never used' : 'least recently used'}).`,
-    { status: err.status, debugId: err.debugId, hint: `If no service uses it, delete it with \`ims-token secrets delete ${pick.uuid}\`, then add again.` },
+    {
+      status: err.status,
+      debugId: err.debugId,
+      hint: `If no service uses it, delete it with \`ims-token secrets delete ${pick.uuid}\`, then add again.`,
+    },
   );
 }
 
@@ -50,7 +54,9 @@ that looks unused. For a rotation without downtime (add, verify, store, delete t
         throw err;
       }
       if (ctx.flags.json === true) {
-        ctx.print(`${JSON.stringify({ uuid: added.uuid, clientSecret: added.clientSecret, createdAt: new Date(added.createdAt).toISOString() })}\n`);
+        ctx.print(
+          `${JSON.stringify({ uuid: added.uuid, clientSecret: added.clientSecret, createdAt: new Date(added.createdAt).toISOString() })}\n`,
+        );
       } else {
         ctx.print(`${added.clientSecret}\n`);
       }

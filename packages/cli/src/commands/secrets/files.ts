@@ -33,7 +33,11 @@ function fsError(what: string, path: string, err: unknown): Error {
 }
 
 /** Checks a target before anything is changed at Adobe: its directory is writable, an existing file readable. */
-export async function checkTarget(path: string, flag: string, { mustExist, keepMode }: { mustExist: boolean; keepMode: boolean }): Promise<Target> {
+export async function checkTarget(
+  path: string,
+  flag: string,
+  { mustExist, keepMode }: { mustExist: boolean; keepMode: boolean },
+): Promise<Target> {
   let before: string | undefined;
   let mode = 0o600;
   try {
@@ -41,13 +45,24 @@ export async function checkTarget(path: string, flag: string, { mustExist, keepM
     if (keepMode) mode = (await stat(path)).mode & 0o777;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') throw usageError(`${flag} ${path} cannot be read (${code ?? 'error'}).`, `Check the path and its permissions, or pass another ${flag}.`);
-    if (mustExist) throw usageError(`${flag} ${path} does not exist.`, `${flag} updates an existing dotenv file; check the path (it is relative to the current directory).`);
+    if (code !== 'ENOENT')
+      throw usageError(
+        `${flag} ${path} cannot be read (${code ?? 'error'}).`,
+        `Check the path and its permissions, or pass another ${flag}.`,
+      );
+    if (mustExist)
+      throw usageError(
+        `${flag} ${path} does not exist.`,
+        `${flag} updates an existing dotenv file; check the path (it is relative to the current directory).`,
+      );
   }
   try {
     await access(dirname(path), constants.W_OK);
   } catch (err) {
-    throw usageError(`${flag} ${path}: its directory is not writable (${(err as NodeJS.ErrnoException).code ?? 'error'}).`, `Create the directory or fix its permissions, or pass another ${flag}.`);
+    throw usageError(
+      `${flag} ${path}: its directory is not writable (${(err as NodeJS.ErrnoException).code ?? 'error'}).`,
+      `Create the directory or fix its permissions, or pass another ${flag}.`,
+    );
   }
   return { path, before, mode };
 }

@@ -43,11 +43,25 @@ the current secret (twice when there are two secrets, to tell which one it is).
       const s = ctx.out;
       const rows = [
         ['uuid', 'created', 'last used', ''],
-        ...list.map((x) => [x.uuid, whenRelative(x.createdAt, now), whenRelative(x.lastUsedAt, now), x.uuid === current ? s.green(`← ${cfg.source}`) : '']),
+        ...list.map((x) => [
+          x.uuid,
+          whenRelative(x.createdAt, now),
+          whenRelative(x.lastUsedAt, now),
+          x.uuid === current ? s.green(`← ${cfg.source}`) : '',
+        ]),
       ];
       const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-      const line = (r: string[]): string => `${r.slice(0, 3).map((c, i) => c.padEnd(widths[i]!)).join('  ')}${r[3] ? `  ${r[3]}` : ''}`.trimEnd();
-      ctx.print(`${s.dim(line(rows[0]!))}\n${rows.slice(1).map((r) => `${line(r)}\n`).join('')}`);
+      const line = (r: string[]): string =>
+        `${r
+          .slice(0, 3)
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')}${r[3] ? `  ${r[3]}` : ''}`.trimEnd();
+      ctx.print(
+        `${s.dim(line(rows[0]!))}\n${rows
+          .slice(1)
+          .map((r) => `${line(r)}\n`)
+          .join('')}`,
+      );
       const expiring = list.filter((x) => x.expiresAt !== 'PERMANENT');
       for (const x of expiring) ctx.print(`${s.yellow('!')} ${x.uuid} expires ${when(x.expiresAt as number)}\n`);
       const head = `${list.length} of the 2 secrets Adobe allows on credential ${client.credentialId} (client id ${client.clientId}).`;

@@ -19,7 +19,11 @@ async function verifyScopes(ctx: Context): Promise<string[]> {
   if (typeof f.scopes === 'string') raw = f.scopes;
   else if (typeof f.preset === 'string') {
     raw = (SCOPE_PRESETS as Record<string, string>)[f.preset];
-    if (raw === undefined) throw usageError(`Unknown --preset "${f.preset.slice(0, 40)}".`, `Use one of: ${Object.keys(SCOPE_PRESETS).join(', ')}; or pass --scopes.`);
+    if (raw === undefined)
+      throw usageError(
+        `Unknown --preset "${f.preset.slice(0, 40)}".`,
+        `Use one of: ${Object.keys(SCOPE_PRESETS).join(', ')}; or pass --scopes.`,
+      );
   } else {
     raw = (await loadEnv(ctx)).env[ENV.scopes];
     from = ENV.scopes;
@@ -28,7 +32,10 @@ async function verifyScopes(ctx: Context): Promise<string[]> {
   try {
     return normalizeScopes(raw);
   } catch {
-    throw usageError(`${from} must be a comma-separated list of scopes without spaces inside a scope.`, 'Fix the scopes the new secret is checked with (your services\' IMS_SCOPES).');
+    throw usageError(
+      `${from} must be a comma-separated list of scopes without spaces inside a scope.`,
+      "Fix the scopes the new secret is checked with (your services' IMS_SCOPES).",
+    );
   }
 }
 
@@ -75,16 +82,29 @@ function onSignals(ctx: Context, controller: AbortController): () => void {
 export const command: CommandModule = {
   options: {
     ...SECRETS_OPTIONS,
-    'write-secret-file': { type: 'string', value: '<path>', help: 'write the new secret, then the old one, to this file (0600, atomic): for IMS_CLIENT_SECRET_FILE' },
-    'write-env-file': { type: 'string', value: '<path>', help: 'set IMS_CLIENT_SECRET (and IMS_CLIENT_SECRET_NEXT, if there, to the old secret) in this dotenv file' },
+    'write-secret-file': {
+      type: 'string',
+      value: '<path>',
+      help: 'write the new secret, then the old one, to this file (0600, atomic): for IMS_CLIENT_SECRET_FILE',
+    },
+    'write-env-file': {
+      type: 'string',
+      value: '<path>',
+      help: 'set IMS_CLIENT_SECRET (and IMS_CLIENT_SECRET_NEXT, if there, to the old secret) in this dotenv file',
+    },
     'delete-old': { type: 'boolean', help: 'then delete the old secret, if it has been idle for --min-idle (or --force)' },
-    'min-idle': { type: 'string', value: '<duration>', help: `how long the old secret must be unused before --delete-old deletes it: 30s, 15m, 2h, 1d (default ${DEFAULT_MIN_IDLE})` },
+    'min-idle': {
+      type: 'string',
+      value: '<duration>',
+      help: `how long the old secret must be unused before --delete-old deletes it: 30s, 15m, 2h, 1d (default ${DEFAULT_MIN_IDLE})`,
+    },
     force: { type: 'boolean', help: 'with --delete-old: delete the old secret even if it was used recently' },
     'dry-run': { type: 'boolean', help: 'check and print the plan; change nothing' },
   },
   maxPositionals: 0,
   help: {
-    usage: 'ims-token secrets rotate [--write-secret-file <path> | --write-env-file <path>] [--delete-old [--min-idle 15m] [--force]] [--dry-run] [--json]',
+    usage:
+      'ims-token secrets rotate [--write-secret-file <path> | --write-env-file <path>] [--delete-old [--min-idle 15m] [--force]] [--dry-run] [--json]',
     description: `Rotates the client secret without downtime, through the I/O Management API: mints a token with the
 current secret, lists the secrets (Adobe allows two: with two already it stops with IMS_SECRET_LIMIT and
 names the unused one), adds a secret, verifies it by minting a token for the services' scopes (--scopes,
@@ -114,10 +134,16 @@ earlier rotation (deletes the old secret once idle), so a nightly job can altern
     const envPath = typeof f['write-env-file'] === 'string' ? resolvePath(ctx, f['write-env-file']) : undefined;
     const toStdout = secretPath === undefined && envPath === undefined;
     if (json && toStdout && !dryRun) {
-      throw usageError('--json prints the report on stdout, so the new secret cannot go there too.', 'Pass --write-secret-file <path> or --write-env-file <path> (or leave out --json).');
+      throw usageError(
+        '--json prints the report on stdout, so the new secret cannot go there too.',
+        'Pass --write-secret-file <path> or --write-env-file <path> (or leave out --json).',
+      );
     }
     if (!deleteOld && (f['min-idle'] !== undefined || f.force === true)) {
-      throw usageError(`${f.force === true ? '--force' : '--min-idle'} only applies to --delete-old.`, 'Add --delete-old, or leave it out.');
+      throw usageError(
+        `${f.force === true ? '--force' : '--min-idle'} only applies to --delete-old.`,
+        'Add --delete-old, or leave it out.',
+      );
     }
     const minIdleText = typeof f['min-idle'] === 'string' ? f['min-idle'] : DEFAULT_MIN_IDLE;
     const minIdleMs = parseDuration(minIdleText);
@@ -125,8 +151,10 @@ earlier rotation (deletes the old secret once idle), so a nightly job can altern
       throw usageError('--min-idle must be a duration such as 30s, 15m, 2h or 1d (at most 366d).', 'Pass e.g. --min-idle 15m.');
     }
     // Check the files first, so that a wrong path never gets as far as adding a secret.
-    const secretTarget = secretPath === undefined ? undefined : await checkTarget(secretPath, '--write-secret-file', { mustExist: false, keepMode: false });
-    const envTarget = envPath === undefined ? undefined : await checkTarget(envPath, '--write-env-file', { mustExist: true, keepMode: true });
+    const secretTarget =
+      secretPath === undefined ? undefined : await checkTarget(secretPath, '--write-secret-file', { mustExist: false, keepMode: false });
+    const envTarget =
+      envPath === undefined ? undefined : await checkTarget(envPath, '--write-env-file', { mustExist: true, keepMode: true });
     if (envTarget) checkEnvFile(envTarget, '--write-env-file');
     const scopes = await verifyScopes(ctx);
     const cfg = await resolveSecretsConfig(ctx);
@@ -148,7 +176,10 @@ earlier rotation (deletes the old secret once idle), so a nightly job can altern
         }
         if (envTarget) {
           const next = envKeys(envTarget.before ?? '')[ENV.clientSecretNext] !== undefined;
-          const values: Array<[string, string]> = [[ENV.clientSecret, secret], ...(next ? [[ENV.clientSecretNext, cfg.current] as [string, string]] : [])];
+          const values: Array<[string, string]> = [
+            [ENV.clientSecret, secret],
+            ...(next ? [[ENV.clientSecretNext, cfg.current] as [string, string]] : []),
+          ];
           await writeAtomic(envTarget.path, setEnvValues(envTarget.before, values), envTarget.mode);
           done.push(envTarget);
         }
@@ -196,11 +227,17 @@ earlier rotation (deletes the old secret once idle), so a nightly job can altern
         if (envTarget) {
           const now = await checkTarget(envTarget.path, '--write-env-file', { mustExist: true, keepMode: true });
           const hasNext = envKeys(now.before ?? '')[ENV.clientSecretNext] !== undefined;
-          await writeAtomic(now.path, setEnvValues(now.before, [[ENV.clientSecret, keep], ...(hasNext ? [[ENV.clientSecretNext, ''] as [string, string]] : [])]), now.mode);
+          await writeAtomic(
+            now.path,
+            setEnvValues(now.before, [[ENV.clientSecret, keep], ...(hasNext ? [[ENV.clientSecretNext, ''] as [string, string]] : [])]),
+            now.mode,
+          );
           tidied.push(now.path);
         }
       } catch (err) {
-        ctx.note(`ims-token: ${ctx.err.yellow('warning')}: could not remove the deleted old secret from ${secretTarget?.path ?? envTarget?.path}: ${(err as Error).message}`);
+        ctx.note(
+          `ims-token: ${ctx.err.yellow('warning')}: could not remove the deleted old secret from ${secretTarget?.path ?? envTarget?.path}: ${(err as Error).message}`,
+        );
       }
     }
 
@@ -212,9 +249,13 @@ earlier rotation (deletes the old secret once idle), so a nightly job can altern
     }
     if (!report.ok) {
       const failed = report.steps.find((s) => s.status === 'failed');
-      throw new ImsTokenError('IMS_ROTATION_FAILED', `The new secret ${report.newSecretUuid ?? ''} is in place, but a step failed: ${cliWords(failed?.detail ?? 'see the steps above')}`, {
-        hint: 'Rerun with the new secret as the current one and --delete-old to finish, or delete the old secret with "ims-token secrets delete <uuid>".',
-      });
+      throw new ImsTokenError(
+        'IMS_ROTATION_FAILED',
+        `The new secret ${report.newSecretUuid ?? ''} is in place, but a step failed: ${cliWords(failed?.detail ?? 'see the steps above')}`,
+        {
+          hint: 'Rerun with the new secret as the current one and --delete-old to finish, or delete the old secret with "ims-token secrets delete <uuid>".',
+        },
+      );
     }
     return 0;
   },
@@ -228,7 +269,9 @@ function reportJson(r: RotationReport, where: string, written: readonly string[]
 function summary(r: RotationReport, written: readonly string[], toStdout: boolean): string {
   if (r.dryRun) return 'ims-token: dry run: nothing was changed.';
   const old = r.oldSecretUuid ?? 'the old secret';
-  const oldState = r.deletedOld ? `the old secret ${old} was deleted` : `the old secret ${old} still works (rerun with --delete-old once no service uses it)`;
+  const oldState = r.deletedOld
+    ? `the old secret ${old} was deleted`
+    : `the old secret ${old} still works (rerun with --delete-old once no service uses it)`;
   if (r.mode === 'finish') return `ims-token: finished an earlier rotation: ${oldState}.`;
   const where = toStdout ? 'printed on stdout (store it now: it is never shown again)' : `written to ${written.join(' and ')}`;
   return `ims-token: rotated: the new secret ${r.newSecretUuid ?? ''} is ${where}; ${oldState}.`;

@@ -9,8 +9,16 @@ import { relative } from '../../output';
 /** Options of every `secrets` command, on top of the global ones. */
 export const SECRETS_OPTIONS = {
   'org-id': { type: 'string', value: '<id>', help: 'IMS organization ID (…@AdobeOrg); wins over IMS_ORG_ID' },
-  'credential-id': { type: 'string', value: '<id>', help: 'credential ID (Developer Console → project → credential); wins over IMS_CREDENTIAL_ID' },
-  'management-url': { type: 'string', value: '<url>', help: 'I/O Management API base URL (default https://api.adobe.io); wins over IMS_MANAGEMENT_URL' },
+  'credential-id': {
+    type: 'string',
+    value: '<id>',
+    help: 'credential ID (Developer Console → project → credential); wins over IMS_CREDENTIAL_ID',
+  },
+  'management-url': {
+    type: 'string',
+    value: '<url>',
+    help: 'I/O Management API base URL (default https://api.adobe.io); wins over IMS_MANAGEMENT_URL',
+  },
 } as const satisfies OptionSpecs;
 
 /** What a `secrets` command connects with. `current` is the secret value: never print it. */
@@ -90,7 +98,10 @@ export async function resolveSecretsConfig(ctx: Context): Promise<SecretsConfig>
  * The secrets, and which of them this run's secret is (core's `findCurrentClientSecret`: with two, the one
  * whose `last_used_at` moves when we mint). `current` is `undefined` when that does not single one out.
  */
-export async function listWithCurrent(_ctx: Context, cfg: SecretsConfig): Promise<{ list: ClientSecretInfo[]; current: string | undefined }> {
+export async function listWithCurrent(
+  _ctx: Context,
+  cfg: SecretsConfig,
+): Promise<{ list: ClientSecretInfo[]; current: string | undefined }> {
   const { secrets, current } = await cfg.client.findCurrentClientSecret();
   return { list: secrets, current: current?.uuid };
 }

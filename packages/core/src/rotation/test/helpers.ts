@@ -30,9 +30,6 @@ export function clientFor(emu: Emulator, c: Client, logger?: Logger, extra: Part
   return createSecretsClient({ ...connection(emu, c, logger), ...extra });
 }
 
-
-
-
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
