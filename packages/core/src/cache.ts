@@ -48,8 +48,28 @@ export function normalizeScopes(input: string | readonly string[], field = 'scop
   const list = (typeof input === 'string' ? input.split(',') : input.flatMap((s) => s.split(','))).map((s) => s.trim()).filter(Boolean);
   if (list.length === 0) throw configError(field, 'must name at least one scope (e.g. "openid,AdobeID,firefly_api")');
   const bad = list.find((s) => /\s/.test(s));
-  if (bad !== undefined) throw configError(field, 'a scope must not contain spaces (separate scopes with commas)');
+  if (bad !== undefined) throw configError(field, 'must not contain spaces inside a scope (separate scopes with commas)');
   return [...new Set(list)];
+}
+
+/** The least life a token must have left to be handed out, unless `minRemainingMs` says otherwise: 60 s. */
+export const DEFAULT_MIN_REMAINING_MS = 60_000;
+
+/**
+ * Until when (epoch ms) a token may be handed out: while it has at least `minRemainingMs` of life left.
+ * For short-lived tokens the margin shrinks: with the default it is at most 5 % of the lifetime, with a
+ * chosen `minRemainingMs` at most half of it. The provider, the CLI and every store apply this one rule.
+ *
+ * @example
+ * ```ts
+ * serveUntil({ issuedAt: 0, expiresAt: 86_400_000 })            // 86_340_000: 60 s before expiry
+ * serveUntil({ issuedAt: 0, expiresAt: 86_400_000 }, 3_600_000) // 82_800_000: an hour before expiry
+ * ```
+ */
+export function serveUntil(token: { readonly expiresAt: number; readonly issuedAt: number }, minRemainingMs?: number): number {
+  const lifetime = Math.max(0, token.expiresAt - token.issuedAt);
+  const margin = minRemainingMs === undefined ? Math.min(DEFAULT_MIN_REMAINING_MS, lifetime / 20) : Math.min(minRemainingMs, lifetime / 2);
+  return token.expiresAt - margin;
 }
 
 /**

@@ -24,30 +24,31 @@ function configError(fn: () => unknown): ImsTokenError {
 }
 
 describe('createTokenProvider validates its options', () => {
-  it.each<[string, Partial<Record<keyof TokenProviderOptions, unknown>>, RegExp]>([
-    ['missing clientId', { clientId: undefined }, /"clientId": is required/],
-    ['empty clientId', { clientId: '  ' }, /"clientId": must not be empty/],
-    ['clientId with a comma', { clientId: 'a,b' }, /"clientId"/],
-    ['missing secret', { clientSecret: undefined }, /"clientSecret": is required/],
-    ['empty secret', { clientSecret: '' }, /"clientSecret"/],
-    ['three secrets', { clientSecret: ['a', 'b', 'c'] }, /"clientSecret"/],
-    ['a number as secret', { clientSecret: 42 }, /"clientSecret"/],
-    ['secret and secret file', { clientSecretFile: '/tmp/x' }, /"clientSecretFile": give either/],
-    ['missing scopes', { scopes: undefined }, /"scopes"/],
-    ['empty scopes', { scopes: ' , ' }, /"scopes": must name at least one scope/],
-    ['empty scope array', { scopes: [] }, /"scopes"/],
-    ['a scope with a space', { scopes: 'openid AdobeID' }, /"scopes": a scope must not contain spaces/],
-    ['plain http IMS', { imsUrl: 'http://ims-na1.adobelogin.com' }, /"imsUrl": must use https/],
-    ['ftp IMS', { imsUrl: 'ftp://ims' }, /"imsUrl": must be an https URL/],
-    ['not a URL', { imsUrl: 'ims-na1' }, /"imsUrl": is not a valid URL/],
-    ['URL with a query', { imsUrl: 'https://ims-na1.adobelogin.com/?client_secret=x' }, /"imsUrl": must not have a query/],
-    ['URL with credentials', { imsUrl: 'https://u:p@ims-na1.adobelogin.com' }, /"imsUrl": must not contain credentials/],
-    ['negative timeout', { timeoutMs: -1 }, /"timeoutMs"/],
-    ['fractional retries', { maxRetries: 1.5 }, /"maxRetries": must be a whole number/],
-    ['a store without get', { store: { set() {}, delete() {} } }, /"store": must implement get, set and delete/],
-    ['a clock that is not a function', { clock: 5 }, /"clock"/],
-  ])('%s', (_name, patch, message) => {
+  it.each<[string, Partial<Record<keyof TokenProviderOptions, unknown>>, string, RegExp]>([
+    ['missing clientId', { clientId: undefined }, 'clientId', /^clientId is required/],
+    ['empty clientId', { clientId: '  ' }, 'clientId', /^clientId must not be empty/],
+    ['clientId with a comma', { clientId: 'a,b' }, 'clientId', /^clientId /],
+    ['missing secret', { clientSecret: undefined }, 'clientSecret', /^clientSecret is required/],
+    ['empty secret', { clientSecret: '' }, 'clientSecret', /^clientSecret /],
+    ['three secrets', { clientSecret: ['a', 'b', 'c'] }, 'clientSecret', /^clientSecret /],
+    ['a number as secret', { clientSecret: 42 }, 'clientSecret', /^clientSecret /],
+    ['secret and secret file', { clientSecretFile: '/tmp/x' }, 'clientSecretFile', /^clientSecretFile is set together with clientSecret/],
+    ['missing scopes', { scopes: undefined }, 'scopes', /^scopes /],
+    ['empty scopes', { scopes: ' , ' }, 'scopes', /^scopes must name at least one scope/],
+    ['empty scope array', { scopes: [] }, 'scopes', /^scopes /],
+    ['a scope with a space', { scopes: 'openid AdobeID' }, 'scopes', /^scopes must not contain spaces inside a scope/],
+    ['plain http IMS', { imsUrl: 'http://ims-na1.adobelogin.com' }, 'imsUrl', /^imsUrl must use https/],
+    ['ftp IMS', { imsUrl: 'ftp://ims' }, 'imsUrl', /^imsUrl must be an https URL/],
+    ['not a URL', { imsUrl: 'ims-na1' }, 'imsUrl', /^imsUrl is not a valid URL/],
+    ['URL with a query', { imsUrl: 'https://ims-na1.adobelogin.com/?client_secret=x' }, 'imsUrl', /^imsUrl must not have a query/],
+    ['URL with credentials', { imsUrl: 'https://u:p@ims-na1.adobelogin.com' }, 'imsUrl', /^imsUrl must not contain credentials/],
+    ['negative timeout', { timeoutMs: -1 }, 'timeoutMs', /^timeoutMs /],
+    ['fractional retries', { maxRetries: 1.5 }, 'maxRetries', /^maxRetries must be a whole number/],
+    ['a store without get', { store: { set() {}, delete() {} } }, 'store', /^store must implement get, set and delete/],
+    ['a clock that is not a function', { clock: 5 }, 'clock', /^clock /],
+  ])('%s', (_name, patch, field, message) => {
     const e = configError(() => createTokenProvider({ ...base, ...patch } as TokenProviderOptions));
+    expect(e.field).toBe(field); // programs read the field; people read the message
     expect(e.message).toMatch(message);
   });
 

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import type { Dispatcher } from 'undici';
 import { ImsTokenError, configError } from './errors';
-import { DEFAULT_IMS_URL, normalizeImsUrl, normalizeScopes } from './cache';
+import { DEFAULT_IMS_URL, DEFAULT_MIN_REMAINING_MS, normalizeImsUrl, normalizeScopes } from './cache';
 export { DEFAULT_IMS_URL, isLoopbackHost, normalizeImsUrl, normalizeScopes } from './cache';
 import type { TokenStore } from './store';
 
@@ -187,7 +187,7 @@ export function resolveOptions(input: TokenProviderOptions): ResolvedOptions {
     throw configError('clientSecret', 'is required (or give clientSecretFile / IMS_CLIENT_SECRET_FILE)');
   }
   if (o.clientSecret !== undefined && o.clientSecretFile !== undefined) {
-    throw configError('clientSecretFile', 'give either clientSecret or clientSecretFile, not both');
+    throw configError('clientSecretFile', 'is set together with clientSecret; give only one of them');
   }
   const imsUrl = normalizeImsUrl(o.imsUrl ?? DEFAULT_IMS_URL);
   const logger = input.logger ?? {};
@@ -213,7 +213,7 @@ export function resolveOptions(input: TokenProviderOptions): ResolvedOptions {
     retryBaseDelayMs: o.retryBaseDelayMs ?? 250,
     retryMaxDelayMs: o.retryMaxDelayMs ?? 30_000,
     refreshWindowMs: o.refreshWindowMs,
-    minRemainingMs: o.minRemainingMs ?? 60_000,
+    minRemainingMs: o.minRemainingMs ?? DEFAULT_MIN_REMAINING_MS,
     negativeCacheMs: o.negativeCacheMs ?? 30_000,
     logger: { debug: bind('debug'), info: bind('info'), warn: bind('warn'), error: bind('error') },
     dispatcher: input.dispatcher,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { normalizeImsUrl, normalizeScopes } from './config';
 import type { TokenProviderOptions } from './config';
-import { ImsTokenError } from './errors';
+import { ImsTokenError, configError } from './errors';
 import { defaultCacheDir } from './cache';
 import { FileStore } from './file-store';
 import { ATTACH_LOGGER, OWNED_STORE } from './provider';
@@ -26,12 +26,6 @@ export const ENV = {
   credentialId: 'IMS_CREDENTIAL_ID',
   managementUrl: 'IMS_MANAGEMENT_URL',
 } as const;
-
-function envError(name: string, problem: string, hint?: string): ImsTokenError {
-  return new ImsTokenError('IMS_CONFIG', `${name} ${problem}.`, {
-    hint: hint ?? `Set ${name} in the environment of the process (or in the .env file your app or \`ims-token --env-file\` loads).`,
-  });
-}
 
 function read(env: Record<string, string | undefined>, name: string): string | undefined {
   const v = env[name];
@@ -60,34 +54,30 @@ function read(env: Record<string, string | undefined>, name: string): string | u
  */
 export function fromEnv(env: Record<string, string | undefined> = process.env): TokenProviderOptions {
   const clientId = read(env, ENV.clientId);
-  if (!clientId) throw envError(ENV.clientId, 'is not set (the client ID of the OAuth Server-to-Server credential)');
-  if (/[\s,]/.test(clientId)) throw envError(ENV.clientId, 'must not contain spaces or commas');
+  if (!clientId) throw configError(ENV.clientId, 'is not set (the client ID of the OAuth Server-to-Server credential)');
+  if (/[\s,]/.test(clientId)) throw configError(ENV.clientId, 'must not contain spaces or commas');
   const secret = read(env, ENV.clientSecret);
   const next = read(env, ENV.clientSecretNext);
   const file = read(env, ENV.clientSecretFile);
   if (file && (secret || next)) {
-    throw envError(ENV.clientSecretFile, `is set together with ${ENV.clientSecret}; set only one of them`);
+    throw configError(ENV.clientSecretFile, `is set together with ${ENV.clientSecret}; set only one of them`);
   }
   if (!file && !secret) {
-    throw envError(ENV.clientSecret, `is not set (or set ${ENV.clientSecretFile} to a file holding it)`);
+    throw configError(ENV.clientSecret, `is not set (or set ${ENV.clientSecretFile} to a file holding it)`);
   }
-  if (next && !secret) throw envError(ENV.clientSecretNext, `is set but ${ENV.clientSecret} is not`);
+  if (next && !secret) throw configError(ENV.clientSecretNext, `is set but ${ENV.clientSecret} is not`);
   const scopesRaw = read(env, ENV.scopes);
-  if (!scopesRaw) throw envError(ENV.scopes, 'is not set (comma-separated scopes, e.g. openid,AdobeID,firefly_api)');
+  if (!scopesRaw) throw configError(ENV.scopes, 'is not set (comma-separated scopes, e.g. openid,AdobeID,firefly_api)');
   let scopes: string[];
   try {
     scopes = normalizeScopes(scopesRaw, ENV.scopes);
   } catch {
-    throw envError(ENV.scopes, 'must be a comma-separated list of scopes without spaces inside a scope');
+    throw configError(ENV.scopes, 'must be a comma-separated list of scopes without spaces inside a scope');
   }
   const imsUrlRaw = read(env, ENV.imsUrl);
   let imsUrl: string | undefined;
   if (imsUrlRaw) {
-    try {
-      imsUrl = normalizeImsUrl(imsUrlRaw, ENV.imsUrl);
-    } catch (err) {
-      throw envError(ENV.imsUrl, (err as Error).message.replace(/^Invalid option "IMS_URL": /, '').replace(/\.$/, ''));
-    }
+    imsUrl = normalizeImsUrl(imsUrlRaw, ENV.imsUrl);
   }
   const store = storeFromEnv(read(env, ENV.tokenCache), read(env, ENV.tokenCacheKey), env);
   return {
@@ -111,7 +101,7 @@ export function storeFromEnv(
   env: Record<string, string | undefined> = process.env,
 ): TokenStore | undefined {
   if (encryptionKey !== undefined && !(value !== undefined && /^rediss?:\/\//i.test(value))) {
-    throw envError(
+    throw configError(
       ENV.tokenCacheKey,
       'is set, but only a redis:// or rediss:// IMS_TOKEN_CACHE encrypts tokens at rest; unset it or use Redis',
     );
@@ -120,11 +110,11 @@ export function storeFromEnv(
   if (value === 'file') return owned(new FileStore({ dir: defaultCacheDir(env) }));
   if (value.startsWith('file:')) {
     const dir = value.slice('file:'.length);
-    if (!dir) throw envError(ENV.tokenCache, 'is "file:" without a directory (use file or file:/path/to/dir)');
+    if (!dir) throw configError(ENV.tokenCache, 'is "file:" without a directory (use file or file:/path/to/dir)');
     return owned(new FileStore({ dir }));
   }
   if (/^rediss?:\/\//i.test(value)) return owned(new LazyRedisStore(value, encryptionKey));
-  throw envError(ENV.tokenCache, 'must be memory, file, file:<dir>, or a redis:// or rediss:// URL');
+  throw configError(ENV.tokenCache, 'must be memory, file, file:<dir>, or a redis:// or rediss:// URL');
 }
 
 interface RedisModule {

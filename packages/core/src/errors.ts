@@ -83,6 +83,11 @@ export interface ImsTokenErrorDetails {
   hint?: string;
   /** The underlying error. */
   cause?: unknown;
+  /**
+   * The option, argument or environment variable at fault (`clientId`, `IMS_SCOPES`, `allowedHosts[1]` …),
+   * for `IMS_CONFIG` errors. Programs map it (a CLI to its flag, a form to its input) instead of parsing the message.
+   */
+  field?: string;
 }
 
 const RETRYABLE: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
@@ -112,6 +117,8 @@ export class ImsTokenError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly hint: string;
+  /** The option, argument or environment variable at fault, when one is (`IMS_CONFIG`). Never its value. */
+  readonly field: string | undefined;
 
   constructor(code: ImsTokenErrorCode, message: string, details: ImsTokenErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -123,6 +130,7 @@ export class ImsTokenError extends Error {
     this.retryable = details.retryable ?? RETRYABLE.has(code);
     this.retryAfterMs = details.retryAfterMs;
     this.hint = details.hint ?? HINTS[code];
+    this.field = details.field;
     Object.defineProperty(this, BRAND, { value: true });
   }
 
@@ -144,18 +152,29 @@ export class ImsTokenError extends Error {
       debugId: this.debugId,
       retryable: this.retryable,
       retryAfterMs: this.retryAfterMs,
+      field: this.field,
     };
   }
 }
 
-/** The default hint for a code. */
-export function hintFor(code: ImsTokenErrorCode): string {
-  return HINTS[code];
-}
-
-/** An `IMS_CONFIG` error naming an option (never its value). Internal: not exported from the package. */
-export function configError(field: string, problem: string): ImsTokenError {
-  return new ImsTokenError('IMS_CONFIG', `Invalid option "${field}": ${problem}.`, {
-    hint: `Fix "${field}" in the options passed to createTokenProvider (or its environment variable, see fromEnv).`,
+/**
+ * The one way to report a bad option, argument or environment variable: an `IMS_CONFIG` error whose
+ * message is `<field> <problem>.` and whose `field` names what is at fault, never its value.
+ *
+ * @example
+ * ```ts
+ * throw configError('timeoutMs', 'must be a whole number of milliseconds')
+ * // ImsTokenError IMS_CONFIG: "timeoutMs must be a whole number of milliseconds." (err.field === 'timeoutMs')
+ * ```
+ */
+export function configError(field: string, problem: string, options: { hint?: string; cause?: unknown } = {}): ImsTokenError {
+  return new ImsTokenError('IMS_CONFIG', `${field} ${problem}.`, {
+    field,
+    hint:
+      options.hint ??
+      (/^[A-Z][A-Z0-9_]+$/.test(field)
+        ? `Set ${field} in the environment of the process (or in the .env file your app or \`ims-token --env-file\` loads).`
+        : `Fix the option ${field}: the README of the package you call lists every option.`),
+    ...(options.cause !== undefined ? { cause: options.cause } : {}),
   });
 }

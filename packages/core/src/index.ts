@@ -11,12 +11,12 @@ export type {
 export { fromEnv, ENV } from './env';
 export { DEFAULT_IMS_URL, isLoopbackHost, normalizeScopes } from './config';
 export type { TokenProviderOptions, ClientSecretInput, Logger } from './config';
-export { ImsTokenError, ImsTokenErrorCode } from './errors';
+export { ImsTokenError, ImsTokenErrorCode, configError } from './errors';
 export type { ImsTokenErrorDetails } from './errors';
 export { MemoryStore } from './store';
 export type { TokenStore } from './store';
 export { FileStore } from './file-store';
-export { defaultCacheDir } from './cache';
+export { defaultCacheDir, serveUntil, DEFAULT_MIN_REMAINING_MS } from './cache';
 export type { FileStoreOptions } from './file-store';
 export { decodeImsToken, createImsToken, serializeImsToken, deserializeImsToken } from './token';
 export type { ImsToken, ImsTokenClaims, SerializedImsToken } from './token';

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { cacheKeyFor } from './cache';
+import { cacheKeyFor, serveUntil } from './cache';
 import { resolveOptions } from './config';
 import type { ResolvedOptions, TokenProviderOptions } from './config';
 import { COARSE_MIN_MARGIN_MS, coarse, coarseClockUsable, startCoarseClock } from './coarse-clock';
@@ -108,8 +108,13 @@ export interface TokenProvider {
   getToken(options?: GetTokenOptions): Promise<ImsToken>;
   /** `{ authorization: 'Bearer …', 'x-api-key': clientId }` for the current token. */
   getAuthHeaders(options?: GetTokenOptions): Promise<ImsAuthHeaders>;
-  /** Drops the cached token, but only while it is still `accessToken` (so a burst of 401s causes one refresh). */
-  invalidate(accessToken?: string): Promise<void>;
+  /**
+   * Reports that an API refused `accessToken` (a 401) and drops it, but only while it is still the cached
+   * token (so a burst of 401s causes one refresh). Resolves `true` when the caller should retry once with a
+   * fresh token from `getAuthHeaders()`, `false` when it should pass the 401 on: core decides, so no client
+   * can turn its requests into IMS mints. Without an argument, drops whatever is cached (and resolves `true`).
+   */
+  invalidate(accessToken?: string): Promise<boolean>;
   /** Replaces the client secrets in a running process (after a rotation). */
   setSecrets(secrets: string | readonly string[]): void;
   /** A synchronous snapshot, without the token. */
@@ -443,11 +448,10 @@ class Provider implements TokenProvider {
 
   #times(token: ImsToken): { refreshAt: number; serveUntil: number } {
     const lifetime = Math.max(0, token.expiresAt - token.issuedAt);
-    const minRemaining = Math.min(this.#o.minRemainingMs, this.#userMinRemaining ? lifetime / 2 : lifetime / 20);
     const window = (this.#o.refreshWindowMs ?? Math.min(3_600_000, lifetime / 10)) * (1 + 0.2 * this.#jitter);
-    const serveUntil = token.expiresAt - minRemaining;
-    const refreshAt = Math.floor(Math.max(token.issuedAt, Math.min(serveUntil, token.expiresAt - window)));
-    return { refreshAt, serveUntil };
+    const until = serveUntil(token, this.#userMinRemaining ? this.#o.minRemainingMs : undefined);
+    const refreshAt = Math.floor(Math.max(token.issuedAt, Math.min(until, token.expiresAt - window)));
+    return { refreshAt, serveUntil: until };
   }
 
   #adopt(token: ImsToken, source: 'ims' | 'store'): Entry {
@@ -486,7 +490,7 @@ class Provider implements TokenProvider {
     this.#o.logger.error({ error: String((err as Error)?.message ?? err) }, 'ims-token: an event listener threw');
   }
 
-  async invalidate(accessToken?: string): Promise<void> {
+  async invalidate(accessToken?: string): Promise<boolean> {
     const e = this.#entry;
     if (accessToken === undefined || e?.token.accessToken === accessToken) this.#entry = undefined;
     const target = accessToken ?? e?.token.accessToken;
@@ -499,6 +503,7 @@ class Provider implements TokenProvider {
     } catch (err) {
       this.#storeError('delete', err);
     }
+    return true;
   }
 
   setSecrets(secrets: string | readonly string[]): void {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ImsTokenError } from '@ims-token/core';
+import { ImsTokenError, serveUntil } from '@ims-token/core';
 import type { ImsToken, Logger, TokenStore } from '@ims-token/core';
 import { decode, encode, header, parseEncryptionKey } from './codec';
 import type { DecodeProblem, EncryptionKey } from './codec';
@@ -61,8 +61,7 @@ function positiveMs(options: RedisStoreOptions, field: 'lockTtlMs' | 'waitTimeou
 
 /** @internal How long before its own expiry an entry leaves Redis: 60 s, or 5 % of a short token's life (as core stops serving it). */
 export function expiryMarginMs(token: ImsToken): number {
-  const lifetime = Math.max(0, token.expiresAt - token.issuedAt);
-  return Math.min(60_000, Math.floor(lifetime / 20));
+  return Math.floor(token.expiresAt - serveUntil(token));
 }
 
 const PROBLEMS: Record<DecodeProblem, string> = {

@@ -528,18 +528,19 @@ describe('rotateClientSecret', () => {
   it('validates its options and honours an aborted signal', async () => {
     const c = client(newClient(emu));
     const conn = connection(emu, c, log);
-    const config = async (o: Record<string, unknown>): Promise<string> => {
+    const fieldOf = async (o: Record<string, unknown>): Promise<string> => {
       const err = await rejection(rotateClientSecret(o as never));
       expect(err.code).toBe('IMS_CONFIG');
-      return err.message as string;
+      expect(err.message).toMatch(new RegExp(`^${err.field} `)); // "<field> <problem>."
+      return err.field as string;
     };
-    expect(await config({ ...conn })).toContain('"persist"');
-    expect(await config({ ...conn, persist: async () => {}, minIdleMs: -1 })).toContain('"minIdleMs"');
-    expect(await config({ ...conn, persist: async () => {}, verifyAttempts: 0 })).toContain('"verifyAttempts"');
-    expect(await config({ ...conn, persist: async () => {}, scopes: ' ' })).toContain('"scopes"');
-    expect(await config({ ...conn, client: clientFor(emu, c), persist: async () => {} })).toContain('"clientId"');
-    expect(await config({ client: {}, persist: async () => {} })).toContain('"client"');
-    expect(await config({ ...conn, orgId: 'a/b', persist: async () => {} })).toContain('"orgId"');
+    expect(await fieldOf({ ...conn })).toBe('persist');
+    expect(await fieldOf({ ...conn, persist: async () => {}, minIdleMs: -1 })).toBe('minIdleMs');
+    expect(await fieldOf({ ...conn, persist: async () => {}, verifyAttempts: 0 })).toBe('verifyAttempts');
+    expect(await fieldOf({ ...conn, persist: async () => {}, scopes: ' ' })).toBe('scopes');
+    expect(await fieldOf({ ...conn, client: clientFor(emu, c), persist: async () => {} })).toBe('clientId');
+    expect(await fieldOf({ client: {}, persist: async () => {} })).toBe('client');
+    expect(await fieldOf({ ...conn, orgId: 'a/b', persist: async () => {} })).toBe('orgId');
 
     const ctrl = new AbortController();
     ctrl.abort();

@@ -1,6 +1,6 @@
 import { normalizeScopes } from '../config';
 import type { Logger } from '../config';
-import { ImsTokenError } from '../errors';
+import { ImsTokenError, configError } from '../errors';
 import type { ImsTokenErrorCode, ImsTokenErrorDetails } from '../errors';
 import { createTokenProvider } from '../provider';
 import { scrub } from '../redact';
@@ -121,12 +121,6 @@ interface Resolved {
   verifyDelayMs: number;
   onStep: ((step: RotationStep) => void) | undefined;
   signal: AbortSignal | undefined;
-}
-
-function configError(field: string, problem: string): ImsTokenError {
-  return new ImsTokenError('IMS_CONFIG', `Invalid option "${field}": ${problem}.`, {
-    hint: `Fix "${field}" in the options passed to rotateClientSecret.`,
-  });
 }
 
 function int(o: Record<string, unknown>, field: string, def: number, min: number, max: number): number {

@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import { normalizeImsUrl } from '../config';
 import type { ClientSecretInput, Logger } from '../config';
 import { ENV } from '../env';
-import { ImsTokenError } from '../errors';
+import { ImsTokenError, configError } from '../errors';
 import type { ImsTokenErrorCode } from '../errors';
 import { backoffDelay, createDefaultDispatcher, exchange, parseRetryAfter, wasNotSent } from '../http';
 import type { Answer } from '../http';
@@ -145,25 +145,17 @@ const internals = new WeakMap<object, SecretsClientInternals>();
 /** The internals of a client made by {@link createSecretsClient}; `IMS_CONFIG` for any other object. */
 export function internalsOf(client: SecretsClient): SecretsClientInternals {
   const found = typeof client === 'object' && client !== null ? internals.get(client) : undefined;
-  if (!found) throw new ImsTokenError('IMS_CONFIG', 'Invalid option "client": must be a client made by createSecretsClient().');
+  if (!found) throw configError('client', 'must be a client made by createSecretsClient()');
   return found;
-}
-
-function configError(field: string, problem: string, fn = 'createSecretsClient'): ImsTokenError {
-  return new ImsTokenError('IMS_CONFIG', `Invalid option "${field}": ${problem}.`, {
-    hint: `Fix "${field}" in the options passed to ${fn} (or its environment variable, see secretsClientFromEnv).`,
-  });
 }
 
 /** An org ID, credential ID or secret uuid: a non-empty path segment. */
 export function checkId(field: string, value: unknown, what: 'option' | 'argument' = 'option'): string {
-  const label = `Invalid ${what} "${field}"`;
-  if (typeof value !== 'string') throw new ImsTokenError('IMS_CONFIG', `${label}: must be a string.`);
+  const hint = what === 'argument' ? { hint: `Pass the ${field} as it appears in Adobe Developer Console or in a secrets list.` } : {};
+  if (typeof value !== 'string') throw configError(field, 'must be a string', hint);
   const v = value.trim();
-  if (v === '') throw new ImsTokenError('IMS_CONFIG', `${label}: must not be empty.`);
-  if (/[/\\?#%\s]/.test(v) || v === '.' || v === '..') {
-    throw new ImsTokenError('IMS_CONFIG', `${label}: must not contain slashes, spaces, "?", "#" or "%".`);
-  }
+  if (v === '') throw configError(field, 'must not be empty', hint);
+  if (/[/\\?#%\s]/.test(v) || v === '.' || v === '..') throw configError(field, 'must not contain slashes, spaces, "?", "#" or "%"', hint);
   return v;
 }
 
@@ -226,12 +218,7 @@ class Client implements SecretsClient {
     }
     this.orgId = checkId('orgId', options.orgId);
     this.credentialId = checkId('credentialId', options.credentialId);
-    let managementUrl: string;
-    try {
-      managementUrl = normalizeImsUrl(options.managementUrl ?? DEFAULT_MANAGEMENT_URL, 'managementUrl');
-    } catch (err) {
-      throw configError('managementUrl', (err as Error).message.replace(/^Invalid option "managementUrl": /, '').replace(/\.$/, ''));
-    }
+    const managementUrl = normalizeImsUrl(options.managementUrl ?? DEFAULT_MANAGEMENT_URL, 'managementUrl');
     this.managementUrl = managementUrl;
     this.#host = new URL(managementUrl).host;
     this.#o = options;
@@ -556,12 +543,6 @@ function readEnv(env: Record<string, string | undefined>, name: string): string 
   return v === undefined || v.trim() === '' ? undefined : v.trim();
 }
 
-function envError(name: string, problem: string): ImsTokenError {
-  return new ImsTokenError('IMS_CONFIG', `${name} ${problem}.`, {
-    hint: `Set ${name} in the environment or in .env (see the README of @ims-token/core).`,
-  });
-}
-
 /**
  * Builds a {@link SecretsClient} from `IMS_CLIENT_ID`, `IMS_CLIENT_SECRET` (or the first secret line of
  * `IMS_CLIENT_SECRET_FILE`, read now), `IMS_ORG_ID`, `IMS_CREDENTIAL_ID`, `IMS_URL` and `IMS_MANAGEMENT_URL`.
@@ -578,29 +559,29 @@ export function secretsClientFromEnv(
   overrides: Partial<SecretsClientOptions> = {},
 ): SecretsClient {
   const clientId = readEnv(env, ENV.clientId);
-  if (!clientId) throw envError(ENV.clientId, 'is not set (the client ID of the OAuth Server-to-Server credential)');
-  if (/[\s,]/.test(clientId)) throw envError(ENV.clientId, 'must not contain spaces or commas');
+  if (!clientId) throw configError(ENV.clientId, 'is not set (the client ID of the OAuth Server-to-Server credential)');
+  if (/[\s,]/.test(clientId)) throw configError(ENV.clientId, 'must not contain spaces or commas');
   const secret = readEnv(env, ENV.clientSecret);
   const file = readEnv(env, ENV.clientSecretFile);
-  if (secret && file) throw envError(ENV.clientSecretFile, `is set together with ${ENV.clientSecret}; set only one of them`);
+  if (secret && file) throw configError(ENV.clientSecretFile, `is set together with ${ENV.clientSecret}; set only one of them`);
   let clientSecret: string;
   if (file) {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw envError(ENV.clientSecretFile, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw configError(ENV.clientSecretFile, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     const first = text
       .split(/\r?\n/)
       .map((l) => l.trim())
       .find((l) => l !== '' && !l.startsWith('#'));
-    if (!first) throw envError(ENV.clientSecretFile, 'names a file without a client secret line');
+    if (!first) throw configError(ENV.clientSecretFile, 'names a file without a client secret line');
     clientSecret = first;
   } else if (secret) {
     clientSecret = secret;
   } else {
-    throw envError(ENV.clientSecret, `is not set (or set ${ENV.clientSecretFile} to a file holding it)`);
+    throw configError(ENV.clientSecret, `is not set (or set ${ENV.clientSecretFile} to a file holding it)`);
   }
   const ids: Record<'orgId' | 'credentialId', string> = { orgId: '', credentialId: '' };
   for (const [key, name, what] of [
@@ -608,11 +589,11 @@ export function secretsClientFromEnv(
     ['credentialId', ENV.credentialId, 'the credential ID from Adobe Developer Console'],
   ] as const) {
     const v = readEnv(env, name);
-    if (!v) throw envError(name, `is not set (${what}; needed for the I/O Management API)`);
+    if (!v) throw configError(name, `is not set (${what}; needed for the I/O Management API)`);
     try {
       ids[key] = checkId(key, v);
     } catch {
-      throw envError(name, 'must not contain slashes, spaces, "?", "#" or "%"');
+      throw configError(name, 'must not contain slashes, spaces, "?", "#" or "%"');
     }
   }
   const urls: { imsUrl?: string; managementUrl?: string } = {};
@@ -622,11 +603,7 @@ export function secretsClientFromEnv(
   ] as const) {
     const raw = readEnv(env, name);
     if (!raw) continue;
-    try {
-      urls[key] = normalizeImsUrl(raw, name);
-    } catch (err) {
-      throw envError(name, (err as Error).message.replace(`Invalid option "${name}": `, '').replace(/\.$/, ''));
-    }
+    urls[key] = normalizeImsUrl(raw, name);
   }
   return createSecretsClient({ clientId, clientSecret, orgId: ids.orgId, credentialId: ids.credentialId, ...urls, ...overrides });
 }
