@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
-import { ENV, FileStore, ImsTokenError, createTokenProvider, defaultCacheDir, fromEnv } from '@ims-token/core';
+import { ENV, FileStore, ImsTokenError, createTokenProvider, defaultCacheDir, fromEnv, parseSecretLines } from '@ims-token/core';
 import type { Logger, TokenProvider, TokenProviderOptions } from '@ims-token/core';
 import { usageError } from './args';
 import type { Context } from './context';
@@ -66,10 +66,7 @@ export async function stdinSecrets(ctx: Context): Promise<string[]> {
   let text: string;
   if (canPrompt(ctx.io)) text = await promptHidden(ctx.io, 'Client secret (not shown): ');
   else text = await readAll(ctx.io.stdin, 64 * 1024);
-  const lines = text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
+  const lines = parseSecretLines(text);
   if (lines.length === 0)
     throw usageError(
       '--client-secret-stdin was given but standard input held no secret.',

@@ -20,6 +20,7 @@ import {
   defaultCacheDir,
   normalizeImsUrl,
   normalizeScopes,
+  parseSecretLines,
   readCachedTokenSync,
 } from '@ims-token/core/cache';
 import { formatToken } from './format';
@@ -62,9 +63,7 @@ function parseArgv(argv: readonly string[]): { flags: Map<string, string>; forma
 /** One or two secrets in the file, as core's secret source requires (it reads the file before the cache). */
 function secretFileOk(path: string): boolean {
   try {
-    const n = readFileSync(path, 'utf8')
-      .split(/\r?\n/)
-      .filter((l) => !l.trimStart().startsWith('#') && l.trim() !== '').length;
+    const n = parseSecretLines(readFileSync(path, 'utf8')).length;
     return n >= 1 && n <= 2;
   } catch {
     return false;

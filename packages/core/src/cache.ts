@@ -52,6 +52,23 @@ export function normalizeScopes(input: string | readonly string[], field = 'scop
   return [...new Set(list)];
 }
 
+/**
+ * The client secrets in the text of a secret file (or of standard input): one per line, blank lines and
+ * `#` comments skipped, surrounding whitespace trimmed, CRLF or LF. The caller decides how many it accepts
+ * (core takes one or two).
+ *
+ * @example
+ * ```ts
+ * parseSecretLines('# rotated 2026-11-29\np8e-new\r\np8e-old\n') // ['p8e-new', 'p8e-old']
+ * ```
+ */
+export function parseSecretLines(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
 /** The least life a token must have left to be handed out, unless `minRemainingMs` says otherwise: 60 s. */
 export const DEFAULT_MIN_REMAINING_MS = 60_000;
 

@@ -16,7 +16,7 @@ export type { ImsTokenErrorDetails } from './errors';
 export { MemoryStore } from './store';
 export type { TokenStore } from './store';
 export { FileStore } from './file-store';
-export { defaultCacheDir, serveUntil, DEFAULT_MIN_REMAINING_MS } from './cache';
+export { defaultCacheDir, serveUntil, DEFAULT_MIN_REMAINING_MS, parseSecretLines } from './cache';
 export type { FileStoreOptions } from './file-store';
 export { decodeImsToken, createImsToken, serializeImsToken, deserializeImsToken } from './token';
 export type { ImsToken, ImsTokenClaims, SerializedImsToken } from './token';

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { ImsTokenError } from './errors';
+import { parseSecretLines } from './cache';
 import type { ClientSecretInput } from './config';
 
 const STATIC = Symbol.for('ims-token.staticSecret');
@@ -130,7 +131,7 @@ export class SecretSource {
         `Cannot read the client secret file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
       );
     }
-    const lines = text.split(/\r?\n/).filter((l) => !l.trimStart().startsWith('#'));
+    const lines = parseSecretLines(text);
     const next = checkList(lines, `the client secret file ${file}`);
     this.#fileStamp = stamp;
     const fp = fingerprintOf(next);

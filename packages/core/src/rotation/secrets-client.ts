@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { normalizeImsUrl } from '../config';
 import type { ClientSecretInput, Logger } from '../config';
 import { ENV } from '../env';
+import { parseSecretLines } from '../cache';
 import { ImsTokenError, configError } from '../errors';
 import type { ImsTokenErrorCode } from '../errors';
 import { backoffDelay, createDefaultDispatcher, exchange, parseRetryAfter, wasNotSent } from '../http';
@@ -572,10 +573,7 @@ export function secretsClientFromEnv(
     } catch (err) {
       throw configError(ENV.clientSecretFile, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    const first = text
-      .split(/\r?\n/)
-      .map((l) => l.trim())
-      .find((l) => l !== '' && !l.startsWith('#'));
+    const first = parseSecretLines(text)[0];
     if (!first) throw configError(ENV.clientSecretFile, 'names a file without a client secret line');
     clientSecret = first;
   } else if (secret) {

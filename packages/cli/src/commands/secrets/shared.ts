@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ENV, ImsTokenError, secretsClientFromEnv } from '@ims-token/core';
+import { ENV, ImsTokenError, parseSecretLines, secretsClientFromEnv } from '@ims-token/core';
 import type { ClientSecretInfo, SecretsClient } from '@ims-token/core';
 import type { OptionSpecs } from '../../args';
 import { cliHint, cliLogger, loadEnv, resolvePath, stdinSecrets } from '../../config';
@@ -73,10 +73,7 @@ export async function resolveSecretsConfig(ctx: Context): Promise<SecretsConfig>
       } catch (err) {
         throw configError(ENV.clientSecretFile, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
       }
-      current = text
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .find((l) => l !== '' && !l.startsWith('#'));
+      current = parseSecretLines(text)[0];
       if (!current) throw configError(ENV.clientSecretFile, 'names a file without a client secret line');
       source = `${where(ENV.clientSecretFile)} (${file})`;
     } else {
