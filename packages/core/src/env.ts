@@ -183,9 +183,9 @@ class LazyRedisStore implements TokenStore {
     return (await this.#load()).delete(key, accessToken);
   }
 
-  async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  async withLock<T>(key: string, fn: () => Promise<T>, options?: { signal?: AbortSignal }): Promise<T> {
     const s = await this.#load();
-    return s.withLock ? s.withLock(key, fn) : fn();
+    return s.withLock ? s.withLock(key, fn, options) : fn();
   }
 
   async close(): Promise<void> {

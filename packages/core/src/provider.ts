@@ -322,11 +322,17 @@ class Provider implements TokenProvider {
     // Across processes: one holder mints; the others, once they get the lock, find its token in the store.
     let ran = false;
     try {
-      return await withLock.call<TokenStore, [string, () => Promise<Entry>], Promise<Entry>>(this.#store, this.cacheKey, async () => {
-        ran = true;
-        return (!force && (await this.#storeGet(background))) || mint();
-      });
+      return await withLock.call<TokenStore, [string, () => Promise<Entry>, { signal: AbortSignal }], Promise<Entry>>(
+        this.#store,
+        this.cacheKey,
+        async () => {
+          ran = true;
+          return (!force && (await this.#storeGet(background))) || mint();
+        },
+        { signal: this.#closing.signal },
+      );
     } catch (err) {
+      if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
       if (ran || ImsTokenError.is(err)) throw err;
       this.#storeError('lock', err);
       return mint();

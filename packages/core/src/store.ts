@@ -16,8 +16,10 @@ export interface TokenStore {
   /**
    * Optional cross-process single-flight: runs `fn` while holding a lock on `key`, so that of many
    * processes missing at once only one mints. Waiters run `fn` after the holder, and find its token.
+   * When `options.signal` aborts (the provider was closed), a store stops waiting for the lock at once and
+   * rejects (with the signal's reason, or an `ImsTokenError` `IMS_ABORTED`); it never runs `fn` afterwards.
    */
-  withLock?<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  withLock?<T>(key: string, fn: () => Promise<T>, options?: { signal?: AbortSignal }): Promise<T>;
   /** Optional: releases connections or handles. */
   close?(): Promise<void>;
 }
