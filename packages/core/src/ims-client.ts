@@ -1,8 +1,7 @@
-import type { Dispatcher } from 'undici';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
 import { exchange, parseRetryAfter } from './http';
-import type { Answer } from './http';
+import type { Answer, Transport } from './http';
 import { scrub } from './redact';
 import { createImsToken, decodeImsToken } from './token';
 import type { ImsToken } from './token';
@@ -16,7 +15,7 @@ export interface TokenRequest {
   clientSecret: string;
   scopes: readonly string[];
   timeoutMs: number;
-  dispatcher: Dispatcher | undefined;
+  dispatcher: Transport | undefined;
   clock: () => number;
   /** Aborts this attempt (the provider's close()). */
   signal?: AbortSignal;

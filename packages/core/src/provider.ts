@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import { cacheKeyFor, serveUntil } from './cache';
 import { resolveOptions } from './config';
 import type { ResolvedOptions, TokenProviderOptions } from './config';
@@ -7,6 +6,7 @@ import { Emitter } from './emitter';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
 import { backoffDelay, createDefaultDispatcher } from './http';
+import type { Transport } from './http';
 import { requestToken } from './ims-client';
 import { redactToken } from './redact';
 import { SecretSource } from './secret-source';
@@ -173,7 +173,7 @@ class Provider implements TokenProvider {
   #secretFingerprint = '';
   #invalidated: string[] = [];
   #lastError: TokenProviderStatus['lastError'];
-  #agent: Dispatcher | undefined;
+  #agent: Transport | undefined;
   #closed = false;
   readonly #c: TokenProviderStatus['counters'] = {
     hits: 0,
