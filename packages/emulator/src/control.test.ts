@@ -59,8 +59,18 @@ describe('control API', () => {
   it('clients, config and revoke', async () => {
     const created = await control(emu, 'POST', 'clients', { allowedScopes: ['openid'] });
     expect(created.status).toBe(201);
-    const c = created.body as { clientId: string; clientSecret: string; orgId: string; credentialId: string; clientSecrets: string[] };
+    const c = created.body as {
+      clientId: string;
+      clientSecret: string;
+      orgId: string;
+      orgCode: string;
+      credentialId: string;
+      clientSecrets: string[];
+    };
     expect(c.clientSecrets).toEqual([c.clientSecret]);
+    expect(c.orgId).toMatch(/^\d+$/);
+    expect(c.orgCode).toMatch(/^[0-9A-F]{24}@AdobeOrg$/);
+    expect((await control(emu, 'POST', 'clients', { orgId: 'X@AdobeOrg' })).status).toBe(400);
     expect(emu.client(c.clientId)!.allowedScopes).toEqual(['openid']);
 
     expect((await control(emu, 'POST', 'config', { tokenLifetimeSeconds: 60, secretActivationDelayMs: 0 })).body).toMatchObject({

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,8 +17,16 @@ import type {
 export const DEFAULT_CLIENT_ID = 'ims-emulator-client';
 /** Client secret of the default client. */
 export const DEFAULT_CLIENT_SECRET = 'ims-emulator-secret';
-/** Organization ID of the default client. */
-export const DEFAULT_ORG_ID = 'EMULATOR_ORG@AdobeOrg';
+/**
+ * Numeric AMS org id of the default client: the `{orgId}` of the I/O Management API paths and the number in the
+ * Developer Console URL `…/console/projects/{orgId}/{projectId}/credentials/{credentialId}/details/…`
+ * (Adobe's own example, AdobeDocs/adobe-dev-console ServerToServerAuthentication/implementation.md).
+ */
+export const DEFAULT_ORG_ID = '23294';
+/** IMS org code (`<24 hex>@AdobeOrg`) of the default client's org: not what the secrets paths take. */
+export const DEFAULT_ORG_CODE = 'E0E0E0E0E0E0E0E0E0E0E0E0@AdobeOrg';
+/** Name of the default client's org, as `GET /console/organizations` answers it. */
+export const DEFAULT_ORG_NAME = 'Emulator Org';
 /** Credential ID of the default client. */
 export const DEFAULT_CREDENTIAL_ID = 'emulator-credential';
 
@@ -32,6 +40,13 @@ const MAX_JSON_BODY = 1024 * 1024;
 const MAX_SECRETS = 2;
 const JWT_HEADER = { alg: 'RS256', x5u: 'ims_na1-key-at-1.cer', kid: 'ims_na1-key-at-1', itt: 'at' };
 const FAULT_KINDS: readonly FaultKind[] = ['status', 'latency', 'reset', 'reset-mid-body', 'hang', 'malformed', 'html', 'response'];
+
+// AMS org type and the caller's role, as GET /console/organizations answers them. `entp` is the enterprise org type
+// Adobe's aio tooling filters on; ASSUMED: the role a technical account gets (not documented).
+const ORG_TYPE = 'entp';
+const ORG_ROLE = 'ADMIN';
+const NUMERIC_ORG_ID = /^\d+$/;
+const ORG_CODE = /^[^@\s/]+@AdobeOrg$/;
 const FAULT_TARGETS: readonly FaultTarget[] = ['token', 'api', 'secrets', 'any'];
 
 interface SecretRecord {
@@ -46,6 +61,16 @@ interface ClientRecord {
   pub: EmulatorClient;
   secrets: SecretRecord[];
   techAccountId: string;
+  org: OrgRecord;
+}
+
+/** An org as GET /console/organizations answers it: `id` is the numeric AMS org id, `code` the IMS org code. */
+interface OrgRecord {
+  id: string;
+  code: string;
+  name: string;
+  type: string;
+  role: string;
 }
 
 interface MintedToken {
@@ -231,6 +256,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const signingKey = randomBytes(32);
 
   const clients = new Map<string, ClientRecord>();
+  const orgs = new Map<string, OrgRecord>();
   const minted = new Map<string, MintedToken>();
   const jobs = new Map<string, Job>();
   let faults: QueuedFault[] = [];
@@ -254,6 +280,45 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return { uuid: randomUUID(), value, createdAt: Math.min(now, activeAt), activeAt };
   }
 
+  /** Finds or creates the org a client belongs to; the numeric AMS org id and the IMS org code name one org each. */
+  function resolveOrg(input: EmulatorClientInput): OrgRecord {
+    const { orgId, orgCode, orgName } = input;
+    if (orgId !== undefined && (typeof orgId !== 'string' || !NUMERIC_ORG_ID.test(orgId))) {
+      throw new TypeError(
+        'orgId must be the numeric AMS org id (the number in the Developer Console URL …/console/projects/{orgId}/…); an …@AdobeOrg value is the org code: pass it as orgCode',
+      );
+    }
+    if (orgCode !== undefined && (typeof orgCode !== 'string' || !ORG_CODE.test(orgCode))) {
+      throw new TypeError('orgCode must be an IMS org code ending in @AdobeOrg');
+    }
+    const byId = orgId === undefined ? undefined : orgs.get(orgId);
+    const byCode = orgCode === undefined ? undefined : [...orgs.values()].find((o) => o.code === orgCode);
+    const existing = byId ?? byCode;
+    if (existing) {
+      if (
+        (byId && byCode && byId !== byCode) ||
+        (orgCode !== undefined && existing.code !== orgCode) ||
+        (orgId !== undefined && existing.id !== orgId)
+      ) {
+        throw new Error(`org ${orgId ?? orgCode} is already registered with another org id or code`);
+      }
+      if (orgName !== undefined && orgName !== existing.name)
+        throw new Error(`org ${existing.id} is already registered as "${existing.name}"`);
+      return existing;
+    }
+    let id = orgId;
+    while (id === undefined || orgs.has(id)) id = String(randomInt(10_000, 10_000_000));
+    const org: OrgRecord = {
+      id,
+      code: orgCode ?? `${randomHex(12).toUpperCase()}@AdobeOrg`,
+      name: orgName ?? `Emulator org ${id}`,
+      type: ORG_TYPE,
+      role: ORG_ROLE,
+    };
+    orgs.set(id, org);
+    return org;
+  }
+
   function registerClient(input: EmulatorClientInput = {}): ClientRecord {
     const clientId = input.clientId ?? randomHex(16);
     if (clients.has(clientId)) throw new Error(`client ${clientId} is already registered`);
@@ -262,11 +327,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         ? input.clientSecrets
         : [input.clientSecret ?? `p8e-${randomBytes(24).toString('base64url')}`];
     if (values.length > MAX_SECRETS) throw new RangeError(`a client has at most ${MAX_SECRETS} secrets`);
+    const org = resolveOrg(input);
     const now = Date.now();
     const record: ClientRecord = {
       pub: undefined as unknown as EmulatorClient,
       secrets: values.map((v) => newSecret(v, now)),
       techAccountId: randomHex(12).toUpperCase(),
+      org,
     };
     const pub: EmulatorClient = {
       clientId,
@@ -278,8 +345,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         record.secrets = v.slice(0, MAX_SECRETS).map((value) => newSecret(value, t));
       },
       allowedScopes: input.allowedScopes ? [...input.allowedScopes] : undefined,
-      orgId: input.orgId ?? `${randomHex(12).toUpperCase()}@AdobeOrg`,
-      credentialId: input.credentialId ?? randomHex(16),
+      orgId: org.id,
+      orgCode: org.code,
+      orgName: org.name,
+      credentialId: input.credentialId ?? String(randomInt(100_000, 10_000_000)),
       disabled: input.disabled ?? false,
     };
     record.pub = pub;
@@ -295,6 +364,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       clientSecrets: record.secrets.map((s) => s.value),
       allowedScopes: p.allowedScopes ? [...p.allowedScopes] : undefined,
       orgId: p.orgId,
+      orgCode: p.orgCode,
+      orgName: p.orgName,
       credentialId: p.credentialId,
       disabled: p.disabled ?? false,
     };
@@ -307,6 +378,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       clientId: DEFAULT_CLIENT_ID,
       clientSecret: DEFAULT_CLIENT_SECRET,
       orgId: DEFAULT_ORG_ID,
+      orgCode: DEFAULT_ORG_CODE,
+      orgName: DEFAULT_ORG_NAME,
       credentialId: DEFAULT_CREDENTIAL_ID,
     });
   }
@@ -324,7 +397,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const techAccount = `${record.techAccountId}@techacct.adobe.com`;
     const payload = {
       id,
-      org: record.pub.orgId,
+      org: record.org.code, // IMS knows orgs by their code, not the AMS id
       type: 'access_token',
       client_id: record.pub.clientId,
       user_id: techAccount,
@@ -568,7 +641,32 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   // ---------------------------------------------------------------- secrets
 
+  /**
+   * `GET /console/organizations`: the orgs of the calling credential, `[{ id, code, name, type, role }]` (aio-lib-console
+   * `getOrganizations()`, spec/api.json; aio-cli-plugin-console `console org list` reads id, code and name). `id` is the
+   * numeric AMS org id the secrets paths take, `code` the IMS org code.
+   */
+  function handleOrganizations(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET') {
+      sendJson(res, 405, { error_code: '405', message: 'Method not allowed' }, { allow: 'GET' });
+      return;
+    }
+    const token = authenticate(req, res, false);
+    if (!token) return;
+    if (!token.scopes.includes('read_organizations')) {
+      // ASSUMED: the body of a missing-scope answer (the status is the gateway's; the text is not documented).
+      sendJson(res, 403, { error_code: '403027', message: 'Insufficient scope (read_organizations is required)' });
+      return;
+    }
+    const org = clients.get(token.clientId)?.org;
+    sendJson(res, 200, org ? [{ id: org.id, code: org.code, name: org.name, type: org.type, role: org.role }] : []);
+  }
+
   async function handleSecrets(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (/^\/console\/organizations\/?$/.test(url.pathname)) {
+      handleOrganizations(req, res);
+      return;
+    }
     const m = /^\/console\/organizations\/([^/]+)\/credentials\/([^/]+)\/secrets(?:\/([^/]+))?\/?$/.exec(url.pathname);
     if (!m) {
       sendJson(res, 404, { error_code: '404', message: 'Not found' });
@@ -580,8 +678,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const method = req.method ?? 'GET';
     const token = authenticate(req, res, false);
     if (!token) return;
-    const record = [...clients.values()].find((c) => c.pub.orgId === orgId && c.pub.credentialId === credentialId);
+    // The path takes the numeric AMS org id only: an …@AdobeOrg code names no org here, as at Adobe (404).
+    const record = [...clients.values()].find((c) => c.org.id === orgId && c.pub.credentialId === credentialId);
     if (!record) {
+      // Status from spec/api.json ("404 Credential Not Found"); ASSUMED: the body.
       sendJson(res, 404, { error_code: '404', message: 'credential not found' });
       return;
     }

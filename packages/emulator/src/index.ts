@@ -8,7 +8,9 @@ export {
   DEFAULT_CLIENT_ID,
   DEFAULT_CLIENT_SECRET,
   DEFAULT_CREDENTIAL_ID,
+  DEFAULT_ORG_CODE,
   DEFAULT_ORG_ID,
+  DEFAULT_ORG_NAME,
   normalizeFaultRule,
   startEmulator,
 } from './emulator';

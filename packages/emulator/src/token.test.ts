@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CREDENTIAL_ID, DEFAULT_ORG_ID, startEmulator } from './index';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CREDENTIAL_ID, DEFAULT_ORG_CODE, DEFAULT_ORG_ID, startEmulator } from './index';
 import type { Emulator } from './index';
 import { claims, mint, tokenRequest } from './test/helpers';
 
@@ -49,6 +49,7 @@ describe('token endpoint', () => {
       as: 'ims-na1',
       scope: 'openid,AdobeID,firefly_api',
       ctp: 0,
+      org: DEFAULT_ORG_CODE, // IMS names the org by its code, not the AMS id
     });
     expect(c['user_id']).toMatch(/^[0-9A-F]+@techacct\.adobe\.com$/);
     expect(typeof c['id']).toBe('string');
@@ -114,8 +115,9 @@ describe('token endpoint', () => {
   it('checks scopes against allowedScopes and refuses disabled clients', async () => {
     const c = emu.addClient({ allowedScopes: ['openid', 'AdobeID'] });
     expect(c.clientSecret).toMatch(/^p8e-/);
-    expect(c.orgId).toMatch(/@AdobeOrg$/);
-    expect(c.credentialId).toBeTruthy();
+    expect(c.orgId).toMatch(/^\d+$/);
+    expect(c.orgCode).toMatch(/^[0-9A-F]{24}@AdobeOrg$/);
+    expect(c.credentialId).toMatch(/^\d+$/);
     const ok = await tokenRequest(emu, {
       grant_type: 'client_credentials',
       client_id: c.clientId,

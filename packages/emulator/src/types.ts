@@ -11,15 +11,27 @@ export interface EmulatorClient {
   clientSecrets: string[];
   /** Scopes this client may request; `undefined` means any scope is allowed. */
   allowedScopes?: string[];
-  /** The IMS organization the credential belongs to (for the I/O Management API secrets endpoints). */
-  orgId?: string;
+  /**
+   * The numeric AMS org id of the credential's org: what the I/O Management API paths take
+   * (`/console/organizations/{orgId}/…`) and the number in the Developer Console URL
+   * `…/console/projects/{orgId}/{projectId}/credentials/{credentialId}/details/…`. Not the `…@AdobeOrg` code.
+   */
+  orgId: string;
+  /** The IMS org code of that org, `<24 hex>@AdobeOrg` (the token's `org` claim; `code` in `GET /console/organizations`). */
+  orgCode: string;
+  /** The org's name, as `GET /console/organizations` answers it. */
+  orgName: string;
   /** The Developer Console credential ID (for the I/O Management API secrets endpoints). */
-  credentialId?: string;
+  credentialId: string;
   /** A disabled client gets `400 unauthorized_client` from the token endpoint. */
   disabled?: boolean;
 }
 
-/** A client description accepted by {@link EmulatorOptions.clients} and {@link Emulator.addClient}. */
+/**
+ * A client description accepted by {@link EmulatorOptions.clients} and {@link Emulator.addClient}. Missing values are
+ * random. `orgId` must be a numeric string and `orgCode` end in `@AdobeOrg`; clients given the same `orgId` (or
+ * `orgCode`) share one org.
+ */
 export type EmulatorClientInput = Partial<EmulatorClient> & { clientId?: string; clientSecret?: string };
 
 /** Options of {@link startEmulator}. */
@@ -96,7 +108,7 @@ export interface Emulator {
   readonly port: number;
   /** A fresh snapshot of the counters. */
   readonly stats: EmulatorStats;
-  /** Registers a client; a random ID, secret, org and credential are generated when not given. */
+  /** Registers a client; a random ID, secret, org (numeric id, code, name) and credential are generated when not given. */
   addClient(c?: EmulatorClientInput): EmulatorClient & { clientSecret: string };
   /** The live client record, or `undefined`. */
   client(clientId: string): EmulatorClient | undefined;
