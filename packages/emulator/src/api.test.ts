@@ -135,6 +135,34 @@ describe('sample API', () => {
     expect(badJson.status).toBe(400);
   });
 
+  it('has an always-401 route that answers the gateway 401 whatever the token, counted per route', async () => {
+    emu.resetStats();
+    const body = { error_code: '401013', message: 'Oauth token is not valid' };
+    for (const init of [{ headers: auth(token) }, { method: 'POST', headers: auth(token), body: '{}' }, {}] as RequestInit[]) {
+      const res = await fetch(`${emu.url}/api/v1/always-401`, init);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('content-type')).toBe('application/json;charset=utf-8');
+      expect(await res.json()).toEqual(body);
+    }
+    // the token it was sent is still good elsewhere
+    expect((await fetch(`${emu.url}/api/v1/whoami`, { headers: auth(token) })).status).toBe(200);
+    expect(emu.stats).toMatchObject({
+      apiRequests: 4,
+      apiUnauthorized: 3,
+      tokensMinted: 0,
+      routes: { 'GET /api/v1/always-401': 2, 'POST /api/v1/always-401': 1, 'GET /api/v1/whoami': 1 },
+    });
+  });
+
+  it('counts requests per route, with ids collapsed', async () => {
+    emu.resetStats();
+    await fetch(`${emu.url}/api/v1/jobs/abc`, { headers: auth(token) });
+    await fetch(`${emu.url}/api/v1/jobs/def`, { headers: auth(token) });
+    await fetch(`${emu.url}/api/v9/unknown`, { headers: auth(token) });
+    await mint(emu);
+    expect(emu.stats.routes).toEqual({ 'GET /api/v1/jobs/:id': 2, 'GET (unknown route)': 1, 'POST /ims/token/v3': 1 });
+  });
+
   it('answers 404 JSON for unknown API paths', async () => {
     const res = await fetch(`${emu.url}/api/v2/nothing`, { headers: auth(token) });
     expect(res.status).toBe(404);

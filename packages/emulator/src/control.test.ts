@@ -42,6 +42,7 @@ describe('control API', () => {
       apiUnauthorized: 0,
       secretsRequests: 0,
       faultsApplied: 0,
+      routes: {},
     });
   });
 
@@ -85,6 +86,8 @@ describe('control API', () => {
     });
     expect(r.body['expires_in']).toBe(60);
     expect((await control(emu, 'POST', 'config', { tokenLifetimeSeconds: -1 })).status).toBe(400);
+    expect((await control(emu, 'POST', 'config', { lastUsedLagMs: 5000 })).body).toMatchObject({ lastUsedLagMs: 5000 });
+    expect((await control(emu, 'POST', 'config', { lastUsedLagMs: -5 })).status).toBe(400);
 
     const token = r.body['access_token'] as string;
     const headers = { authorization: `Bearer ${token}`, 'x-api-key': c.clientId };

@@ -35,11 +35,39 @@ const realSetTimeout = globalThis.setTimeout;
 const realClearTimeout = globalThis.clearTimeout;
 
 const JSON_TYPE = 'application/json;charset=utf-8';
+const ALWAYS_401_PATH = '/api/v1/always-401';
+const SAMPLE_ROUTES: readonly string[] = ['/api/v1/whoami', '/api/v1/echo', '/api/v1/download', '/api/v1/jobs', ALWAYS_401_PATH];
 const MAX_FORM_BODY = 64 * 1024;
 const MAX_JSON_BODY = 1024 * 1024;
 const MAX_SECRETS = 2;
 const JWT_HEADER = { alg: 'RS256', x5u: 'ims_na1-key-at-1.cer', kid: 'ims_na1-key-at-1', itt: 'at' };
-const FAULT_KINDS: readonly FaultKind[] = ['status', 'latency', 'reset', 'reset-mid-body', 'hang', 'malformed', 'html', 'response'];
+const FAULT_KINDS: readonly FaultKind[] = [
+  'status',
+  'latency',
+  'reset',
+  'reset-mid-body',
+  'hang',
+  'malformed',
+  'html',
+  'response',
+  'token-invalid',
+  'api-key-invalid',
+  'access-error',
+  'backpressure-limited',
+];
+/** Fault kinds that imitate the API gateway; their default target is the sample API. */
+const GATEWAY_FAULT_KINDS: readonly FaultKind[] = ['token-invalid', 'api-key-invalid', 'access-error', 'backpressure-limited'];
+
+// Adobe API gateway answers. Sourced: 401013 is the 401 example of Firefly's OpenAPI
+// (Firefly-Services/firefly-services-sdk-js packages/firefly/oas/FFApiOpenApi3.json); 403003 is the gateway answer the
+// project's DESIGN.md records. Assumed: 403000 for a missing key (no Adobe document found).
+const TOKEN_INVALID = { error_code: '401013', message: 'Oauth token is not valid' };
+const API_KEY_INVALID = { error_code: '403003', message: 'Api Key is invalid' };
+const API_KEY_MISSING = { error_code: '403000', message: 'Api Key is required' };
+// Firefly's own gateway answers (codes per DESIGN.md / issue 14). ASSUMED: the `message` texts; the backpressure one is
+// the text third-party Firefly clients match on, not an Adobe document.
+const ACCESS_ERROR = { error_code: 'access_error', message: 'Access denied' };
+const BACKPRESSURE_LIMITED = { error_code: 'backpressure_limited', message: 'Worker is overloaded. Please try again later.' };
 
 // AMS org type and the caller's role, as GET /console/organizations answers them. `entp` is the enterprise org type
 // Adobe's aio tooling filters on; ASSUMED: the role a technical account gets (not documented).
@@ -54,6 +82,9 @@ interface SecretRecord {
   value: string;
   createdAt: number;
   activeAt: number;
+  /** Times of mints with this secret not yet shown as `last_used_at` (see `lastUsedLagMs`), oldest first. */
+  uses: number[];
+  /** The `last_used_at` the secrets list shows. */
   lastUsedAt?: number;
 }
 
@@ -109,6 +140,40 @@ function b64url(input: string | Buffer): string {
 
 function randomHex(bytes: number): string {
   return randomBytes(bytes).toString('hex');
+}
+
+/** A client-secret uuid as Adobe writes them: 32 hex digits, no dashes ("11ede8ab42f138f3abe335d886a407fb"). */
+function secretUuid(): string {
+  return randomHex(16);
+}
+
+const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * The `*_str` twin of an epoch-ms time in the secrets answers, as in Adobe's examples
+ * ("Tue, May 2 2023 05:36:17.000 UTC": day of month unpadded, UTC, milliseconds).
+ */
+function adobeTimeString(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, width = 2): string => String(n).padStart(width, '0');
+  const time = `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}`;
+  return `${DAY_NAMES[d.getUTCDay()]}, ${MONTH_NAMES[d.getUTCMonth()]} ${d.getUTCDate()} ${d.getUTCFullYear()} ${time} UTC`;
+}
+
+/** The route a request counts under in `stats.routes`: method plus path with ids collapsed. */
+function routeKey(method: string, pathname: string): string {
+  const path = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname;
+  let template: string | undefined;
+  if (path === '/ims/token/v3') template = path;
+  else if (path === '/console/organizations') template = path;
+  else if (/^\/console\/organizations\/[^/]+\/credentials\/[^/]+\/secrets$/.test(path)) {
+    template = '/console/organizations/:orgId/credentials/:credentialId/secrets';
+  } else if (/^\/console\/organizations\/[^/]+\/credentials\/[^/]+\/secrets\/[^/]+$/.test(path)) {
+    template = '/console/organizations/:orgId/credentials/:credentialId/secrets/:uuid';
+  } else if (SAMPLE_ROUTES.includes(path)) template = path;
+  else if (/^\/api\/v1\/jobs\/[^/]+$/.test(path)) template = '/api/v1/jobs/:id';
+  return template === undefined ? `${method} (unknown route)` : `${method} ${template}`;
 }
 
 function splitScopes(raw: string | null | undefined): string[] {
@@ -172,6 +237,7 @@ function emptyStats(): EmulatorStats {
     apiUnauthorized: 0,
     secretsRequests: 0,
     faultsApplied: 0,
+    routes: {},
   };
 }
 
@@ -193,7 +259,7 @@ export function normalizeFaultRule(input: unknown): FaultRule {
   if (typeof kind !== 'string' || !FAULT_KINDS.includes(kind as FaultKind)) {
     throw new TypeError(`fault kind must be one of ${FAULT_KINDS.join(', ')}`);
   }
-  const target = raw['target'] ?? 'token';
+  const target = raw['target'] ?? (GATEWAY_FAULT_KINDS.includes(kind as FaultKind) ? 'api' : 'token');
   if (typeof target !== 'string' || !FAULT_TARGETS.includes(target as FaultTarget)) {
     throw new TypeError(`fault target must be one of ${FAULT_TARGETS.join(', ')}`);
   }
@@ -226,6 +292,7 @@ export function normalizeFaultRule(input: unknown): FaultRule {
   return rule;
 }
 
+// ASSUMED: IMS's own error bodies for 429 and 5xx (IMS documents the `{error, error_description}` form, not these texts).
 function faultErrorBody(status: number): { error: string; error_description: string } {
   if (status === 429) return { error: 'too_many_requests', error_description: 'Too many requests, please retry later' };
   if (status === 503) return { error: 'server_error', error_description: 'Service temporarily unavailable' };
@@ -253,6 +320,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let tokenLifetimeSeconds = positiveNumber('tokenLifetimeSeconds', options.tokenLifetimeSeconds ?? 86399, false);
   let secretActivationDelayMs = positiveNumber('secretActivationDelayMs', options.secretActivationDelayMs ?? 1000, true);
   const jobDurationMs = positiveNumber('jobDurationMs', options.jobDurationMs ?? 1500, true);
+  // ASSUMED: how soon Adobe's `last_used_at` moves after a mint is not documented; 0 = at once.
+  let lastUsedLagMs = positiveNumber('lastUsedLagMs', options.lastUsedLagMs ?? 0, true);
   const signingKey = randomBytes(32);
 
   const clients = new Map<string, ClientRecord>();
@@ -277,7 +346,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   function newSecret(value: string, activeAt: number): SecretRecord {
     const now = Date.now();
-    return { uuid: randomUUID(), value, createdAt: Math.min(now, activeAt), activeAt };
+    return { uuid: secretUuid(), value, createdAt: Math.min(now, activeAt), activeAt, uses: [] };
+  }
+
+  /** The `last_used_at` the secrets list shows now: the newest mint at least `lastUsedLagMs` old. */
+  function visibleLastUse(secret: SecretRecord, now: number): number | undefined {
+    while (secret.uses.length > 0 && (secret.uses[0] as number) + lastUsedLagMs <= now) {
+      secret.lastUsedAt = secret.uses.shift();
+    }
+    return secret.lastUsedAt;
   }
 
   /** Finds or creates the org a client belongs to; the numeric AMS org id and the IMS org code name one org each. */
@@ -470,6 +547,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const now = Date.now();
     const matched = secret ? record.secrets.find((s) => s.value === secret) : undefined;
     if (!matched || now < matched.activeAt) return tokenError(res, 400, 'invalid_client', 'invalid client_secret parameter');
+    // ASSUMED: the texts of unauthorized_client and invalid_scope for this grant (the error codes are OAuth's; Adobe
+    // documents no description). Core must match the code, never the text.
     if (record.pub.disabled) return tokenError(res, 400, 'unauthorized_client', 'client is not authorized to request an access token');
     const grantType = params.get('grant_type');
     if (grantType !== 'client_credentials') {
@@ -485,7 +564,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (allowed && scopes.some((s) => !allowed.includes(s))) return tokenError(res, 400, 'invalid_scope', 'invalid scope');
 
     const { token, expiresIn } = mintToken(record, scopes);
-    matched.lastUsedAt = now;
+    matched.uses.push(now);
+    if (matched.uses.length > 1000) matched.uses.splice(0, matched.uses.length - 1000);
     stats.tokensMinted++;
     stats.mintedByClient[record.pub.clientId] = (stats.mintedByClient[record.pub.clientId] ?? 0) + 1;
     sendJson(res, 200, { access_token: token, token_type: 'bearer', expires_in: expiresIn });
@@ -500,16 +580,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const token = match?.[1] ? verifyToken(match[1]) : undefined;
     if (!token) {
       if (countUnauthorized) stats.apiUnauthorized++;
-      sendJson(res, 401, { error_code: '401013', message: 'Oauth token is not valid' });
+      sendJson(res, 401, TOKEN_INVALID);
       return undefined;
     }
     const apiKey = req.headers['x-api-key'];
     if (typeof apiKey !== 'string' || apiKey.length === 0) {
-      sendJson(res, 403, { error_code: '403000', message: 'Api Key is required' });
+      sendJson(res, 403, API_KEY_MISSING);
       return undefined;
     }
     if (apiKey !== token.clientId) {
-      sendJson(res, 403, { error_code: '403003', message: 'Api Key is invalid' });
+      sendJson(res, 403, API_KEY_INVALID);
       return undefined;
     }
     return token;
@@ -532,10 +612,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const path = url.pathname.replace(/\/+$/, '');
     const method = req.method ?? 'GET';
     const jobMatch = /^\/api\/v1\/jobs\/([^/]+)$/.exec(path);
-    const known =
-      path === '/api/v1/whoami' || path === '/api/v1/echo' || path === '/api/v1/download' || path === '/api/v1/jobs' || jobMatch !== null;
-    if (!known) {
+    if (!SAMPLE_ROUTES.includes(path) && jobMatch === null) {
       sendJson(res, 404, { error_code: '404', message: 'Not found' });
+      return;
+    }
+    if (path === ALWAYS_401_PATH) {
+      // The gateway's 401 whatever the token: a call a fresh token cannot cure (401-amplification tests).
+      stats.apiUnauthorized++;
+      req.resume();
+      sendJson(res, 401, TOKEN_INVALID);
       return;
     }
     const token = authenticate(req, res, true);
@@ -698,33 +783,52 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return;
     }
 
+    // Shapes as in Adobe's examples (AdobeDocs/adobe-dev-console ServerToServerAuthentication/IMS.md): keys in this
+    // order, epoch-ms strings with `_str` twins, "PERMANENT" expiry, 32-hex uuids, `secret_usages` null until used.
     if (uuid === undefined && method === 'GET') {
+      const now = Date.now();
       sendJson(res, 200, {
         client_id: record.pub.clientId,
-        client_secrets: record.secrets.map((s) => ({
-          uuid: s.uuid,
-          created_at: String(s.createdAt),
-          expires_at: 'PERMANENT',
-          secret_usages: s.lastUsedAt === undefined ? null : [{ last_used_at: String(s.lastUsedAt), grant_type: 'client_credentials' }],
-        })),
+        client_secrets: record.secrets.map((s) => {
+          const lastUsed = visibleLastUse(s, now);
+          return {
+            expires_at: 'PERMANENT',
+            expires_at_str: 'PERMANENT',
+            created_at: String(s.createdAt),
+            created_at_str: adobeTimeString(s.createdAt),
+            uuid: s.uuid,
+            secret_usages: lastUsed === undefined ? null : [{ last_used_at: String(lastUsed), grant_type: 'client_credentials' }],
+          };
+        }),
       });
       return;
     }
     if (uuid === undefined && method === 'POST') {
       await readBody(req, MAX_JSON_BODY);
       if (record.secrets.length >= MAX_SECRETS) {
+        // The limit of 2 is documented ("You can add up to 2 client secrets"); ASSUMED: this answer's status and body.
         sendJson(res, 400, { error_code: '400', message: `maximum number of client secrets reached (${MAX_SECRETS})` });
         return;
       }
       const now = Date.now();
+      // ASSUMED: a new secret does not work at once (secretActivationDelayMs); Adobe does not say how soon it does.
       const secret: SecretRecord = {
-        uuid: randomUUID(),
+        uuid: secretUuid(),
         value: `p8e-${randomBytes(24).toString('base64url')}`,
         createdAt: now,
         activeAt: now + secretActivationDelayMs,
+        uses: [],
       };
       record.secrets.push(secret);
-      sendJson(res, 201, { uuid: secret.uuid, client_secret: secret.value, created_at: String(secret.createdAt), expires_at: 'PERMANENT' });
+      sendJson(res, 201, {
+        expires_at: 'PERMANENT',
+        expires_at_str: 'PERMANENT',
+        client_secret: secret.value,
+        created_at: String(secret.createdAt),
+        created_at_str: adobeTimeString(secret.createdAt),
+        uuid: secret.uuid,
+        secret_usages: null,
+      });
       return;
     }
     if (uuid !== undefined && method === 'DELETE') {
@@ -790,7 +894,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
           if (body['secretActivationDelayMs'] !== undefined) {
             secretActivationDelayMs = positiveNumber('secretActivationDelayMs', body['secretActivationDelayMs'], true);
           }
-          sendJson(res, 200, { ok: true, tokenLifetimeSeconds, secretActivationDelayMs });
+          if (body['lastUsedLagMs'] !== undefined) lastUsedLagMs = positiveNumber('lastUsedLagMs', body['lastUsedLagMs'], true);
+          sendJson(res, 200, { ok: true, tokenLifetimeSeconds, secretActivationDelayMs, lastUsedLagMs });
           return;
         }
         case 'POST /__emulator/revoke': {
@@ -838,8 +943,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
 
   /** Applies a fault. Returns true when the request is answered (or dropped) by the fault. */
-  async function applyFault(rule: FaultRule, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  async function applyFault(rule: FaultRule, req: IncomingMessage, res: ServerResponse, category: Category): Promise<boolean> {
+    const answer = (status: number, body: unknown): true => {
+      if (status === 401 && category === 'api') stats.apiUnauthorized++;
+      req.resume();
+      sendJson(res, status, body, faultHeaders(rule));
+      return true;
+    };
     switch (rule.kind) {
+      case 'token-invalid':
+        return answer(401, TOKEN_INVALID);
+      case 'api-key-invalid':
+        return answer(403, API_KEY_INVALID);
+      case 'access-error':
+        return answer(403, ACCESS_ERROR);
+      case 'backpressure-limited':
+        return answer(429, BACKPRESSURE_LIMITED);
       case 'latency':
         await new Promise<void>((resolve) => {
           const t = realSetTimeout(() => {
@@ -880,11 +999,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         res.end(text);
         return true;
       }
-      case 'status': {
-        const status = rule.status ?? 500;
-        sendJson(res, status, faultErrorBody(status), faultHeaders(rule));
-        return true;
-      }
+      case 'status':
+        return answer(rule.status ?? 500, faultErrorBody(rule.status ?? 500));
       case 'response': {
         const status = rule.status ?? 200;
         const headers = faultHeaders(rule);
@@ -912,12 +1028,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (category === 'token') stats.tokenRequests++;
     else if (category === 'api') stats.apiRequests++;
     else if (category === 'secrets') stats.secretsRequests++;
+    if (category !== 'control') {
+      const key = routeKey(req.method ?? 'GET', url.pathname);
+      stats.routes[key] = (stats.routes[key] ?? 0) + 1;
+    }
     res.on('finish', () => log(`${req.method ?? '?'} ${url.pathname} ${res.statusCode}`));
 
     const rule = takeFault(category);
     if (rule) {
       log(`${req.method ?? '?'} ${url.pathname} fault=${rule.kind}`);
-      if (await applyFault(rule, req, res)) return;
+      if (await applyFault(rule, req, res, category)) return;
     }
 
     switch (category) {
@@ -962,7 +1082,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     url: baseUrl,
     port,
     get stats(): EmulatorStats {
-      return { ...stats, mintedByClient: { ...stats.mintedByClient } };
+      return { ...stats, mintedByClient: { ...stats.mintedByClient }, routes: { ...stats.routes } };
     },
     addClient(c?: EmulatorClientInput): EmulatorClient & { clientSecret: string } {
       return clientView(registerClient(c));

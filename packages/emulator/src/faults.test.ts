@@ -139,6 +139,33 @@ describe('fault injection', () => {
     expect(emu.stats.faultsApplied).toBe(3);
   });
 
+  it('gateway kinds: the Adobe API gateway and Firefly answers, on the sample API by default', async () => {
+    const token = await mint(emu);
+    const headers = { authorization: `Bearer ${token}`, 'x-api-key': DEFAULT_CLIENT_ID };
+    const whoami = (): Promise<Response> => fetch(`${emu.url}/api/v1/whoami`, { headers });
+    emu.fault({ kind: 'token-invalid' });
+    emu.fault({ kind: 'api-key-invalid' });
+    emu.fault({ kind: 'access-error' });
+    emu.fault({ kind: 'backpressure-limited', retryAfter: 3 });
+    expect((await tokenRequest(emu, FORM)).status).toBe(200); // the token endpoint is not their target
+
+    const a = await whoami();
+    expect(a.status).toBe(401);
+    expect(await a.json()).toEqual({ error_code: '401013', message: 'Oauth token is not valid' });
+    const b = await whoami();
+    expect(b.status).toBe(403);
+    expect(await b.json()).toEqual({ error_code: '403003', message: 'Api Key is invalid' });
+    const c = await whoami();
+    expect(c.status).toBe(403);
+    expect(await c.json()).toEqual({ error_code: 'access_error', message: expect.any(String) });
+    const d = await whoami();
+    expect(d.status).toBe(429);
+    expect(d.headers.get('retry-after')).toBe('3');
+    expect(await d.json()).toEqual({ error_code: 'backpressure_limited', message: expect.any(String) });
+    expect((await whoami()).status).toBe(200);
+    expect(emu.stats).toMatchObject({ faultsApplied: 4, apiUnauthorized: 1 });
+  });
+
   it('rejects invalid rules', () => {
     expect(() => emu.fault({ kind: 'nope' as never })).toThrow(TypeError);
     expect(() => emu.fault({ kind: 'status', times: 0 })).toThrow(RangeError);

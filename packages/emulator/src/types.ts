@@ -48,19 +48,40 @@ export interface EmulatorOptions {
   secretActivationDelayMs?: number;
   /** How long a sample-API job takes from submission to `succeeded`. Default `1500`. */
   jobDurationMs?: number;
+  /**
+   * How long after a mint the secrets list shows it as `last_used_at`. Default `0` (at once). Adobe does not document
+   * this lag; set it to test code that must cope when `last_used_at` lags.
+   */
+  lastUsedLagMs?: number;
   /** Receives one line per request (method, path, status). Never receives secrets or tokens. */
   logger?: (line: string) => void;
 }
 
 /** The kinds of fault {@link Emulator.fault} can inject. */
-export type FaultKind = 'status' | 'latency' | 'reset' | 'reset-mid-body' | 'hang' | 'malformed' | 'html' | 'response';
+export type FaultKind =
+  | 'status'
+  | 'latency'
+  | 'reset'
+  | 'reset-mid-body'
+  | 'hang'
+  | 'malformed'
+  | 'html'
+  | 'response'
+  /** The gateway's `401 {"error_code":"401013","message":"Oauth token is not valid"}`, whatever the token. */
+  | 'token-invalid'
+  /** The gateway's `403 {"error_code":"403003","message":"Api Key is invalid"}`. */
+  | 'api-key-invalid'
+  /** Firefly's `403 {"error_code":"access_error",…}`. */
+  | 'access-error'
+  /** Firefly's `429 {"error_code":"backpressure_limited",…}` (add `retryAfter` for a `Retry-After` header). */
+  | 'backpressure-limited';
 
 /** Which requests a fault applies to: `token` = `/ims/token/*`, `api` = `/api/*`, `secrets` = `/console/*`, `any` = all but `/__emulator/*`. */
 export type FaultTarget = 'token' | 'api' | 'secrets' | 'any';
 
 /** A fault to inject into the next matching request(s). */
 export interface FaultRule {
-  /** Which requests it applies to. Default `'token'`. */
+  /** Which requests it applies to. Default `'token'`, and `'api'` for the gateway kinds (`token-invalid`, `api-key-invalid`, `access-error`, `backpressure-limited`). */
   target?: FaultTarget;
   /** How many matching requests it applies to. Default `1`; `Infinity` allowed. */
   times?: number;
@@ -92,12 +113,18 @@ export interface EmulatorStats {
   mintedByClient: Record<string, number>;
   /** Requests to `/api/*` (including faulted ones). */
   apiRequests: number;
-  /** Sample-API requests answered `401` (missing, invalid, expired or revoked token). */
+  /** Sample-API requests answered `401`: missing, invalid, expired or revoked token, the always-401 route, or a 401 fault. */
   apiUnauthorized: number;
-  /** Requests to `/console/*` (the I/O Management API secrets endpoints). */
+  /** Requests to `/console/*` (the I/O Management API: organizations and secrets endpoints). */
   secretsRequests: number;
   /** Requests an injected fault was applied to. */
   faultsApplied: number;
+  /**
+   * Requests per route (all but the control API, faulted ones included), keyed by method and path with ids collapsed:
+   * `'POST /ims/token/v3'`, `'GET /api/v1/jobs/:id'`, `'GET /api/v1/always-401'`,
+   * `'GET /console/organizations/:orgId/credentials/:credentialId/secrets'`; anything else counts as `'<METHOD> (unknown route)'`.
+   */
+  routes: Record<string, number>;
 }
 
 /** A running emulator. */
