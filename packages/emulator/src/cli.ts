@@ -7,8 +7,8 @@ import {
   DEFAULT_ORG_CODE,
   DEFAULT_ORG_ID,
   DEFAULT_ORG_NAME,
-  startEmulator,
-} from './emulator';
+} from './state';
+import { startEmulator } from './emulator';
 import type { EmulatorClientInput } from './types';
 
 const HELP = `ims-emulator — a local Adobe IMS + I/O Management API + sample Adobe API

@@ -1,9 +1,11 @@
 /**
  * `@ims-token/emulator`: a local Adobe IMS (OAuth Server-to-Server token endpoint), I/O Management API
- * secrets endpoints and a small protected sample Adobe API, with fault injection, for tests and CI.
+ * (organizations and secrets endpoints) and a small protected sample Adobe API, with fault injection, for tests and CI.
  *
  * @packageDocumentation
  */
+export { startEmulator } from './emulator';
+export { normalizeFaultRule } from './faults';
 export {
   DEFAULT_CLIENT_ID,
   DEFAULT_CLIENT_SECRET,
@@ -11,9 +13,7 @@ export {
   DEFAULT_ORG_CODE,
   DEFAULT_ORG_ID,
   DEFAULT_ORG_NAME,
-  normalizeFaultRule,
-  startEmulator,
-} from './emulator';
+} from './state';
 export type {
   Emulator,
   EmulatorClient,

@@ -1,5 +1,5 @@
 import type { Emulator } from '../types';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../emulator';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../index';
 
 export const MGMT_SCOPES =
   'AdobeID,openid,read_organizations,additional_info.projectedProductContext,additional_info.roles,adobeio_api,read_client_secret,manage_client_secrets';
