@@ -21,7 +21,7 @@ export async function handleControl(
         sendJson(res, 200, api.stats);
         return;
       case 'GET /__emulator/health':
-        sendJson(res, 200, { ok: true, url: state.baseUrl });
+        sendJson(res, 200, { ok: true, url: state.baseUrl, now: state.now() });
         return;
       case 'POST /__emulator/faults': {
         api.fault(normalizeFaultRule(await readJson(req)));
@@ -52,6 +52,11 @@ export async function handleControl(
         const clientId = (await readJson(req))['clientId'];
         api.revokeTokens(typeof clientId === 'string' ? clientId : undefined);
         sendJson(res, 200, { ok: true });
+        return;
+      }
+      case 'POST /__emulator/advance': {
+        const now = api.advance((await readJson(req))['ms'] as number);
+        sendJson(res, 200, { ok: true, now });
         return;
       }
       case 'POST /__emulator/reset-stats':

@@ -47,6 +47,7 @@ function routeKey(method: string, pathname: string): string {
 /** Counts a request, applies a queued fault, then hands it to its area. */
 async function handle(state: EmulatorState, api: Emulator, req: IncomingMessage, res: ServerResponse): Promise<void> {
   res.setHeader('x-debug-id', randomUUID());
+  res.setHeader('date', new Date(state.now()).toUTCString());
   const url = new URL(req.url ?? '/', 'http://emulator.local');
   const category = categorize(url.pathname);
   const stats = state.stats;
@@ -152,6 +153,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     resetStats(): void {
       state.stats = emptyStats();
+    },
+    now(): number {
+      return state.now();
+    },
+    advance(ms: number): number {
+      return state.advance(ms);
     },
     stop(): Promise<void> {
       stopping ??= new Promise<void>((resolve) => {

@@ -69,6 +69,7 @@ export function normalizeFaultRule(input: unknown): FaultRule {
     if (typeof ra !== 'string' && typeof ra !== 'number') throw new TypeError('fault retryAfter must be a string or a number');
     rule.retryAfter = ra;
   }
+  if (raw['retryAfterDate'] !== undefined) rule.retryAfterDate = positiveNumber('fault retryAfterDate', raw['retryAfterDate'], true);
   if (raw['latencyMs'] !== undefined) rule.latencyMs = positiveNumber('fault latencyMs', raw['latencyMs'], true);
   if (kind === 'latency' && rule.latencyMs === undefined) throw new TypeError('a latency fault needs latencyMs');
   if ('body' in raw) rule.body = raw['body'];
@@ -112,9 +113,10 @@ export function takeFault(state: EmulatorState, category: Category): FaultRule |
   return undefined;
 }
 
-function faultHeaders(rule: FaultRule): Record<string, string> {
+function faultHeaders(state: EmulatorState, rule: FaultRule): Record<string, string> {
   const headers: Record<string, string> = {};
   if (rule.retryAfter !== undefined) headers['retry-after'] = String(rule.retryAfter);
+  if (rule.retryAfterDate !== undefined) headers['retry-after'] = new Date(state.now() + rule.retryAfterDate * 1000).toUTCString();
   for (const [k, v] of Object.entries(rule.headers ?? {})) headers[k.toLowerCase()] = v;
   return headers;
 }
@@ -130,7 +132,7 @@ export async function applyFault(
   const answer = (status: number, body: unknown): true => {
     if (status === 401 && category === 'api') state.stats.apiUnauthorized++;
     req.resume();
-    sendJson(res, status, body, faultHeaders(rule));
+    sendJson(res, status, body, faultHeaders(state, rule));
     return true;
   };
   switch (rule.kind) {
@@ -173,14 +175,18 @@ export async function applyFault(
     }
     case 'malformed': {
       const text = '{"access_token": "abc';
-      res.writeHead(rule.status ?? 200, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...faultHeaders(rule) });
+      res.writeHead(rule.status ?? 200, {
+        'content-type': JSON_TYPE,
+        'content-length': Buffer.byteLength(text),
+        ...faultHeaders(state, rule),
+      });
       res.end(text);
       return true;
     }
     case 'html': {
       const status = rule.status ?? 502;
       const text = htmlPage(status);
-      res.writeHead(status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(text), ...faultHeaders(rule) });
+      res.writeHead(status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(text), ...faultHeaders(state, rule) });
       res.end(text);
       return true;
     }
@@ -188,7 +194,7 @@ export async function applyFault(
       return answer(rule.status ?? 500, faultErrorBody(rule.status ?? 500));
     case 'response': {
       const status = rule.status ?? 200;
-      const headers = faultHeaders(rule);
+      const headers = faultHeaders(state, rule);
       if (rule.body === undefined) {
         res.writeHead(status, { 'content-length': 0, ...headers });
         res.end();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CREDENTIAL_ID, DEFAULT_ORG_ID, startEmulator } from './index';
 import type { Emulator } from './index';
-import { MGMT_SCOPES, mint, sleep, tokenRequest } from './test/helpers';
+import { claims, MGMT_SCOPES, mint, tokenRequest } from './test/helpers';
 
 interface SecretsList {
   client_id: string;
@@ -39,7 +39,8 @@ describe('I/O Management API secrets endpoints', () => {
   let headers: Record<string, string>;
   let base: string;
   beforeAll(async () => {
-    emu = await startEmulator({ secretActivationDelayMs: 300 });
+    const start = Date.now();
+    emu = await startEmulator({ secretActivationDelayMs: 300, clock: () => start }); // frozen: only advance() moves time
     headers = { authorization: `Bearer ${await mint(emu, { scope: MGMT_SCOPES })}`, 'x-api-key': DEFAULT_CLIENT_ID };
     base = `${emu.url}/console/organizations/${DEFAULT_ORG_ID}/credentials/${DEFAULT_CREDENTIAL_ID}/secrets`;
   });
@@ -54,7 +55,7 @@ describe('I/O Management API secrets endpoints', () => {
   };
 
   it('lists secrets without their values, with last_used_at from the last mint', async () => {
-    const before = Date.now();
+    const before = emu.now();
     await mint(emu);
     const body = await list();
     expect(body.client_id).toBe(DEFAULT_CLIENT_ID);
@@ -96,8 +97,9 @@ describe('I/O Management API secrets endpoints', () => {
       client_secret: added['client_secret']!,
     });
     expect(early.body).toEqual({ error: 'invalid_client', error_description: 'invalid client_secret parameter' });
-    await sleep(320);
-    await expect(mint(emu, { clientSecret: added['client_secret']! })).resolves.toBeTruthy();
+    emu.advance(300);
+    const fresh = await mint(emu, { clientSecret: added['client_secret']! });
+    expect(claims(fresh)).toMatchObject({ client_id: DEFAULT_CLIENT_ID, type: 'access_token' });
 
     const listed = await list();
     expect(listed.client_secrets.map((s) => s.uuid)).toContain(added['uuid']);

@@ -72,9 +72,15 @@ export class EmulatorState {
   readonly settings: Settings;
   baseUrl = '';
   private readonly logger: ((line: string) => void) | undefined;
+  private readonly clock: () => number;
+  /** What `advance()` has added to the clock. */
+  private advancedMs = 0;
 
   constructor(options: EmulatorOptions) {
     this.logger = options.logger;
+    if (options.clock !== undefined && typeof options.clock !== 'function')
+      throw new TypeError('clock must be a function returning epoch ms');
+    this.clock = options.clock ?? Date.now;
     this.settings = {
       tokenLifetimeSeconds: positiveNumber('tokenLifetimeSeconds', options.tokenLifetimeSeconds ?? 86399, false),
       // ASSUMED: a new secret does not work at once; Adobe does not say how soon it does.
@@ -85,9 +91,19 @@ export class EmulatorState {
     };
   }
 
-  /** The emulator's time, epoch ms. */
+  /**
+   * The emulator's time, epoch ms: the `clock` option (default `Date.now`) plus everything `advance()` added. Token
+   * lifetimes, JWT `created_at`, secret times and activation, `last_used_at` and its lag, job progress, the `Date`
+   * header and `Retry-After` dates all read it; latency faults and socket timeouts stay in real time.
+   */
   now(): number {
-    return Date.now();
+    return this.clock() + this.advancedMs;
+  }
+
+  /** Moves the emulator's time forward by `ms`; returns the new `now()`. */
+  advance(ms: number): number {
+    this.advancedMs += positiveNumber('advance(ms)', ms, true);
+    return this.now();
   }
 
   log(line: string): void {

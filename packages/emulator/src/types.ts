@@ -55,6 +55,12 @@ export interface EmulatorOptions {
   lastUsedLagMs?: number;
   /** Receives one line per request (method, path, status). Never receives secrets or tokens. */
   logger?: (line: string) => void;
+  /**
+   * The emulator's clock, epoch ms. Default `Date.now`. It drives token lifetimes, JWT `created_at`, secret times and
+   * activation, `last_used_at` and its lag, job progress, the `Date` header and `Retry-After` dates; {@link
+   * Emulator.advance} moves it forward. Share one clock with the code under test to test time without sleeping.
+   */
+  clock?: () => number;
 }
 
 /** The kinds of fault {@link Emulator.fault} can inject. */
@@ -89,8 +95,10 @@ export interface FaultRule {
   kind: FaultKind;
   /** Status for `status` (default 500), `response` (default 200) and `html` (default 502). */
   status?: number;
-  /** Adds a `Retry-After` header (seconds, or an HTTP date) for `status` and `response`. */
+  /** Adds a `Retry-After` header (seconds, or an HTTP date), sent as given. */
   retryAfter?: string | number;
+  /** Adds a `Retry-After` HTTP date this many seconds after the emulator's `now()` (so it follows an injected clock). */
+  retryAfterDate?: number;
   /** For `latency`: wait this long, then handle the request normally. */
   latencyMs?: number;
   /** For `response`: the exact body (objects are JSON-encoded, strings sent raw). */
@@ -149,6 +157,13 @@ export interface Emulator {
   revokeTokens(clientId?: string): void;
   /** Sets all counters back to zero. */
   resetStats(): void;
+  /** The emulator's time, epoch ms (the `clock` option plus what {@link Emulator.advance} added). */
+  now(): number;
+  /**
+   * Moves the emulator's time forward by `ms` (never back) and returns the new {@link Emulator.now}: tokens expire,
+   * new secrets activate, `last_used_at` catches up and jobs progress without a test sleeping.
+   */
+  advance(ms: number): number;
   /** Closes the server and every open connection (including hung ones). */
   stop(): Promise<void>;
 }
