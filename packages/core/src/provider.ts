@@ -1,4 +1,6 @@
 import type { Dispatcher } from 'undici';
+import { authHeadersFor } from './auth-headers';
+import type { ImsAuthHeaders } from './auth-headers';
 import { cacheKeyFor, serveUntil } from './cache';
 import { resolveOptions } from './config';
 import type { ResolvedOptions, TokenProviderOptions } from './config';
@@ -17,6 +19,7 @@ import type { TokenStore } from './store';
 import type { ImsToken } from './token';
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+export type { ImsAuthHeaders } from './auth-headers';
 /** Marks a store that the provider created (fromEnv) and so closes with itself. */
 export const OWNED_STORE: unique symbol = Symbol.for('ims-token.ownedStore') as never;
 /** A store that fromEnv created may take the provider's logger (so Redis outages are reported). */
@@ -28,12 +31,6 @@ export interface GetTokenOptions {
   signal?: AbortSignal;
   /** Ignore the cached token and mint a new one. */
   forceRefresh?: boolean;
-}
-
-/** The two headers every Adobe API call needs. */
-export interface ImsAuthHeaders {
-  readonly authorization: string;
-  readonly 'x-api-key': string;
 }
 
 /** What the provider is doing, for health checks. */
@@ -140,17 +137,6 @@ const HARD: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
   'IMS_INVALID_SCOPE',
   'IMS_UNAUTHORIZED_CLIENT',
 ]);
-
-function makeHeaders(token: ImsToken): ImsAuthHeaders {
-  const h = { authorization: `Bearer ${token.accessToken}`, 'x-api-key': token.clientId };
-  Object.defineProperty(h, INSPECT, {
-    value: () => `{ authorization: 'Bearer ${redactToken(token.accessToken)}', 'x-api-key': '${token.clientId}' }`,
-  });
-  Object.defineProperty(h, 'toJSON', {
-    value: () => ({ authorization: `Bearer ${redactToken(token.accessToken)}`, 'x-api-key': token.clientId }),
-  });
-  return Object.freeze(h);
-}
 
 class Provider implements TokenProvider {
   readonly clientId: string;
@@ -471,7 +457,7 @@ class Provider implements TokenProvider {
       hotUntil,
       token,
       promise: Promise.resolve(token),
-      headers: Promise.resolve(makeHeaders(token)),
+      headers: Promise.resolve(authHeadersFor(token)),
       refreshAt,
       serveUntil,
     };
