@@ -47,11 +47,11 @@ function viaHttp(url: string, headers: Record<string, string> | object): Promise
 
 type Send = (url: string, headers: object) => Promise<unknown>;
 const clients: Array<[string, Send]> = [
-  ['global fetch', async (url, h) => (await fetch(url, { headers: h as HeadersInit })).text()],
+  ['global fetch', async (url, h) => (await fetch(url, { headers: h as never })).text()],
   ['undici fetch', async (url, h) => (await undiciFetch(url, { headers: h as never })).text()],
-  ['new Headers(h) with fetch', async (url, h) => (await fetch(url, { headers: new Headers(h as HeadersInit) })).text()],
+  ['new Headers(h) with fetch', async (url, h) => (await fetch(url, { headers: new Headers(h as never) })).text()],
   ['undici request', async (url, h) => (await undiciRequest(url, { headers: h as Record<string, string> })).body.text()],
-  ['axios-style spreading { ...h }', async (url, h) => (await fetch(url, { headers: { ...h } as HeadersInit })).text()],
+  ['axios-style spreading { ...h }', async (url, h) => (await fetch(url, { headers: { ...h } as never })).text()],
   ['http.request', (url, h) => viaHttp(url, h)],
 ];
 
@@ -71,11 +71,19 @@ describe('getAuthHeaders() handed to any HTTP client', () => {
     expect(sent['x-api-key']).toBe(env.clientId);
   });
 
+  it('is accepted as it is by fetch, also by the type checker', async () => {
+    env = await setup();
+    const h = await env.make().getAuthHeaders();
+    const { url, seen } = await recorder();
+    await (await fetch(url, { headers: h })).text(); // no cast: ImsAuthHeaders is a HeadersInit
+    expect(seen[0]).toMatchObject({ authorization: h.authorization, 'x-api-key': h['x-api-key'] });
+  });
+
   it('has exactly two own keys; [...new Headers(h)] holds exactly the two', async () => {
     env = await setup();
     const h = await env.make().getAuthHeaders();
     expect(Reflect.ownKeys(h)).toEqual(['authorization', 'x-api-key']);
-    expect([...new Headers(h as unknown as HeadersInit)].map(([k]) => k)).toEqual(['authorization', 'x-api-key']);
+    expect([...new Headers(h as never)].map(([k]) => k)).toEqual(['authorization', 'x-api-key']);
     expect(Object.isFrozen(h)).toBe(true);
   });
 

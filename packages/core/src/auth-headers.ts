@@ -3,19 +3,22 @@ import type { ImsToken } from './token';
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
+// ImsAuthHeaders is a type alias, not an interface: TypeScript lets an alias (not an interface) stand where
+// a `Record<string, string>` is expected, so `fetch(url, { headers: h })` type-checks too.
 /**
- * The two headers every Adobe API call needs. Hand the object to any HTTP client as it is; logging it
- * (`util.inspect`, `JSON.stringify`) shows only the first 6 characters of the token.
+ * The two headers every Adobe API call needs. Hand the object to any HTTP client as it is (it also
+ * type-checks as `fetch`'s `HeadersInit`); logging it (`util.inspect`, `JSON.stringify`) shows only the
+ * first 6 characters of the token.
  *
  * @example
  * ```ts
  * const res = await fetch('https://firefly-api.adobe.io/v3/images/generate', { method: 'POST', headers: await ims.getAuthHeaders(), body })
  * ```
  */
-export interface ImsAuthHeaders {
+export type ImsAuthHeaders = {
   readonly authorization: string;
   readonly 'x-api-key': string;
-}
+};
 
 /**
  * The headers object `getAuthHeaders()` hands out. Its only own properties are the two headers, so every
