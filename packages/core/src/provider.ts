@@ -12,6 +12,8 @@ import { backoffDelay, createDefaultDispatcher } from './http';
 import { requestToken } from './ims-client';
 import { redactToken } from './redact';
 import { SecretSource } from './secret-source';
+import { UnauthorizedPolicy } from './unauthorized';
+import type { UnauthorizedBackoff } from './unauthorized';
 import { sleep } from './sleep';
 import type { SecretSnapshot, SecretSourceKind } from './secret-source';
 import { MemoryStore } from './store';
@@ -53,6 +55,11 @@ export interface TokenProviderStatus {
   /** First 6 characters of the current token. */
   tokenPreview?: string;
   lastError?: { code: ImsTokenErrorCode; message: string; at: number; debugId?: string };
+  /**
+   * Present while 401s cause no refresh (see {@link TokenProvider.invalidate}): until when, and the level
+   * (1 → 30 s, doubling per failed refresh up to 10 min).
+   */
+  unauthorizedBackoff?: UnauthorizedBackoff;
   secret: { source: SecretSourceKind; index: number; count: number };
   counters: {
     /** getToken() answered from memory. */
@@ -71,6 +78,10 @@ export interface TokenProviderStatus {
     storeErrors: number;
     /** Calls refused without asking IMS, after a hard rejection. */
     negativeCacheHits: number;
+    /** `invalidate(token)` calls (401s) that dropped the token: the caller retried with a fresh one. */
+    invalidations: number;
+    /** `invalidate(token)` calls (401s) answered `false`: passed on without a refresh, by the 401 back-off. */
+    invalidationsRefused: number;
   };
 }
 
@@ -106,10 +117,32 @@ export interface TokenProvider {
   /** `{ authorization: 'Bearer …', 'x-api-key': clientId }` for the current token. */
   getAuthHeaders(options?: GetTokenOptions): Promise<ImsAuthHeaders>;
   /**
-   * Reports that an API refused `accessToken` (a 401) and drops it, but only while it is still the cached
-   * token (so a burst of 401s causes one refresh). Resolves `true` when the caller should retry once with a
-   * fresh token from `getAuthHeaders()`, `false` when it should pass the 401 on: core decides, so no client
-   * can turn its requests into IMS mints. Without an argument, drops whatever is cached (and resolves `true`).
+   * Reports that an API answered 401 to a request sent with `accessToken`. Resolves `true` when the caller
+   * should retry once with a fresh token from `getAuthHeaders()`, `false` when it should pass the 401 on
+   * without a retry. Core decides, so that no client can turn its requests into IMS mints:
+   *
+   * - The first 401 for the cached token drops it (only while it is still the cached one, so a burst of
+   *   401s for one token causes one refresh; every caller of the burst gets `true`). A 401 for a token that
+   *   was already replaced resolves `true` at once: the retry uses the current token and costs no mint.
+   * - If the token that replaced it gets a 401 too, the 401 is not about the token: it resolves `false`, and
+   *   for 30 s — doubling with each refresh that does not help, up to 10 min, and lowered again by quiet
+   *   time — every `invalidate(token)` resolves `false`, keeps the token and leaves the store alone.
+   * - In a fleet sharing a store, a 401 for a token another process minted within the back-off period
+   *   (at least 30 s) re-reads the store instead of deleting the token and minting: a late joiner does not
+   *   mint for the fleet.
+   *
+   * Without an argument it is an operator's action: it drops whatever is cached, deletes it from the
+   * store, whatever the back-off says, and resolves `true`.
+   *
+   * @example
+   * ```ts
+   * let h = await ims.getAuthHeaders()
+   * let res = await fetch(url, { headers: h })
+   * if (res.status === 401 && (await ims.invalidate(h.authorization.slice(7)))) {
+   *   h = await ims.getAuthHeaders()
+   *   res = await fetch(url, { headers: h }) // once; a second 401 is the answer
+   * }
+   * ```
    */
   invalidate(accessToken?: string): Promise<boolean>;
   /** Replaces the client secrets in a running process (after a rotation). */
@@ -126,6 +159,8 @@ interface Entry {
   /** Before this (by the coarse clock) the entry is served without reading the precise clock; -Infinity disables it. */
   hotUntil: number;
   token: ImsToken;
+  /** Minted by this provider, or taken from the store (another provider or process minted it). */
+  source: 'ims' | 'store';
   promise: Promise<ImsToken>;
   headers: Promise<ImsAuthHeaders>;
   refreshAt: number;
@@ -158,6 +193,7 @@ class Provider implements TokenProvider {
   #secretIndex = 0;
   #secretFingerprint = '';
   #invalidated: string[] = [];
+  readonly #unauthorized: UnauthorizedPolicy;
   #lastError: TokenProviderStatus['lastError'];
   #agent: Dispatcher | undefined;
   #closed = false;
@@ -172,6 +208,8 @@ class Provider implements TokenProvider {
     failovers: 0,
     storeErrors: 0,
     negativeCacheHits: 0,
+    invalidations: 0,
+    invalidationsRefused: 0,
   };
 
   constructor(options: TokenProviderOptions) {
@@ -187,6 +225,7 @@ class Provider implements TokenProvider {
     if (typeof attach === 'function') attach.call(this.#store, o.logger);
     this.#secrets = new SecretSource(o.secretInput, o.clientSecretFile);
     this.#userMinRemaining = options.minRemainingMs !== undefined;
+    this.#unauthorized = new UnauthorizedPolicy(o.clock);
   }
 
   getToken(options?: GetTokenOptions): Promise<ImsToken> {
@@ -456,6 +495,7 @@ class Provider implements TokenProvider {
     const entry: Entry = {
       hotUntil,
       token,
+      source,
       promise: Promise.resolve(token),
       headers: Promise.resolve(authHeadersFor(token)),
       refreshAt,
@@ -463,6 +503,7 @@ class Provider implements TokenProvider {
     };
     this.#entry = entry;
     this.#nextBackgroundAt = 0;
+    this.#unauthorized.adopted(token.accessToken);
     this.#events.emit(
       'token',
       {
@@ -484,18 +525,51 @@ class Provider implements TokenProvider {
 
   async invalidate(accessToken?: string): Promise<boolean> {
     const e = this.#entry;
-    if (accessToken === undefined || e?.token.accessToken === accessToken) this.#entry = undefined;
-    const target = accessToken ?? e?.token.accessToken;
-    if (target !== undefined && !this.#invalidated.includes(target)) {
-      this.#invalidated.push(target);
-      if (this.#invalidated.length > 8) this.#invalidated.shift();
+    if (accessToken === undefined) {
+      // An operator's drop: unconditional, whatever the 401 back-off says.
+      this.#entry = undefined;
+      if (e) this.#remember(e.token.accessToken);
+      this.#unauthorized.dropped();
+      await this.#storeDelete(undefined);
+      return true;
     }
+    if (e ? e.token.accessToken !== accessToken : this.#invalidated.includes(accessToken) || this.#unauthorized.replacing(accessToken)) {
+      return true; // already replaced (or being replaced): the retry gets the current token and costs no mint
+    }
+    // The policy (unauthorized.ts) decides synchronously, so a burst of 401s sees each other's verdicts.
+    const verdict = this.#unauthorized.onUnauthorized(e ? { accessToken, issuedAt: e.token.issuedAt, source: e.source } : accessToken);
+    if (verdict === 'refuse' || verdict === 'strike') {
+      this.#c.invalidationsRefused++;
+      if (verdict === 'strike') {
+        const b = this.#unauthorized.backoff();
+        this.#o.logger.warn(
+          { token: redactToken(accessToken), backoffUntil: b?.until, level: b?.level },
+          'ims-token: an API refused a freshly refreshed token too (401): the 401 is not about the token; 401s will not refresh it during the back-off',
+        );
+      }
+      return false;
+    }
+    this.#c.invalidations++;
+    this.#entry = undefined;
+    if (verdict === 'reread') return true; // another process's fresh token: read the store again, keep it there
+    this.#remember(accessToken);
+    await this.#storeDelete(accessToken);
+    return true;
+  }
+
+  /** Never take `accessToken` back from the store (the last few dropped tokens are remembered). */
+  #remember(accessToken: string): void {
+    if (this.#invalidated.includes(accessToken)) return;
+    this.#invalidated.push(accessToken);
+    if (this.#invalidated.length > 8) this.#invalidated.shift();
+  }
+
+  async #storeDelete(accessToken: string | undefined): Promise<void> {
     try {
       await this.#store.delete(this.cacheKey, accessToken);
     } catch (err) {
       this.#storeError('delete', err);
     }
-    return true;
   }
 
   setSecrets(secrets: string | readonly string[]): void {
@@ -514,6 +588,7 @@ class Provider implements TokenProvider {
     else if (this.#lastError) state = 'failed';
     else state = 'empty';
     const snap = this.#secrets.current;
+    const backoff = this.#unauthorized.backoff();
     return {
       state,
       clientId: this.clientId,
@@ -530,6 +605,7 @@ class Provider implements TokenProvider {
           }
         : {}),
       ...(this.#lastError ? { lastError: { ...this.#lastError } } : {}),
+      ...(backoff ? { unauthorizedBackoff: backoff } : {}),
       secret: { source: this.#secrets.kind, index: this.#secretIndex, count: snap?.secrets.length ?? 0 },
       counters: { ...this.#c },
     };
