@@ -18,6 +18,7 @@ import { sleep } from './sleep';
 import type { SecretSnapshot, SecretSourceKind } from './secret-source';
 import { MemoryStore } from './store';
 import type { TokenStore } from './store';
+import { isBearerToken } from './token';
 import type { ImsToken } from './token';
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
@@ -335,6 +336,17 @@ class Provider implements TokenProvider {
     }
     const mint = async (): Promise<Entry> => {
       const token = await this.#mint(snap);
+      if (this.#clock() >= this.#times(token).serveUntil) {
+        // IMS answered so late (or with so short a life) that the token is past its serving window on arrival:
+        // never hand it out, and never store it for others.
+        throw this.#fail(
+          new ImsTokenError(
+            'IMS_BAD_RESPONSE',
+            `IMS answered with a token of ${token.expiresAt - token.issuedAt} ms that was already within its last margin of life when the answer arrived (${this.#clock() - token.issuedAt} ms after the request).`,
+          ),
+          snap,
+        );
+      }
       try {
         await this.#store.set(this.cacheKey, token);
       } catch (err) {
@@ -373,7 +385,10 @@ class Provider implements TokenProvider {
       this.#storeError('get', err);
       return undefined;
     }
-    if (!token || token.clientId !== this.clientId || this.#invalidated.includes(token.accessToken)) return undefined;
+    // (any store, also one of yours: a token that cannot go into an Authorization header is a miss)
+    if (!token || token.clientId !== this.clientId || !isBearerToken(token.accessToken) || this.#invalidated.includes(token.accessToken)) {
+      return undefined;
+    }
     const t = this.#times(token);
     const now = this.#clock();
     if (now >= t.serveUntil || (background && now >= t.refreshAt)) return undefined;
