@@ -160,6 +160,52 @@ describe('every bad IMS answer is a precise ImsTokenError', () => {
   });
 });
 
+describe('the hint of IMS_INVALID_CLIENT says which value to check', () => {
+  it('a wrong client id: check IMS_CLIENT_ID against the Client ID in Developer Console, not the secret', async () => {
+    env = await setup();
+    const e = (await env
+      .make({ clientId: 'nobody' })
+      .getToken()
+      .catch((x: unknown) => x)) as ImsTokenError;
+    expect(e).toMatchObject({ code: 'IMS_INVALID_CLIENT', status: 400, imsErrorDescription: 'invalid client_id parameter' });
+    expect(e.hint).toContain('IMS_CLIENT_ID');
+    expect(e.hint).toContain('Client ID');
+    expect(e.hint).not.toMatch(/rotated|IMS_CLIENT_SECRET/);
+  });
+
+  it('a wrong secret: the secret hint', async () => {
+    env = await setup();
+    const e = (await env
+      .make({ clientSecret: 'not-the-secret' })
+      .getToken()
+      .catch((x: unknown) => x)) as ImsTokenError;
+    expect(e).toMatchObject({ code: 'IMS_INVALID_CLIENT', status: 400, imsErrorDescription: 'invalid client_secret parameter' });
+    expect(e.hint).toContain('IMS_CLIENT_SECRET');
+  });
+
+  // Adobe documents the shape of the error, not every text: only `client_id` in the description is relied on.
+  it.each([
+    ['Client_ID not found', true],
+    ['unknown client_id', true],
+    ['', false],
+    ['something IMS never said before', false],
+  ])('description %j → the client-id hint: %s', async (description, clientIdHint) => {
+    env = await setup();
+    env.emu.fault({
+      kind: 'response',
+      status: 400,
+      body: { error: 'invalid_client', ...(description ? { error_description: description } : {}) },
+    });
+    const e = (await env
+      .make()
+      .getToken()
+      .catch((x: unknown) => x)) as ImsTokenError;
+    expect(e.code).toBe('IMS_INVALID_CLIENT');
+    if (clientIdHint) expect(e.hint).not.toMatch(/rotated|IMS_CLIENT_SECRET/);
+    else expect(e.hint).toMatch(/IMS_CLIENT_SECRET.*IMS_CLIENT_ID|IMS_CLIENT_ID.*IMS_CLIENT_SECRET/); // the safe fallback names both
+  });
+});
+
 describe('a bad token answer is never cached, shared or handed out', () => {
   it('expires_in 0.001: IMS_BAD_RESPONSE, nothing stored, and the next good answer is used', async () => {
     env = await setup();

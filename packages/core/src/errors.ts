@@ -45,7 +45,7 @@ const BRAND = Symbol.for('ims-token.ImsTokenError');
 const HINTS: Record<ImsTokenErrorCode, string> = {
   IMS_CONFIG: 'Fix the named option or environment variable (see the README of @ims-token/core).',
   IMS_INVALID_CLIENT:
-    'Check IMS_CLIENT_ID and IMS_CLIENT_SECRET against the OAuth Server-to-Server credential in Adobe Developer Console; the secret may have been rotated or deleted.',
+    'Check IMS_CLIENT_SECRET and IMS_CLIENT_ID against the OAuth Server-to-Server credential in Adobe Developer Console; the secret may have been rotated or deleted.',
   IMS_INVALID_SCOPE:
     'Request only scopes the credential has: Developer Console lists them under the OAuth Server-to-Server credential (IMS_SCOPES).',
   IMS_UNAUTHORIZED_CLIENT:
@@ -64,6 +64,13 @@ const HINTS: Record<ImsTokenErrorCode, string> = {
   IMS_SECRET_LIMIT: 'Delete the unused secret first (ims-token secrets list shows last use), then rotate again.',
   IMS_ROTATION_FAILED: 'Read the rotation report: every step says what was done and undone; running services keep the old secret.',
 };
+
+/**
+ * The hint of an `IMS_INVALID_CLIENT` whose description names `client_id` (`invalid client_id parameter`):
+ * IMS does not know the client id, so no secret can help.
+ */
+export const INVALID_CLIENT_ID_HINT =
+  "IMS does not know this client ID: check IMS_CLIENT_ID against the Client ID (API key) shown on the project's OAuth Server-to-Server credential in Adobe Developer Console.";
 
 /** Fields an {@link ImsTokenError} may carry besides its code and message. */
 export interface ImsTokenErrorDetails {

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { ImsTokenError } from './errors';
+import { INVALID_CLIENT_ID_HINT, ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
 import { exchange, parseRetryAfter } from './http';
 import type { Answer } from './http';
@@ -15,6 +15,16 @@ const MAX_EXPIRES_IN_S = 30 * 86_400;
  * Lifetimes of a few seconds are kept working: the emulator and tests use them to exercise expiry quickly.
  */
 export const MIN_EXPIRES_IN_S = 1;
+
+/**
+ * True when IMS rejected the client id itself (`invalid_client` with `client_id` in its description, as in
+ * `invalid client_id parameter`), not the secret: another secret cannot help. Adobe documents the error's
+ * shape, not every text, so nothing else of the description is relied on; anything else is treated as a
+ * secret problem (the safe fallback: its hint names both values).
+ */
+export function rejectsClientId(err: Pick<ImsTokenError, 'code' | 'imsErrorDescription'>): boolean {
+  return err.code === 'IMS_INVALID_CLIENT' && /client_id/i.test(err.imsErrorDescription ?? '');
+}
 
 export interface TokenRequest {
   tokenUrl: string;
@@ -98,7 +108,8 @@ function interpret(answer: Answer, req: TokenRequest, startedAt: number, where: 
         : code === 'IMS_RATE_LIMITED'
           ? `IMS is throttling this client (HTTP 429${retryAfterMs !== undefined ? `, retry after ${Math.ceil(retryAfterMs / 1000)} s` : ''}).`
           : `${where} answered ${said}.`;
-  throw new ImsTokenError(code, message, { ...details, retryAfterMs });
+  const hint = rejectsClientId({ code, imsErrorDescription: desc }) ? INVALID_CLIENT_ID_HINT : undefined;
+  throw new ImsTokenError(code, message, { ...details, retryAfterMs, ...(hint ? { hint } : {}) });
 }
 
 function parseToken(

@@ -9,7 +9,7 @@ import { Emitter } from './emitter';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
 import { backoffDelay, createDefaultDispatcher } from './http';
-import { requestToken } from './ims-client';
+import { rejectsClientId, requestToken } from './ims-client';
 import { redactToken } from './redact';
 import { SecretSource } from './secret-source';
 import { UnauthorizedPolicy } from './unauthorized';
@@ -416,7 +416,7 @@ class Provider implements TokenProvider {
       return await this.#mintWithRetries(secrets[idx]!);
     } catch (err) {
       if (!ImsTokenError.is(err)) throw err;
-      if (err.code === 'IMS_INVALID_CLIENT' && !/client_id/i.test(err.imsErrorDescription ?? '')) {
+      if (err.code === 'IMS_INVALID_CLIENT' && !rejectsClientId(err)) {
         if (this.#secrets.kind === 'file') {
           const fresh = await this.#secrets.read(true);
           if (fresh.fingerprint !== snap.fingerprint) return this.#mint(fresh);
