@@ -45,7 +45,7 @@ const BRAND = Symbol.for('ims-token.ImsTokenError');
 const HINTS: Record<ImsTokenErrorCode, string> = {
   IMS_CONFIG: 'Fix the named option or environment variable (see the README of @ims-token/core).',
   IMS_INVALID_CLIENT:
-    'Check IMS_CLIENT_SECRET and IMS_CLIENT_ID against the OAuth Server-to-Server credential in Adobe Developer Console; the secret may have been rotated or deleted.',
+    'Check IMS_CLIENT_ID and IMS_CLIENT_SECRET against the OAuth Server-to-Server credential in Adobe Developer Console; the secret may have been rotated or deleted.',
   IMS_INVALID_SCOPE:
     'Request only scopes the credential has: Developer Console lists them under the OAuth Server-to-Server credential (IMS_SCOPES).',
   IMS_UNAUTHORIZED_CLIENT:
