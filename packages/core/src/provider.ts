@@ -128,6 +128,8 @@ export interface TokenProvider {
    * - If the token that replaced it gets a 401 too, the 401 is not about the token: it resolves `false`, and
    *   for 30 s — doubling with each refresh that does not help, up to 10 min, and lowered again by quiet
    *   time — every `invalidate(token)` resolves `false`, keeps the token and leaves the store alone.
+   * - A 401 for a token already past its serving window (it expired in flight) is explained by its age: it
+   *   is replaced (as it would be anyway) and resolves `true`, back-off or not.
    * - In a fleet sharing a store, a 401 for a token another process minted within the back-off period
    *   (at least 30 s) re-reads the store instead of deleting the token and minting: a late joiner does not
    *   mint for the fleet.
@@ -552,7 +554,9 @@ class Provider implements TokenProvider {
       return true; // already replaced (or being replaced): the retry gets the current token and costs no mint
     }
     // The policy (unauthorized.ts) decides synchronously, so a burst of 401s sees each other's verdicts.
-    const verdict = this.#unauthorized.onUnauthorized(e ? { accessToken, issuedAt: e.token.issuedAt, source: e.source } : accessToken);
+    const verdict = this.#unauthorized.onUnauthorized(
+      e ? { accessToken, issuedAt: e.token.issuedAt, source: e.source, serveUntil: e.serveUntil } : accessToken,
+    );
     if (verdict === 'refuse' || verdict === 'strike') {
       this.#c.invalidationsRefused++;
       if (verdict === 'strike') {

@@ -162,6 +162,34 @@ describe('a token that really was revoked', () => {
   });
 });
 
+describe('a token that expires in flight (short-lived tokens under load)', () => {
+  it('a 401 for a token past its serving window is explained by its age: refreshed every time, never a strike', async () => {
+    env = await setup({ tokenLifetimeSeconds: 10 });
+    let now = Date.now();
+    const p = env.make({ clock: () => now, refreshWindowMs: 1 });
+    // The API receives the request just after the token expired: it answers 401 to that token.
+    const expired = new Set<string>();
+    let expireInFlight = false;
+    api = await startApiStandIn((h) => {
+      const token = String(h.authorization).slice('Bearer '.length);
+      if (expireInFlight) {
+        expireInFlight = false;
+        expired.add(token);
+        now = p.status().expiresAt! + 1;
+      }
+      return !expired.has(token);
+    });
+    await p.getToken();
+    for (let round = 0; round < 3; round++) {
+      const before = mints();
+      expireInFlight = true;
+      expect(await call(p, '/ok')).toEqual({ status: 200, retried: true });
+      expect(mints()).toBe(before + 1); // the refresh its age called for anyway
+    }
+    expect(p.status().unauthorizedBackoff).toBeUndefined();
+  });
+});
+
 describe('the back-off', () => {
   it('lets one 401-driven refresh through per period: 30 s, doubling to 10 min, then decays after quiet time', async () => {
     await start();

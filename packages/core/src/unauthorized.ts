@@ -15,6 +15,9 @@
  *   is refused too, the next, longer back-off starts.
  * - Quiet time lowers it again: every {@link QUIET_MS} after a back-off ended without a new strike takes
  *   one step off (halves the next back-off).
+ * - A 401 for a token already past its serving window (it expired in flight: short-lived tokens under
+ *   load) is explained by its age. It is always refreshed — it would be replaced anyway — and counts as
+ *   nothing: no strike, no probation, not held back by a back-off.
  *
  * A fleet sharing a store: every process keeps its own back-off, so each could still mint once per
  * period — and a process joining late (or whose first 401 comes later) would delete the token the others
@@ -43,6 +46,12 @@ const MAX_LEVEL = 1 + Math.ceil(Math.log2(BACKOFF_MAX_MS / BACKOFF_BASE_MS));
 export type UnauthorizedVerdict =
   /** Drop the token, delete it from the store (compare), mark it refused; the caller retries once. */
   | 'refresh'
+  /**
+   * As `refresh`, but the 401 is explained by the token's age: it is past its serving window (it expired in
+   * flight), so it would be replaced anyway. Neither a strike nor held back by a back-off, and its
+   * replacement is not on probation: short-lived tokens under load must not look like an always-401 path.
+   */
+  | 'expired'
   /** Drop the token from memory only and read the store again; the caller retries once. */
   | 'reread'
   /** Keep everything; the caller passes the 401 on (a back-off is in force). */
@@ -56,6 +65,8 @@ export interface RefusedToken {
   issuedAt: number;
   /** `store`: this provider took it from the store (another provider or process minted it). */
   source: 'ims' | 'store';
+  /** Until when (epoch ms) the provider hands the token out. */
+  serveUntil: number;
 }
 
 /** The back-off state, for `status()`. */
@@ -90,9 +101,13 @@ export class UnauthorizedPolicy {
   /** Decides about a 401 for the current token (or for a token while none is cached). */
   onUnauthorized(refused: RefusedToken | string): UnauthorizedVerdict {
     const now = this.#clock();
-    if (now < this.#until) return 'refuse';
     const accessToken = typeof refused === 'string' ? refused : refused.accessToken;
     const p = this.#probation;
+    if (typeof refused !== 'string' && now >= refused.serveUntil) {
+      if (p?.token === accessToken) this.#probation = undefined;
+      return 'expired';
+    }
+    if (now < this.#until) return 'refuse';
     if (p !== undefined && p.token === accessToken && now - p.since < PROBATION_MS) {
       // A fresh token did not cure it: not about the token. Back off.
       this.#level = Math.min(MAX_LEVEL, this.#decayed(now) + 1);
