@@ -190,6 +190,8 @@ class Provider implements TokenProvider {
   readonly #jitter = Math.random();
   readonly #userMinRemaining: boolean;
   #entry: Entry | undefined;
+  /** The last entry taken into use, kept after #entry was dropped for its age: a late 401 for it is judged by it. */
+  #last: Entry | undefined;
   #inflight: Promise<Entry> | undefined;
   #nextBackgroundAt = 0;
   #hardFailure: { error: ImsTokenError; until: number; fingerprint: string } | undefined;
@@ -518,7 +520,7 @@ class Provider implements TokenProvider {
       refreshAt,
       serveUntil,
     };
-    this.#entry = entry;
+    this.#entry = this.#last = entry;
     this.#nextBackgroundAt = 0;
     this.#unauthorized.adopted(token.accessToken);
     this.#events.emit(
@@ -554,8 +556,10 @@ class Provider implements TokenProvider {
       return true; // already replaced (or being replaced): the retry gets the current token and costs no mint
     }
     // The policy (unauthorized.ts) decides synchronously, so a burst of 401s sees each other's verdicts.
+    // Without a cached token (dropped for its age while this request was in flight), judge by the last one.
+    const known = e ?? (this.#last?.token.accessToken === accessToken ? this.#last : undefined);
     const verdict = this.#unauthorized.onUnauthorized(
-      e ? { accessToken, issuedAt: e.token.issuedAt, source: e.source, serveUntil: e.serveUntil } : accessToken,
+      known ? { accessToken, issuedAt: known.token.issuedAt, source: known.source, serveUntil: known.serveUntil } : accessToken,
     );
     if (verdict === 'refuse' || verdict === 'strike') {
       this.#c.invalidationsRefused++;
@@ -641,7 +645,7 @@ class Provider implements TokenProvider {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#entry = undefined;
+    this.#entry = this.#last = undefined;
     this.#closing.abort();
     this.#events.clear();
     const agent = this.#agent;

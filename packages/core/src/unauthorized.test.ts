@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callWithOneRetry, startApiStandIn, tokenOf } from '@ims-token/test-kit';
 import type { ApiStandIn } from '@ims-token/test-kit';
+import type { EmulatorOptions } from '@ims-token/emulator';
 import { FileStore } from './file-store';
 import { MemoryStore } from './store';
 import type { TokenProvider } from './provider';
@@ -28,8 +29,8 @@ function report(scenario: string, mints: number): void {
   if (process.env.IMS_TOKEN_REPORT) process.stdout.write(`401-policy ${scenario}: ${mints} mints\n`);
 }
 
-async function start(): Promise<void> {
-  env = await setup();
+async function start(options: EmulatorOptions = {}): Promise<void> {
+  env = await setup(options);
   // `/ok` asks the emulator whether the token is valid now (not expired, not revoked).
   api = await startApiStandIn(async (h) => {
     const r = await fetch(`${env.emu.url}/api/v1/whoami`, {
@@ -186,6 +187,22 @@ describe('a token that expires in flight (short-lived tokens under load)', () =>
       expect(await call(p, '/ok')).toEqual({ status: 200, retried: true });
       expect(mints()).toBe(before + 1); // the refresh its age called for anyway
     }
+    expect(p.status().unauthorizedBackoff).toBeUndefined();
+  });
+
+  it('also when another caller already dropped it for its age and is fetching the next one', async () => {
+    await start({ tokenLifetimeSeconds: 10 });
+    let now = Date.now();
+    const p = env.make({ clock: () => now, refreshWindowMs: 1 });
+    await p.getToken();
+    env.emu.revokeTokens(env.clientId);
+    expect(await call(p, '/ok')).toEqual({ status: 200, retried: true }); // a 401-driven refresh: its token is on probation
+    const h = await p.getAuthHeaders();
+    now = p.status().expiresAt! + 1; // the token expires in flight …
+    env.emu.fault({ kind: 'latency', latencyMs: 300 });
+    const next = p.getAuthHeaders(); // … while another caller, finding it too old, has the next one minted
+    expect(await p.invalidate(tokenOf(h))).toBe(true); // its 401 is explained by its age: no strike
+    expect(tokenOf(await next)).not.toBe(tokenOf(h));
     expect(p.status().unauthorizedBackoff).toBeUndefined();
   });
 });
