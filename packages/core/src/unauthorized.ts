@@ -9,7 +9,10 @@
  * - The first 401 for the current token drops it: the caller retries once with a fresh one (`refresh`).
  * - The token that replaced it is **on probation** for {@link PROBATION_MS}. A 401 for it proves a fresh
  *   token does not cure this 401: that is a **strike**. The 401 is passed on and, for a back-off period,
- *   401s cause no refresh at all (`refuse`): the token is kept, the store is left alone.
+ *   401s cause no refresh at all (`refuse`): the token is kept, the store is left alone. Adapters do not
+ *   report the 401 of their one retry, so the strike usually comes with the next request's 401 for that
+ *   token; hence a probation of minutes, not seconds — it also holds an attacker who sends one request a
+ *   minute to about one mint per back-off period instead of one per request.
  * - The back-off is {@link BACKOFF_BASE_MS} after the first strike and doubles with each strike up to
  *   {@link BACKOFF_MAX_MS}. When it ends, the next 401 may refresh once more (a probe); if that fresh token
  *   is refused too, the next, longer back-off starts.
