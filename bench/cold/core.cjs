@@ -1,4 +1,5 @@
 // ims-token: require core, create a provider from the environment, get one token, let the process exit by itself.
+/* eslint-disable @typescript-eslint/no-require-imports -- CommonJS on purpose: a cold start as a CommonJS user writes it */
 'use strict';
 const { createTokenProvider, fromEnv } = require('@ims-token/core');
 const provider = createTokenProvider(fromEnv());

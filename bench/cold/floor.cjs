@@ -1,4 +1,5 @@
 // The floor: one token POST with node:http and nothing else, as a hand-written script would do it.
+/* eslint-disable @typescript-eslint/no-require-imports -- CommonJS on purpose: a cold start as a CommonJS user writes it */
 'use strict';
 const http = require('node:http');
 const https = require('node:https');

@@ -1,4 +1,4 @@
-import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
+import type { Agent as HttpAgent, IncomingMessage, request as httpRequest } from 'node:http';
 import type * as Undici_ from 'undici';
 import type { Dispatcher } from 'undici';
 import { ImsTokenError } from './errors';
@@ -35,12 +35,12 @@ export class NodeTransport {
    * the module on first use, synchronously in both module formats (a dynamic `import()` from CommonJS would
    * start the ESM loader: ~10 ms of a cold start).
    */
-  agentFor(protocol: string): { request: typeof import('node:http').request; agent: HttpAgent } {
+  agentFor(protocol: string): { request: typeof httpRequest; agent: HttpAgent } {
     if (protocol === 'https:') {
       const https = process.getBuiltinModule('node:https');
       this.#https ??= new https.Agent({ keepAlive: true, maxSockets: this.#connections, timeout: 30_000 });
       if (this.#closed) this.#https.destroy();
-      return { request: https.request as typeof import('node:http').request, agent: this.#https };
+      return { request: https.request as typeof httpRequest, agent: this.#https };
     }
     const http = process.getBuiltinModule('node:http');
     this.#http ??= new http.Agent({ keepAlive: true, maxSockets: this.#connections, timeout: 30_000 });
