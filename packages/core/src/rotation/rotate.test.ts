@@ -195,7 +195,9 @@ describe('rotateClientSecret', () => {
       expect(ImsTokenError.is(err)).toBe(true);
       expect(err.code).toBe('IMS_SECRET_LIMIT');
       expect(err.message).toContain(`${orphan.uuid} is not the secret this process authenticates with and was never used`);
-      expect(err.message).toContain(`Delete ${orphan.uuid}`);
+      expect(err.reason).toBe('secret-limit');
+      expect(err.report.steps.at(-1).uuid).toBe(orphan.uuid);
+      expect(err.hint).toContain(`client.deleteClientSecret('${orphan.uuid}')`);
       expect(err.message).toMatch(new RegExp(`${current!.uuid} \\(created [^)]+, last used [^)]+\\) — this process authenticates with it`));
       expect(err.report.ok).toBe(false);
       expect(names(err.report)).toEqual(['token:done', 'list:done', 'check-limit:failed']);
@@ -368,8 +370,9 @@ describe('rotateClientSecret', () => {
       );
       keep(limit);
       expect(limit.code).toBe('IMS_SECRET_LIMIT');
-      expect(limit.message).toContain(`An earlier rotation added and persisted ${first.newSecretUuid}`);
-      expect(limit.message).toContain('Rerun with deleteOld: true');
+      expect(limit.message).toContain(`An earlier rotation added and stored ${first.newSecretUuid}`);
+      expect(limit.reason).toBe('finish-pending');
+      expect(limit.hint).toContain('Rerun with deleteOld: true');
 
       // A dry run of the finish changes nothing.
       const dry = await rotateClientSecret({
@@ -434,7 +437,7 @@ describe('rotateClientSecret', () => {
     const first = await rotateClientSecret({
       ...connection(emu, c, log),
       verifyDelayMs: 50,
-      deleteOld: true, // default minIdleMs: 15 min; this run's own management token just used the old secret
+      deleteOld: true, // default minIdleMs: 25 h; this run's own management token just used the old secret
       persist: async (secret) => {
         newSecret = secret;
         seen.push(secret);
@@ -444,9 +447,9 @@ describe('rotateClientSecret', () => {
     expect(first.ok).toBe(true);
     expect(first.deletedOld).toBe(false);
     const last = first.steps.at(-1)!;
-    expect(last).toMatchObject({ name: 'delete-old', status: 'skipped' });
+    expect(last).toMatchObject({ name: 'delete-old', status: 'skipped', reason: 'not-idle', uuid: first.oldSecretUuid });
     expect(last.detail).toContain(`Kept the old secret ${first.oldSecretUuid}: last used`);
-    expect(last.detail).toContain('less than minIdleMs (15 min)');
+    expect(last.detail).toContain('deleted only after 25 h without use');
     expect(emu.client(c.clientId)!.clientSecrets).toHaveLength(2);
 
     // finishing with the new secret: still in use → kept; with force → deleted
