@@ -6,7 +6,8 @@ import { IO_MANAGEMENT_SCOPES, createTokenProvider } from '@ims-token/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credential, startFixture } from './test/fixture';
 import type { Credential, Fixture } from './test/fixture';
-import { parseDuration, setEnvValues } from './commands/secrets/files';
+import { parseDuration } from './commands/secrets/files';
+import { editEnv } from './files/dotenv';
 import { SECRETS, runCli, waitFor } from './test/run-cli';
 import type { CliResult } from './test/run-cli';
 
@@ -190,7 +191,7 @@ function envFileText(c: Credential, next: boolean): string {
 }
 
 describe('ims-token secrets rotate', () => {
-  it('--write-secret-file: 0600, new first and old second; a provider on that file mints throughout; a rerun finishes', async () => {
+  it('--write-secret-file: new first and old second, mode kept minus world access; a provider on that file mints throughout; a rerun finishes', async () => {
     const c = credential(fx);
     const file = join(c.dir, 'ims-secret');
     writeFileSync(file, `${c.clientSecret}\n`, { mode: 0o644 });
@@ -225,7 +226,8 @@ describe('ims-token secrets rotate', () => {
       expect(old).toBe(c.clientSecret);
       expect(rest).toEqual(['']);
       newSecretSeen(r, secret!);
-      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(statSync(file).mode & 0o777).toBe(0o640); // it was 0644: a file holding a secret loses world access
+      expect(r.stderr).toMatch(/warning: .*ims-secret was readable by every user \(mode 0644\); it is now 0640/);
       expect(secretsOf(c)).toEqual([c.clientSecret, secret]);
       expect(r.stdout).toBe('');
       for (const step of ['token', 'list', 'check-limit', 'add', 'verify', 'persist'])
@@ -327,7 +329,9 @@ describe('ims-token secrets rotate', () => {
     const r = await runCli(['secrets', 'rotate', '--delete-old'], { env: secretsEnv(c) });
     expect(r.code).toBe(0);
     newSecretSeen(r, r.stdout.trim(), r.stdout);
-    expect(r.stderr).toMatch(/^– delete-old\s+Kept the old secret [0-9a-f-]{36}: last used .* less than --min-idle \(15 min\)/m);
+    expect(r.stderr).toMatch(
+      /^– delete-old\s+Kept the old secret [0-9a-f-]{36}: last used .* ago; it is deleted only after 25 h without use.* Rerun with --delete-old after \S+ to delete it .* or add --force/m,
+    );
     expect(secretsOf(c)).toHaveLength(2);
 
     const d = credential(fx);
@@ -461,15 +465,24 @@ describe('helpers of secrets rotate', () => {
     for (const bad of ['', '15', 'm', '-1m', '1 h', 'soon', '1w']) expect(parseDuration(bad)).toBeUndefined();
   });
 
-  it('setEnvValues changes only the given keys, in place, keeping export, comments, quotes and CRLF', () => {
+  it('editEnv changes only the given keys, in place, keeping export, comments, quotes, CRLF and every other byte', () => {
+    const set = (text: string, values: Array<[string, string]>): string =>
+      editEnv(Buffer.from(text, 'latin1'), { set: values }).toString('latin1');
     const text = '# c\r\nexport IMS_CLIENT_SECRET="old" # keep\r\nOTHER=1\r\nIMS_CLIENT_SECRET_NEXT=\r\n';
     expect(
-      setEnvValues(text, [
+      set(text, [
         ['IMS_CLIENT_SECRET', 'p8e-new'],
         ['IMS_CLIENT_SECRET_NEXT', 'p8e-old'],
       ]),
     ).toBe('# c\r\nexport IMS_CLIENT_SECRET=p8e-new # keep\r\nOTHER=1\r\nIMS_CLIENT_SECRET_NEXT=p8e-old\r\n');
-    expect(setEnvValues('A=1\n', [['IMS_CLIENT_SECRET', 'has space']])).toBe("A=1\nIMS_CLIENT_SECRET='has space'\n");
-    expect(setEnvValues('A=1', [['A', '2']])).toBe('A=2\n');
+    expect(set('A=1\n', [['IMS_CLIENT_SECRET', 'has space']])).toBe("A=1\nIMS_CLIENT_SECRET='has space'\n");
+    expect(set('A=1', [['A', '2']])).toBe('A=2');
+    expect(set('A=1\r\nB=2', [['C', '3']])).toBe('A=1\r\nB=2\r\nC=3\r\n');
+    expect(set('\xEF\xBB\xBFA=1\nGREETING=Gr\xFC\xDFe\n', [['A', '2']])).toBe('\xEF\xBB\xBFA=2\nGREETING=Gr\xFC\xDFe\n');
+    expect(editEnv(Buffer.from('A=1\n'), { set: [['B', '2']], header: '# added' }).toString()).toBe('A=1\n\n# added\nB=2\n');
+    expect(editEnv(Buffer.from('A=1\nB=x\nexport B=y\n'), { set: [], remove: ['B'] }).toString()).toBe('A=1\n');
+    expect(() => editEnv(Buffer.from('IMS_CLIENT_SECRET="abc\ndef"\n'), { set: [['IMS_CLIENT_SECRET', 'x']] })).toThrow(
+      /spans several lines/,
+    );
   });
 });

@@ -18,7 +18,7 @@ export type RotationStepStatus = 'done' | 'skipped' | 'failed' | 'planned';
  * | `list-failed` | listing the secrets failed |
  * | `no-secrets` | the API listed no secret at all |
  * | `secret-limit` | two secrets exist (or appeared): nothing can be added; `uuid` names the one that looks unused |
- * | `finish-pending` | two secrets, and this process already uses the newer one: an earlier rotation waits to be finished with `deleteOld`; `uuid` is the older |
+ * | `finish-pending` | two secrets, and this process already uses the newer one: an earlier rotation waits to be finished with `deleteOld` (on a `check-limit` that is `done`: this run finishes it); `uuid` is the older |
  * | `add-failed` | the API refused the add: nothing was created |
  * | `add-outcome-unknown` | the add timed out, was reset or answered 5xx: a secret may have been created |
  * | `orphan-kept` | a secret appeared during an add of unknown outcome but it was used or created outside that add's window: not ours to delete; `uuid` names it |

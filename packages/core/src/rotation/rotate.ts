@@ -148,6 +148,7 @@ async function rotate(client: SecretsClient, int: SecretsClientInternals, o: Res
       'check-limit',
       'done',
       `2 secrets, and this process already authenticates with the newer one, ${newest.uuid}: an earlier rotation added and stored it. Finishing that rotation: the older secret ${older!.uuid} is deleted once idle.`,
+      { reason: 'finish-pending', uuid: older!.uuid },
     );
     const earlier = `Already done by an earlier rotation: this process authenticates with ${newest.uuid}.`;
     run.step('add', 'skipped', earlier, { uuid: newest.uuid });
@@ -158,7 +159,7 @@ async function rotate(client: SecretsClient, int: SecretsClientInternals, o: Res
   }
   const old = list[0]!;
   run.oldSecretUuid = old.uuid;
-  run.step('check-limit', 'done', `1 of the 2 secrets Adobe allows exists (${old.uuid}): room to add one.`);
+  run.step('check-limit', 'done', `1 of the 2 secrets Adobe allows exists (${old.uuid}): room to add one.`, { uuid: old.uuid });
 
   if (o.dryRun) {
     run.step('add', 'planned', `Would add a second client secret to credential ${client.credentialId}.`);

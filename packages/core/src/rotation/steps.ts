@@ -124,6 +124,7 @@ export async function failedAdd(
       hint: apiHint('orphan-kept', s.uuid, o.minIdleMs),
     });
   }
+  run.step('rollback', 'done', 'No new secret is listed: the add created nothing, so there is nothing to undo.');
   return run.error(
     e.code,
     `${e.message} The add's answer was lost, but no new secret is listed: nothing was created.`,

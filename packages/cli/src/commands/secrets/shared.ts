@@ -123,23 +123,6 @@ export function describeSecret(s: ClientSecretInfo, now = Date.now()): string {
   return `${s.uuid} (created ${when(s.createdAt)}, ${s.lastUsedAt === undefined ? 'never used' : `last used ${relative(s.lastUsedAt - now)}`})`;
 }
 
-/**
- * Core speaks of its options (`deleteOld: true`, `force`, `persist()`); the CLI of its flags and of where it
- * writes the new secret (`where`: "on stdout", "in /path").
- */
-export function cliWords(text: string, where = 'where it goes'): string {
-  return text
-    .replace(/deleteClientSecret or `(ims-token secrets delete [^`]+)`/g, '`$1`')
-    .replace(/deleteOld: true/g, '--delete-old')
-    .replace(/deleteOld is not set/g, '--delete-old was not given')
-    .replace(/minIdleMs \(/g, '--min-idle (')
-    .replace(/\bpass force\b/g, 'pass --force')
-    .replace(/Would call persist\(newSecret\)/g, `Would store the new secret ${where}`)
-    .replace(/persist\(\) stored the new secret (\S+);/g, `Stored the new secret $1 ${where};`)
-    .replace(/persist\(\) failed, /g, `Storing the new secret ${where} failed: `)
-    .replace(/persist\(\) failed/g, `storing the new secret ${where} failed`);
-}
-
 /** Runs `fn` with the client, and closes it. */
 export async function withClient<T>(cfg: SecretsConfig, fn: () => Promise<T>): Promise<T> {
   try {
