@@ -131,7 +131,8 @@ const CASES = [
   ...(['add', 'persist', 'delete-old'] as const).map((step) => ['secret-file', step] as const),
 ];
 
-describe('SIGKILL at every step boundary (--delete-old --min-idle 0)', () => {
+// Each case runs the CLI three or four times: on a loaded machine that takes a while, hence the longer timeout.
+describe('SIGKILL at every step boundary (--delete-old --min-idle 0)', { timeout: 120_000 }, () => {
   for (const [kind, step] of CASES) {
     it(`${kind}: killed after ${step}; the rerun says what it did and ends clean`, async () => {
       const { c, target, args, env } = setup(kind);
@@ -155,7 +156,7 @@ describe('SIGKILL at every step boundary (--delete-old --min-idle 0)', () => {
   }
 });
 
-describe('SIGKILL without --delete-old', () => {
+describe('SIGKILL without --delete-old', { timeout: 120_000 }, () => {
   it('after persist: the rerun says the rotation is finished and keeps the old secret (exit 0)', async () => {
     const { c, target, args, env } = setup('env');
     const killed = await runCli(['secrets', 'rotate', ...args], { env: { ...env, ...failpoint('persist', 'kill') } });
@@ -170,7 +171,7 @@ describe('SIGKILL without --delete-old', () => {
   });
 });
 
-describe('two rotations of one target at once', () => {
+describe('two rotations of one target at once', { timeout: 120_000 }, () => {
   it('the second waits for the lock, then sees the first one’s result and changes nothing (the issue’s 2.5 s race)', async () => {
     const { c, target, args, env } = setup('env');
     let first!: Promise<CliResult>;

@@ -56,7 +56,7 @@ async function add(c: Credential): Promise<{ secret: string; uuid: string }> {
   expect(r.code).toBe(0);
   const secret = r.stdout.trim();
   newSecretSeen(r, secret, `${secret}\n`);
-  const uuid = /added client secret ([0-9a-f-]{36})/.exec(r.stderr)![1]!;
+  const uuid = /added client secret ([0-9a-f-]{32,36})/.exec(r.stderr)![1]!;
   return { secret, uuid };
 }
 
@@ -104,6 +104,24 @@ describe('ims-token secrets list', () => {
     expect(flags.code).toBe(0);
   });
 
+  it('takes the numeric org id; an …@AdobeOrg code is looked up once and said so; an unknown code is exit 2 naming both kinds of ID', async () => {
+    const c = credential(fx);
+    expect(c.orgId).toMatch(/^\d+$/);
+    const code = fx.emu.client(c.clientId)!.orgCode;
+    const r = await runCli(['secrets', 'list', '--json'], { env: { ...secretsEnv(c), IMS_ORG_ID: code } });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ orgId: c.orgId });
+    expect(r.stderr).toBe(
+      `ims-token: IMS_ORG_ID ${code} is an IMS org code; the I/O Management API takes the numeric org id: using ${c.orgId}. Set IMS_ORG_ID=${c.orgId} (or --org-id ${c.orgId}) to skip this lookup.\n`,
+    );
+    const unknown = await runCli(['secrets', 'list'], { env: { ...secretsEnv(c), IMS_ORG_ID: '0123456789ABCDEF01234567@AdobeOrg' } });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^ims-token: IMS_CONFIG: .*IMS org code 0123456789ABCDEF01234567@AdobeOrg.*numeric org id/);
+    expect(unknown.stderr).toMatch(
+      /Fix: Pass --org-id with the numeric org id, or set IMS_ORG_ID to it: .*\/console\/projects\/\{orgId\}\//,
+    );
+  });
+
   it('a credential without the I/O Management API → exit 6 (IMS_FORBIDDEN) saying to add it', async () => {
     const c = credential(fx, { allowedScopes: ['openid', 'AdobeID', 'firefly_api'] });
     const r = await runCli(['secrets', 'list'], { env: secretsEnv(c) });
@@ -125,7 +143,7 @@ describe('ims-token secrets add', () => {
     const secret = r.stdout.slice(0, -1);
     newSecretSeen(r, secret, `${secret}\n`);
     expect(secretsOf(c)).toEqual([c.clientSecret, secret]);
-    expect(r.stderr).toMatch(/^ims-token: warning: added client secret [0-9a-f-]{36} .*never shown again: store it now/);
+    expect(r.stderr).toMatch(/^ims-token: warning: added client secret [0-9a-f-]{32,36} .*never shown again: store it now/);
     await sleep(250);
     const t = await runCli(['token', '--no-cache'], { env: { ...c.env, IMS_CLIENT_SECRET: secret }, printsToken: true });
     expect(t.code).toBe(0);
@@ -233,8 +251,8 @@ describe('ims-token secrets rotate', () => {
       for (const step of ['token', 'list', 'check-limit', 'add', 'verify', 'persist'])
         expect(r.stderr).toMatch(new RegExp(`^✓ ${step} `, 'm'));
       expect(r.stderr).toMatch(/^– delete-old /m);
-      expect(r.stderr).toMatch(new RegExp(`^✓ persist\\s+Stored the new secret [0-9a-f-]{36} in ${file};`, 'm'));
-      expect(r.stderr).toMatch(/ims-token: rotated: the new secret [0-9a-f-]{36} is written to /);
+      expect(r.stderr).toMatch(new RegExp(`^✓ persist\\s+Stored the new secret [0-9a-f-]{32,36} in ${file};`, 'm'));
+      expect(r.stderr).toMatch(/ims-token: rotated: the new secret [0-9a-f-]{32,36} is written to /);
 
       // The rerun reads the new secret (first line) as the current one: it finishes the rotation.
       const fin = await runCli(['secrets', 'rotate', '--write-secret-file', file, '--delete-old', '--force', '--json'], { env });
@@ -296,7 +314,7 @@ describe('ims-token secrets rotate', () => {
     const secret = r.stdout.slice(0, -1);
     newSecretSeen(r, secret, `${secret}\n`);
     expect(secretsOf(c)).toEqual([c.clientSecret, secret]);
-    expect(r.stderr).toMatch(/Stored the new secret [0-9a-f-]{36} on stdout/);
+    expect(r.stderr).toMatch(/Stored the new secret [0-9a-f-]{32,36} on stdout/);
     expect(r.stderr).toMatch(/printed on stdout \(store it now/);
 
     const j = await runCli(['secrets', 'rotate', '--json'], { env: secretsEnv(c) });
@@ -330,7 +348,7 @@ describe('ims-token secrets rotate', () => {
     expect(r.code).toBe(0);
     newSecretSeen(r, r.stdout.trim(), r.stdout);
     expect(r.stderr).toMatch(
-      /^– delete-old\s+Kept the old secret [0-9a-f-]{36}: last used .* ago; it is deleted only after 25 h without use.* Rerun with --delete-old after \S+ to delete it .* or add --force/m,
+      /^– delete-old\s+Kept the old secret [0-9a-f-]{32,36}: last used .* ago; it is deleted only after 25 h without use.* Rerun with --delete-old after \S+ to delete it .* or add --force/m,
     );
     expect(secretsOf(c)).toHaveLength(2);
 
@@ -373,7 +391,9 @@ describe('ims-token secrets rotate', () => {
     const r = await runCli(['secrets', 'rotate', '--scopes', 'openid,firefly_api'], { env: secretsEnv(c) });
     expect(r.code).toBe(7);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^✗ verify\s+The new secret [0-9a-f-]{36} did not mint a token for openid,firefly_api .*IMS_INVALID_SCOPE/m);
+    expect(r.stderr).toMatch(
+      /^✗ verify\s+The new secret [0-9a-f-]{32,36} did not mint a token for openid,firefly_api .*IMS_INVALID_SCOPE/m,
+    );
     expect(r.stderr).toMatch(/^✓ rollback\s+Deleted the new secret/m);
     expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(
       /^ims-token: IMS_ROTATION_FAILED: Secret rotation failed at verify: .*the credential and the current secret are as before/,

@@ -1,5 +1,7 @@
-export { createSecretsClient, secretsClientFromEnv, IO_MANAGEMENT_SCOPES, DEFAULT_MANAGEMENT_URL } from './secrets-client';
-export type { SecretsClient, SecretsClientOptions, SecretsCallOptions, ClientSecretInfo, NewClientSecret } from './secrets-client';
+export { createSecretsClient } from './secrets-client';
+export { IO_MANAGEMENT_SCOPES, DEFAULT_MANAGEMENT_URL } from './secrets-types';
+export { secretsClientFromEnv } from './secrets-env';
+export type { SecretsClient, SecretsClientOptions, SecretsCallOptions, ClientSecretInfo, NewClientSecret } from './secrets-types';
 export { rotateClientSecret } from './rotate';
 export { RotationError } from './report';
 export type { RotationReport, RotationStep, RotationStepName, RotationStepStatus, RotationReason } from './report';

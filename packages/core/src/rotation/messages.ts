@@ -1,5 +1,5 @@
 import type { RotationReason, RotationStepName } from './report';
-import type { ClientSecretInfo } from './secrets-client';
+import type { ClientSecretInfo } from './secrets-types';
 
 // The sentences of a rotation. Details state facts (uuids, times, what was done or undone) and never name an
 // option: advice lives in error hints (in terms of the API) and in callers that map `reason` to their own words.

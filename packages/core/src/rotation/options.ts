@@ -1,8 +1,8 @@
 import { normalizeScopes } from '../config';
 import { ImsTokenError, configError } from '../errors';
 import type { RotationStep } from './report';
-import { IO_MANAGEMENT_SCOPES } from './secrets-client';
-import type { SecretsClient, SecretsClientOptions } from './secrets-client';
+import { IO_MANAGEMENT_SCOPES } from './secrets-types';
+import type { SecretsClient, SecretsClientOptions } from './secrets-types';
 
 /**
  * How long the old secret must have been unused before {@link rotateClientSecret} deletes it, by default: a full

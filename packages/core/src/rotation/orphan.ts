@@ -1,4 +1,4 @@
-import type { ClientSecretInfo } from './secrets-client';
+import type { ClientSecretInfo } from './secrets-types';
 
 /** Clock difference allowed between this host and the I/O Management API when matching `created_at` to an add. */
 export const ORPHAN_SKEW_MS = 30_000;

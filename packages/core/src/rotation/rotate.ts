@@ -6,7 +6,7 @@ import type { Resolved, RotateClientSecretOptions } from './options';
 import { Run } from './report';
 import type { RotationError, RotationReason, RotationReport, RotationStepName } from './report';
 import { createSecretsClient, internalsOf } from './secrets-client';
-import type { ClientSecretInfo, NewClientSecret, SecretsClient, SecretsClientInternals, SecretsClientOptions } from './secrets-client';
+import type { ClientSecretInfo, NewClientSecret, SecretsClient, SecretsClientInternals, SecretsClientOptions } from './secrets-types';
 import { asIms, deleteOld, detailsOf, failedAdd, rollback, sanitize, verify } from './steps';
 
 /**

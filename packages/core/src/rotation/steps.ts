@@ -9,7 +9,7 @@ import type { Aftermath } from './messages';
 import type { Resolved } from './options';
 import { findOrphanedSecret } from './orphan';
 import type { Run, RotationError, RotationReason } from './report';
-import type { ClientSecretInfo, SecretsClient, SecretsClientInternals } from './secrets-client';
+import type { ClientSecretInfo, SecretsClient, SecretsClientInternals } from './secrets-types';
 
 // The steps of a rotation that can go wrong in more than one way: a failed add, verify, rollback, delete-old.
 
