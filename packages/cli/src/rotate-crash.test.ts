@@ -7,7 +7,8 @@ import { createSecretsClient, createTokenProvider, parseSecretLines } from '@ims
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credential, startFixture } from './test/fixture';
 import type { Credential, Fixture } from './test/fixture';
-import { SECRETS, runCli, waitFor } from './test/run-cli';
+import { SECRETS, runCli as run, scan, waitFor } from './test/run-cli';
+import type { RunOptions } from './test/run-cli';
 import type { CliResult } from './test/run-cli';
 
 // Issue 13's crash-point suite: `secrets rotate` is stopped at every step boundary (SIGKILL of the CLI, a
@@ -23,12 +24,22 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await fx?.stop();
+  for (const r of outputs) scan(r, false);
 });
 
 type Target = { kind: 'env' | 'secret-file'; file: string };
 
 function secretsOf(c: Credential): string[] {
   return [...fx.emu.client(c.clientId)!.clientSecrets];
+}
+
+/** Every run's output, scanned again at the end for every secret seen since (a new secret is known only after its run). */
+const outputs: CliResult[] = [];
+
+async function runCli(args: string[], options: RunOptions): Promise<CliResult> {
+  const r = await run(args, options);
+  outputs.push(r);
+  return r;
 }
 
 function remember(c: Credential): void {

@@ -18,7 +18,7 @@ import { parseEnv } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credential, startFixture } from './test/fixture';
 import type { Credential, Fixture } from './test/fixture';
-import { SECRETS, runCli, waitFor } from './test/run-cli';
+import { SECRETS, runCli, scan, waitFor } from './test/run-cli';
 
 // Issue 13, items 2–5 and 7: what `secrets rotate` does to the files it writes, tried the way operators run it.
 
@@ -75,6 +75,7 @@ describe.skipIf(!isRoot)('owner, group and mode of the files rotate writes', () 
     const { IMS_CLIENT_SECRET: _s, ...base } = secretsEnv(c);
     const r = await runCli(['secrets', 'rotate', '--write-secret-file', file], { env: { ...base, IMS_CLIENT_SECRET_FILE: file } });
     remember(c);
+    scan(r, false); // again, now that the new secret is known
     expect(r.code).toBe(0);
     const st = statSync(file);
     expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }).toEqual({ uid: 0, gid: 4321, mode: 0o640 });
@@ -88,6 +89,7 @@ describe.skipIf(!isRoot)('owner, group and mode of the files rotate writes', () 
     chmodSync(file, 0o644);
     const r = await runCli(['secrets', 'rotate', '--env-file', file, '--write-env-file', file], { env: bare(c) });
     remember(c);
+    scan(r, false); // again, now that the new secret is known
     expect(r.code).toBe(0);
     expect(statSync(file).mode & 0o7777).toBe(0o640);
     expect(r.stderr).toMatch(/warning: .*\.env was readable by every user \(mode 0644\); it is now 0640/);
@@ -164,6 +166,7 @@ describe('a symlinked target', () => {
       cwd: c.dir,
     });
     remember(c);
+    scan(r, false); // again, now that the new secret is known
     expect(r.code).toBe(0);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(readlinkSync(link)).toBe('../shared/.env');
@@ -202,6 +205,7 @@ describe('edits made while the rotation runs', () => {
       },
     });
     remember(c);
+    scan(r, false); // again, now that the new secret is known
     expect(r.code).toBe(0);
     const text = readFileSync(file, 'utf8');
     expect(text).toMatch(/^FEATURE_FLAG=on$/m);
@@ -271,6 +275,7 @@ describe('bytes that are not UTF-8', () => {
     writeFileSync(file, before, { mode: 0o600 });
     const r = await runCli(['secrets', 'rotate', '--env-file', file, '--write-env-file', file], { env: bare(c) });
     remember(c);
+    scan(r, false); // again, now that the new secret is known
     expect(r.code).toBe(0);
     const after = readFileSync(file);
     expect(after.subarray(0, latin1.length).equals(latin1)).toBe(true);
