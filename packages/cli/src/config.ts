@@ -99,11 +99,11 @@ const CONFIG_HINTS: ReadonlyArray<readonly [string, string]> = [
   [ENV.tokenCache, 'Use --cache-dir <dir> or --no-cache, or set IMS_TOKEN_CACHE to file, file:<dir>, memory or a redis:// URL.'],
   [
     ENV.orgId,
-    'Pass --org-id, or set IMS_ORG_ID (…@AdobeOrg, Developer Console → project → credential) in the environment or an --env-file.',
+    'Pass --org-id, or set IMS_ORG_ID to the numeric org id (the number after /console/projects/ in the Developer Console URL of the project) in the environment or an --env-file.',
   ],
   [
     ENV.credentialId,
-    'Pass --credential-id, or set IMS_CREDENTIAL_ID (Developer Console → project → OAuth Server-to-Server credential) in the environment or an --env-file.',
+    'Pass --credential-id, or set IMS_CREDENTIAL_ID (the number after /credentials/ in the Developer Console URL of the OAuth Server-to-Server credential) in the environment or an --env-file.',
   ],
   [
     ENV.managementUrl,

@@ -10,7 +10,7 @@
  * | 4 | IMS unreachable or failing (network, DNS, TLS, timeout, 5xx, 429, an answer that is not a token) |
  * | 5 | `ims-token doctor` found a problem |
  * | 6 | the I/O Management API refused a `secrets` command: the project lacks the I/O Management API (`IMS_FORBIDDEN`), wrong org, credential or secret uuid (`IMS_NOT_FOUND`), two secrets already or the last one (`IMS_SECRET_LIMIT`) |
- * | 7 | `secrets rotate` failed after adding a secret (`IMS_ROTATION_FAILED`): the steps say what was undone |
+ * | 7 | `secrets rotate` failed after adding a secret (`IMS_ROTATION_FAILED`): the steps say what was undone (also: another rotation held the target's lock too long; nothing changed) |
  * | 130 | cancelled (Ctrl-C) |
  *
  * `ims-token exec` exits with its command's code (126 when it cannot be run, 127 when it is not found).

@@ -29,7 +29,7 @@ const CONFIG_HELP = `Configuration (flags win over --env-file, which wins over t
   IMS_SCOPES               comma-separated scopes
   IMS_URL                  IMS base URL (default https://ims-na1.adobelogin.com)
   IMS_TOKEN_CACHE          file (default), file:<dir>, memory, or a redis:// URL
-  IMS_ORG_ID               organization ID (…@AdobeOrg), for the secrets commands
+  IMS_ORG_ID               numeric org id (the number after /console/projects/ in the Developer Console URL), for the secrets commands
   IMS_CREDENTIAL_ID        credential ID (Developer Console), for the secrets commands
   IMS_MANAGEMENT_URL       I/O Management API base URL (default https://api.adobe.io)
   NO_COLOR                 no colour (colour is used only on a terminal anyway)

@@ -32,6 +32,45 @@ function read(env: Record<string, string | undefined>, name: string): string | u
   return v === undefined || v.trim() === '' ? undefined : v.trim();
 }
 
+/** The credential as the environment gives it: read once here for {@link fromEnv} and `secretsClientFromEnv`. */
+export interface CredentialEnv {
+  readonly clientId: string;
+  /** `IMS_CLIENT_SECRET_FILE`, or `IMS_CLIENT_SECRET` (and `IMS_CLIENT_SECRET_NEXT`). */
+  readonly secret: { readonly file: string } | { readonly values: readonly [string] | readonly [string, string] };
+  readonly imsUrl: string | undefined;
+}
+
+/**
+ * Reads `IMS_CLIENT_ID`, the secret source (`IMS_CLIENT_SECRET` [+ `IMS_CLIENT_SECRET_NEXT`] or
+ * `IMS_CLIENT_SECRET_FILE`) and `IMS_URL`, with the rules every reader shares; `IMS_CONFIG` naming the variable.
+ *
+ * @example
+ * ```ts
+ * const { clientId, secret } = readCredentialEnv(process.env)
+ * ```
+ */
+export function readCredentialEnv(env: Record<string, string | undefined>): CredentialEnv {
+  const clientId = read(env, ENV.clientId);
+  if (!clientId) throw configError(ENV.clientId, 'is not set (the client ID of the OAuth Server-to-Server credential)');
+  if (/[\s,]/.test(clientId)) throw configError(ENV.clientId, 'must not contain spaces or commas');
+  const secret = read(env, ENV.clientSecret);
+  const next = read(env, ENV.clientSecretNext);
+  const file = read(env, ENV.clientSecretFile);
+  if (file && (secret || next)) {
+    throw configError(ENV.clientSecretFile, `is set together with ${ENV.clientSecret}; set only one of them`);
+  }
+  if (!file && !secret) {
+    throw configError(ENV.clientSecret, `is not set (or set ${ENV.clientSecretFile} to a file holding it)`);
+  }
+  if (next && !secret) throw configError(ENV.clientSecretNext, `is set but ${ENV.clientSecret} is not`);
+  const imsUrlRaw = read(env, ENV.imsUrl);
+  return {
+    clientId,
+    secret: file ? { file } : { values: next ? [secret!, next] : [secret!] },
+    imsUrl: imsUrlRaw ? normalizeImsUrl(imsUrlRaw, ENV.imsUrl) : undefined,
+  };
+}
+
 /**
  * Builds provider options from `IMS_*` environment variables. Throws `IMS_CONFIG` naming the variable
  * that is missing or wrong (never its value). The secret is wrapped so that logging the returned options
@@ -53,19 +92,7 @@ function read(env: Record<string, string | undefined>, name: string): string | u
  * ```
  */
 export function fromEnv(env: Record<string, string | undefined> = process.env): TokenProviderOptions {
-  const clientId = read(env, ENV.clientId);
-  if (!clientId) throw configError(ENV.clientId, 'is not set (the client ID of the OAuth Server-to-Server credential)');
-  if (/[\s,]/.test(clientId)) throw configError(ENV.clientId, 'must not contain spaces or commas');
-  const secret = read(env, ENV.clientSecret);
-  const next = read(env, ENV.clientSecretNext);
-  const file = read(env, ENV.clientSecretFile);
-  if (file && (secret || next)) {
-    throw configError(ENV.clientSecretFile, `is set together with ${ENV.clientSecret}; set only one of them`);
-  }
-  if (!file && !secret) {
-    throw configError(ENV.clientSecret, `is not set (or set ${ENV.clientSecretFile} to a file holding it)`);
-  }
-  if (next && !secret) throw configError(ENV.clientSecretNext, `is set but ${ENV.clientSecret} is not`);
+  const cred = readCredentialEnv(env);
   const scopesRaw = read(env, ENV.scopes);
   if (!scopesRaw) throw configError(ENV.scopes, 'is not set (comma-separated scopes, e.g. openid,AdobeID,firefly_api)');
   let scopes: string[];
@@ -74,17 +101,12 @@ export function fromEnv(env: Record<string, string | undefined> = process.env): 
   } catch {
     throw configError(ENV.scopes, 'must be a comma-separated list of scopes without spaces inside a scope');
   }
-  const imsUrlRaw = read(env, ENV.imsUrl);
-  let imsUrl: string | undefined;
-  if (imsUrlRaw) {
-    imsUrl = normalizeImsUrl(imsUrlRaw, ENV.imsUrl);
-  }
   const store = storeFromEnv(read(env, ENV.tokenCache), read(env, ENV.tokenCacheKey), env);
   return {
-    clientId,
-    ...(file ? { clientSecretFile: file } : { clientSecret: hiddenSecret(next ? [secret!, next] : [secret!]) }),
+    clientId: cred.clientId,
+    ...('file' in cred.secret ? { clientSecretFile: cred.secret.file } : { clientSecret: hiddenSecret([...cred.secret.values]) }),
     scopes,
-    ...(imsUrl ? { imsUrl } : {}),
+    ...(cred.imsUrl ? { imsUrl: cred.imsUrl } : {}),
     ...(store ? { store } : {}),
   };
 }

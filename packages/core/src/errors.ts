@@ -60,9 +60,12 @@ const HINTS: Record<ImsTokenErrorCode, string> = {
   IMS_CLOSED: 'The token provider was closed; create a new one.',
   IMS_FORBIDDEN:
     'Add the I/O Management API to the project in Adobe Developer Console and request its scopes (read_client_secret, manage_client_secrets).',
-  IMS_NOT_FOUND: 'Check IMS_ORG_ID (…@AdobeOrg) and IMS_CREDENTIAL_ID against the project in Adobe Developer Console.',
-  IMS_SECRET_LIMIT: 'Delete the unused secret first (ims-token secrets list shows last use), then rotate again.',
-  IMS_ROTATION_FAILED: 'Read the rotation report: every step says what was done and undone; running services keep the old secret.',
+  IMS_NOT_FOUND:
+    'Check IMS_ORG_ID, the numeric org id (not the …@AdobeOrg code), and IMS_CREDENTIAL_ID: both are in the Developer Console URL of the credential, …/console/projects/{orgId}/{projectId}/credentials/{credentialId}/details/oauthservertoserver.',
+  IMS_SECRET_LIMIT:
+    'Adobe allows two secrets per credential: delete the one no service uses (listClientSecrets shows when each was last used), then add or rotate again.',
+  IMS_ROTATION_FAILED:
+    'Read the rotation report: every step says what was done and undone, and its reason says what to do next; the old secret was not deleted unless the report says so.',
 };
 
 /**

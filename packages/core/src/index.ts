@@ -29,6 +29,9 @@ export {
   DEFAULT_MANAGEMENT_URL,
   rotateClientSecret,
   RotationError,
+  DEFAULT_MIN_IDLE_MS,
+  findOrphanedSecret,
+  ORPHAN_SKEW_MS,
 } from './rotation';
 export type {
   SecretsClient,
@@ -42,5 +45,7 @@ export type {
   RotationStep,
   RotationStepName,
   RotationStepStatus,
+  RotationReason,
   PersistContext,
+  OrphanSearch,
 } from './rotation';

@@ -1,12 +1,13 @@
-import { chmod, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { DEFAULT_IMS_URL, ENV, ImsTokenError, createTokenProvider, normalizeScopes } from '@ims-token/core';
 import type { ImsToken } from '@ims-token/core';
 import { usageError } from '../args';
 import { createProvider, loadEnv, resolveCache, resolvePath, stdinSecrets, withSpinner } from '../config';
 import type { CliConfig } from '../config';
 import type { Context } from '../context';
+import { inspectFile, readNow, worldAccessWarning, writeFileAtomic } from '../files/atomic';
+import { editEnv } from '../files/dotenv';
+import { keepOutOfGit } from '../files/gitignore';
+import type { GitStatus } from '../files/gitignore';
 import { formatDuration } from '../output';
 import { SCOPE_PRESETS } from '../presets';
 import { canPrompt, promptHidden, promptLine } from '../prompt';
@@ -15,90 +16,20 @@ import type { CommandModule } from './types';
 /** Keys init owns in the file; the others are kept as they are. */
 const OWNED = [ENV.clientId, ENV.clientSecret, ENV.clientSecretNext, ENV.clientSecretFile, ENV.scopes, ENV.imsUrl] as const;
 
-/** A dotenv value that Node's parser (`util.parseEnv`, `--env-file`) and dotenv read back unchanged. */
-export function quoteEnvValue(value: string): string {
-  if (/^[A-Za-z0-9_.,:/@+=-]*$/.test(value)) return value;
-  if (value.includes('\n')) throw usageError('A value for the .env file contains a line break.', 'Check what was pasted.');
-  if (!value.includes("'")) return `'${value}'`;
-  if (!value.includes('"')) return `"${value}"`;
-  if (!value.includes('`')) return `\`${value}\``;
-  throw usageError('A value for the .env file contains every kind of quote.', 'Store the secret in a file and use IMS_CLIENT_SECRET_FILE.');
-}
+const HEADER = '# Adobe IMS OAuth Server-to-Server credential (ims-token init)';
 
-/** The new file: IMS_* lines replaced in place (or appended), every other line kept. */
-export function mergeEnvFile(existing: string | undefined, values: ReadonlyArray<readonly [string, string]>): string {
-  const want = new Map(values);
-  const lines = existing === undefined ? [] : existing.replace(/\r?\n$/, '').split(/\r?\n/);
-  const out: string[] = [];
-  const written = new Set<string>();
-  for (const line of lines) {
-    const key = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(line)?.[1];
-    if (key && (OWNED as readonly string[]).includes(key)) {
-      const v = want.get(key);
-      if (v !== undefined && !written.has(key)) {
-        out.push(`${key}=${quoteEnvValue(v)}`);
-        written.add(key);
-      }
-      continue;
-    }
-    out.push(line);
+/** What to say about git, or `undefined`. */
+function gitNote(ctx: Context, status: GitStatus): string | undefined {
+  switch (status.state) {
+    case 'added':
+      return `ims-token: added ${status.pattern} to ${status.gitignore}, so the client secret is never committed.`;
+    case 'not-ignored':
+      return `ims-token: ${ctx.err.yellow('warning')}: ${status.pattern.slice(1)} is not ignored by git: add ${status.pattern} to .gitignore so the client secret is never committed.`;
+    case 'tracked':
+      return `ims-token: ${ctx.err.yellow('warning')}: ${status.pattern.slice(1)} is tracked by git: the client secret goes into your next commit. Run \`git rm --cached ${status.pattern.slice(1)}\` and add ${status.pattern} to .gitignore.`;
+    default:
+      return undefined;
   }
-  const missing = values.filter(([k]) => !written.has(k));
-  if (missing.length) {
-    if (out.length && out[out.length - 1] !== '') out.push('');
-    out.push('# Adobe IMS OAuth Server-to-Server credential (ims-token init)');
-    for (const [k, v] of missing) out.push(`${k}=${quoteEnvValue(v)}`);
-  }
-  return `${out.join('\n')}\n`;
-}
-
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw usageError(
-      `Cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
-      'Pass --out <path> to write somewhere else.',
-    );
-  }
-}
-
-async function writePrivate(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
-  let fh;
-  try {
-    fh = await open(tmp, 'wx', 0o600);
-  } catch (err) {
-    throw usageError(
-      `Cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
-      'Check that its directory exists and is writable, or pass --out <path>.',
-    );
-  }
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-    await chmod(path, 0o600);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-async function gitignoreWarning(path: string): Promise<string | undefined> {
-  const text = await readFile(join(dirname(path), '.gitignore'), 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  const name = basename(path);
-  const patterns = text.split(/\r?\n/).map((l) => l.trim().replace(/^\//, ''));
-  const covered = patterns.some(
-    (p) => p === name || p === '.env*' || p === '*.env' || (p === '.env.*' && name.startsWith('.env.')) || p === '*',
-  );
-  return covered ? undefined : `${name} is not in .gitignore: add it so the secret is never committed.`;
 }
 
 async function askScopes(ctx: Context): Promise<string> {
@@ -124,6 +55,7 @@ export const command: CommandModule = {
     out: { type: 'string', value: '<path>', help: 'the file to write (default ./.env)' },
     force: { type: 'boolean', help: 'update an existing file without asking (its other lines are kept)' },
     'no-verify': { type: 'boolean', help: 'write the file without minting a token first (offline)' },
+    'no-gitignore': { type: 'boolean', help: 'in a git repository, do not add the file to .gitignore (only warn)' },
   },
   maxPositionals: 0,
   help: {
@@ -132,8 +64,10 @@ export const command: CommandModule = {
 (the secret is not echoed) or takes them from flags, --client-secret-stdin and the environment; offers the
 scope presets; proves the credential by minting a token (cached, so the next "ims-token token" is instant);
 then writes IMS_CLIENT_ID, IMS_CLIENT_SECRET, IMS_SCOPES (and IMS_URL) to a .env file with mode 0600.
-An existing file is never changed without asking (or --force); its other lines are kept. Nothing is
-written when IMS rejects the credential.`,
+An existing file is never changed without asking (or --force); its other lines and bytes are kept, and so
+are its owner, group and mode (minus access for other users); a symbolic link is followed. Nothing is
+written when IMS rejects the credential. In a git repository the file is added to .gitignore unless git
+already ignores it (--no-gitignore: only warn).`,
     examples: [
       'ims-token init',
       'printf %s "$SECRET" | ims-token init --client-id abc123 --preset firefly --client-secret-stdin',
@@ -144,7 +78,8 @@ written when IMS rejects the credential.`,
     const f = ctx.flags;
     const interactive = canPrompt(ctx.io);
     const outPath = resolvePath(ctx, typeof f.out === 'string' ? f.out : '.env');
-    const existing = await readIfExists(outPath);
+    const target = await inspectFile(outPath, '--out', { mustExist: false });
+    const existing = target.bytes;
     if (existing !== undefined && f.force !== true) {
       if (!interactive) {
         throw usageError(
@@ -241,8 +176,22 @@ written when IMS rejects the credential.`,
       [ENV.scopes, normalized.scopes],
       ...(normalized.imsUrl !== DEFAULT_IMS_URL ? [[ENV.imsUrl, normalized.imsUrl] as [string, string]] : []),
     ];
-    await writePrivate(outPath, mergeEnvFile(existing, values));
-    const warning = await gitignoreWarning(outPath);
+    // Read the file again just before writing: lines added meanwhile are kept (only the IMS_* keys are init's).
+    const now = await readNow(target.path);
+    if (existing === undefined && now !== undefined) {
+      throw usageError(
+        `${outPath} appeared while ims-token init ran; it was not changed.`,
+        'Run ims-token init again (it asks before updating an existing file).',
+      );
+    }
+    if (target.linked)
+      ctx.note(`ims-token: ${outPath} is a symbolic link: updating ${target.path}, the file it points to (the link stays).`);
+    const world = worldAccessWarning(target);
+    if (world) ctx.note(`ims-token: ${ctx.err.yellow('warning')}: ${world}`);
+    const remove = OWNED.filter((k) => !values.some(([v]) => v === k));
+    await writeFileAtomic({ ...target, bytes: now }, editEnv(now, { set: values, remove, header: HEADER }), { expect: now ?? null });
+    const git = keepOutOfGit(target.path, { add: f['no-gitignore'] !== true, env: ctx.io.env });
+    const warning = gitNote(ctx, git);
 
     if (f.json === true) {
       ctx.printJson({
@@ -252,7 +201,7 @@ written when IMS rejects the credential.`,
         imsUrl: normalized.imsUrl,
         verified: token !== undefined,
         expiresAt: token ? new Date(token.expiresAt).toISOString() : null,
-        ...(warning ? { warning } : {}),
+        gitignore: git.state,
       });
     } else {
       const s = ctx.out;
@@ -264,10 +213,12 @@ written when IMS rejects the credential.`,
         ctx.print(
           `${s.yellow('!')} not verified (--no-verify): run "ims-token doctor --env-file ${typeof f.out === 'string' ? f.out : '.env'}" to check it\n`,
         );
-      ctx.print(`${s.green('✓')} ${existing === undefined ? 'wrote' : 'updated'} ${outPath} (mode 0600)\n`);
+      ctx.print(
+        `${s.green('✓')} ${existing === undefined ? 'wrote' : 'updated'} ${outPath} (mode 0${(existing === undefined ? 0o600 : target.mode & 0o770).toString(8).padStart(3, '0')})\n`,
+      );
       ctx.print(`\nNext: ims-token token --env-file ${typeof f.out === 'string' ? f.out : '.env'}\n`);
     }
-    if (warning) ctx.note(`ims-token: ${ctx.err.yellow('warning')}: ${warning}`);
+    if (warning) ctx.note(warning);
     return 0;
   },
 };

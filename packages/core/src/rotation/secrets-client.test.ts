@@ -122,12 +122,12 @@ describe('createSecretsClient', () => {
 
   it('maps a wrong org or credential to IMS_NOT_FOUND', async () => {
     const c = newClient(emu);
-    const client = createSecretsClient({ ...connection(emu, c, log), orgId: 'NOPE@AdobeOrg' });
+    const client = createSecretsClient({ ...connection(emu, c, log), orgId: '404404404' });
     try {
       const err = await rejection(client.listClientSecrets());
       expect(err.code).toBe('IMS_NOT_FOUND');
       expect(err.status).toBe(404);
-      expect(err.message).toContain('NOPE@AdobeOrg');
+      expect(err.message).toContain('404404404');
       expect(err.debugId).toBeTypeOf('string');
     } finally {
       await client.close();

@@ -9,13 +9,13 @@ export const command: CommandModule = {
     usage: 'ims-token secrets list [--org-id <id>] [--credential-id <id>] [--json]',
     description: `Lists the client secrets of the credential through the I/O Management API (never their values):
 uuid, when each was created and last used, and which one this configuration's secret is. Adobe allows two.
-Needs the I/O Management API added to the project, IMS_ORG_ID and IMS_CREDENTIAL_ID. Mints a token with
+Needs the I/O Management API added to the project, IMS_ORG_ID (the numeric org id) and IMS_CREDENTIAL_ID. Mints a token with
 the current secret (twice when there are two secrets, to tell which one it is).
 --json prints {clientId, orgId, credentialId, current, secrets: [{uuid, createdAt, lastUsedAt, expiresAt, current}]}
 (times ISO 8601; lastUsedAt null when never used; current null when it cannot be told).`,
     examples: [
       'ims-token secrets list --env-file .env',
-      'ims-token secrets list --org-id ABC123@AdobeOrg --credential-id 123456 --json | jq -r ".secrets[].uuid"',
+      'ims-token secrets list --org-id 23294 --credential-id 123456 --json | jq -r ".secrets[].uuid"',
     ],
   },
   async run(ctx: Context): Promise<number> {
@@ -27,7 +27,7 @@ the current secret (twice when there are two secrets, to tell which one it is).
       if (ctx.flags.json === true) {
         ctx.printJson({
           clientId: client.clientId,
-          orgId: client.orgId,
+          orgId: await client.resolveOrgId(),
           credentialId: client.credentialId,
           current: current ?? null,
           secrets: list.map((s) => ({

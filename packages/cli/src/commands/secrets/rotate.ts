@@ -1,15 +1,36 @@
-import { ENV, IO_MANAGEMENT_SCOPES, ImsTokenError, normalizeScopes, rotateClientSecret } from '@ims-token/core';
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import {
+  DEFAULT_MIN_IDLE_MS,
+  ENV,
+  IO_MANAGEMENT_SCOPES,
+  ImsTokenError,
+  RotationError,
+  defaultCacheDir,
+  normalizeScopes,
+  rotateClientSecret,
+} from '@ims-token/core';
 import type { RotationReport, RotationStep } from '@ims-token/core';
 import { usageError } from '../../args';
 import { loadEnv, resolvePath } from '../../config';
 import type { Context } from '../../context';
+import { FileLock, lockPathFor } from '../../files/lock';
+import type { LockOwner, StaleRecord } from '../../files/lock';
 import { SCOPE_PRESETS } from '../../presets';
 import type { CommandModule } from '../types';
-import { checkEnvFile, checkTarget, envKeys, parseDuration, restore, secretFileText, setEnvValues, writeAtomic } from './files';
-import type { Target } from './files';
-import { SECRETS_OPTIONS, cliWords, resolveSecretsConfig } from './shared';
+import { parseDuration } from './files';
+import { Journal, recover } from './journal';
+import type { Recovered } from './journal';
+import { cliRotationError, duration, minIdleWarning, progressLine, reportJson, stepText, summary } from './rotate-output';
+import { SECRETS_OPTIONS, resolveSecretsConfig, when } from './shared';
+import type { SecretsConfig } from './shared';
+import { checkTarget, persistToFiles, targetNotes, tidyTargets, writeConfirmed } from './targets';
+import type { FileTarget } from './targets';
 
-const DEFAULT_MIN_IDLE = '15m';
+/** How long a rotation waits for another one of the same target to finish. */
+const LOCK_WAIT_MS = 120_000;
 
 /** The scopes the new secret must mint: --scopes, --preset, IMS_SCOPES, else the I/O Management API's. */
 async function verifyScopes(ctx: Context): Promise<string[]> {
@@ -39,28 +60,6 @@ async function verifyScopes(ctx: Context): Promise<string[]> {
   }
 }
 
-const SYMBOLS: Record<RotationStep['status'], string> = { done: '✓', failed: '✗', skipped: '–', planned: '→' };
-
-function progressLine(ctx: Context, step: RotationStep, where: string): string {
-  const s = ctx.err;
-  const sym = SYMBOLS[step.status];
-  const mark = step.status === 'done' ? s.green(sym) : step.status === 'failed' ? s.red(sym) : s.dim(sym);
-  return `${mark} ${step.name.padEnd(11)} ${cliWords(step.detail, where)}`;
-}
-
-/** A copy of a rotation error without its report (printed on its own) and in the CLI's words. */
-function plain(err: ImsTokenError, where: string): ImsTokenError {
-  return new ImsTokenError(err.code, cliWords(err.message, where), {
-    status: err.status,
-    imsError: err.imsError,
-    imsErrorDescription: err.imsErrorDescription,
-    debugId: err.debugId,
-    retryAfterMs: err.retryAfterMs,
-    hint: cliWords(err.hint, where),
-    cause: err.cause,
-  });
-}
-
 /** Ctrl-C / SIGTERM cancel the rotation (core deletes a secret it added); a second one quits at once. */
 function onSignals(ctx: Context, controller: AbortController): () => void {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
@@ -79,49 +78,73 @@ function onSignals(ctx: Context, controller: AbortController): () => void {
   };
 }
 
+/**
+ * Test hook for the crash-point suite: `IMS_TOKEN_TEST_FAILPOINT=after:<step>:kill|stop` SIGKILLs (or SIGSTOPs)
+ * this process right after it recorded <step> — a real crash at an exact step boundary.
+ */
+function failpoint(ctx: Context, step: RotationStep): void {
+  const m = /^after:([a-z-]+):(kill|stop)$/.exec(ctx.io.env.IMS_TOKEN_TEST_FAILPOINT ?? '');
+  if (m && m[1] === step.name && step.status !== 'planned') process.kill(process.pid, m[2] === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+}
+
+/** The lock of a rotation that prints to stdout: one per credential, in the cache directory. */
+function credentialLock(ctx: Context, cfg: SecretsConfig): string {
+  const dir = defaultCacheDir(ctx.io.env);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const id = createHash('sha256').update(`${cfg.clientId}\0${cfg.client.orgId}\0${cfg.client.credentialId}`).digest('hex').slice(0, 16);
+  return join(dir, `.rotate-${id}.ims-token.lock`);
+}
+
+function holder(o: Partial<LockOwner>): string {
+  return `pid ${o.pid ?? '?'}${o.host && o.host !== hostname() ? ` on ${o.host}` : ''}${typeof o.since === 'number' ? `, started ${when(o.since)}` : ''}`;
+}
+
 export const command: CommandModule = {
   options: {
     ...SECRETS_OPTIONS,
     'write-secret-file': {
       type: 'string',
       value: '<path>',
-      help: 'write the new secret, then the old one, to this file (0600, atomic): for IMS_CLIENT_SECRET_FILE',
+      help: 'write the new secret, then the old one, to this file (atomic; owner, group and mode kept): for IMS_CLIENT_SECRET_FILE',
     },
     'write-env-file': {
       type: 'string',
       value: '<path>',
       help: 'set IMS_CLIENT_SECRET (and IMS_CLIENT_SECRET_NEXT, if there, to the old secret) in this dotenv file',
     },
-    'delete-old': { type: 'boolean', help: 'then delete the old secret, if it has been idle for --min-idle (or --force)' },
+    'delete-old': { type: 'boolean', help: 'then delete the old secret, once unused for --min-idle (or with --force)' },
     'min-idle': {
       type: 'string',
       value: '<duration>',
-      help: `how long the old secret must be unused before --delete-old deletes it: 30s, 15m, 2h, 1d (default ${DEFAULT_MIN_IDLE})`,
+      help: `how long the old secret must be unused before --delete-old deletes it: 30m, 2h, 1d (default ${duration(DEFAULT_MIN_IDLE_MS)}; shorter warns)`,
     },
-    force: { type: 'boolean', help: 'with --delete-old: delete the old secret even if it was used recently' },
+    force: { type: 'boolean', help: 'with --delete-old: delete the old secret even if it was used recently (risky)' },
     'dry-run': { type: 'boolean', help: 'check and print the plan; change nothing' },
   },
   maxPositionals: 0,
   help: {
     usage:
-      'ims-token secrets rotate [--write-secret-file <path> | --write-env-file <path>] [--delete-old [--min-idle 15m] [--force]] [--dry-run] [--json]',
+      'ims-token secrets rotate [--write-secret-file <path> | --write-env-file <path>] [--delete-old [--min-idle 25h] [--force]] [--dry-run] [--json]',
     description: `Rotates the client secret without downtime, through the I/O Management API: mints a token with the
 current secret, lists the secrets (Adobe allows two: with two already it stops with IMS_SECRET_LIMIT and
 names the unused one), adds a secret, verifies it by minting a token for the services' scopes (--scopes,
 --preset or IMS_SCOPES; default the I/O Management API's), stores it, and only then, with --delete-old,
-deletes the old secret once its last use is --min-idle ago (or with --force). If verifying or storing
-fails, the new secret is deleted again and the credential is as before (exit 7); Ctrl-C does the same.
+deletes the old secret once it has been unused for a token lifetime plus the refresh window (25 h; see
+--min-idle, --force). If verifying or storing fails, the new secret is deleted again and the credential is
+as before (exit 7); Ctrl-C does the same. It never deletes a secret it did not add.
 
 Where the new secret goes: --write-secret-file (new secret first, old second, so providers reading
 IMS_CLIENT_SECRET_FILE switch without a restart and fall back to the old one), --write-env-file (updates
 IMS_CLIENT_SECRET in place; IMS_CLIENT_SECRET_NEXT too, if the file has it), both, or else stdout (the new
-secret alone). One progress line per step on stderr; --json prints the report on stdout instead (it then
-needs a --write-* option). A rerun with the new secret as the current one and --delete-old finishes an
-earlier rotation (deletes the old secret once idle), so a nightly job can alternate the two.`,
+secret alone; it counts as stored only once the write is confirmed). Files keep their owner, group, mode
+(minus access for other users) and every other byte; a symbolic link is followed; the file is read again
+just before writing. A lock file beside each target serialises rotations; a rerun after a crash finishes
+or undoes what the crashed run left, and says which. A rerun with the new secret as the current one and
+--delete-old finishes an earlier rotation (deletes the old secret once idle).`,
     examples: [
       'ims-token secrets rotate --env-file .env --write-env-file .env --dry-run',
       'IMS_CLIENT_SECRET_FILE=/run/secrets/ims ims-token secrets rotate --write-secret-file /run/secrets/ims --scopes openid,AdobeID,firefly_api',
-      'ims-token secrets rotate --env-file .env --write-env-file .env --delete-old --min-idle 1h --json',
+      'ims-token secrets rotate --env-file .env --write-env-file .env --delete-old --json',
       'ims-token secrets rotate --env-file .env > new-secret.txt',
     ],
   },
@@ -145,134 +168,172 @@ earlier rotation (deletes the old secret once idle), so a nightly job can altern
         'Add --delete-old, or leave it out.',
       );
     }
-    const minIdleText = typeof f['min-idle'] === 'string' ? f['min-idle'] : DEFAULT_MIN_IDLE;
-    const minIdleMs = parseDuration(minIdleText);
+    const minIdleText = typeof f['min-idle'] === 'string' ? f['min-idle'] : undefined;
+    const minIdleMs = minIdleText === undefined ? DEFAULT_MIN_IDLE_MS : parseDuration(minIdleText);
     if (minIdleMs === undefined || minIdleMs > 366 * 86_400_000) {
-      throw usageError('--min-idle must be a duration such as 30s, 15m, 2h or 1d (at most 366d).', 'Pass e.g. --min-idle 15m.');
+      throw usageError('--min-idle must be a duration such as 30s, 15m, 2h or 1d (at most 366d).', 'Pass e.g. --min-idle 25h.');
     }
-    // Check the files first, so that a wrong path never gets as far as adding a secret.
-    const secretTarget =
-      secretPath === undefined ? undefined : await checkTarget(secretPath, '--write-secret-file', { mustExist: false, keepMode: false });
-    const envTarget =
-      envPath === undefined ? undefined : await checkTarget(envPath, '--write-env-file', { mustExist: true, keepMode: true });
-    if (envTarget) checkEnvFile(envTarget, '--write-env-file');
+    if (deleteOld && minIdleMs < DEFAULT_MIN_IDLE_MS && !dryRun && f.force !== true) ctx.note(minIdleWarning(ctx, minIdleText!));
+
+    // The targets are checked before anything happens at Adobe, so that a wrong path never gets as far as adding a secret.
+    const paths: Array<[FileTarget['kind'], string]> = [];
+    if (secretPath !== undefined) paths.push(['secret-file', secretPath]);
+    if (envPath !== undefined) paths.push(['env', envPath]);
+    let targets: FileTarget[] = [];
+    for (const [kind, path] of paths) targets.push(await checkTarget(kind, path));
+    if (targets.length === 2 && targets[0]!.info.path === targets[1]!.info.path) {
+      throw usageError('--write-secret-file and --write-env-file name the same file.', 'Pass one of them.');
+    }
+    for (const t of targets) targetNotes(ctx, t);
     const scopes = await verifyScopes(ctx);
-    const cfg = await resolveSecretsConfig(ctx);
+    const where = toStdout ? 'on stdout' : `in ${targets.map((t) => t.info.given).join(' and ')}`;
 
-    const where = toStdout ? 'on stdout' : `in ${[secretTarget?.path, envTarget?.path].filter(Boolean).join(' and ')}`;
-    const written: string[] = [];
-    let newSecret: string | undefined;
-    const persist = async (secret: string): Promise<void> => {
-      newSecret = secret;
-      if (toStdout) {
-        ctx.print(`${secret}\n`);
-        return;
-      }
-      const done: Target[] = [];
-      try {
-        if (secretTarget) {
-          await writeAtomic(secretTarget.path, secretFileText([secret, cfg.current]), 0o600);
-          done.push(secretTarget);
-        }
-        if (envTarget) {
-          const next = envKeys(envTarget.before ?? '')[ENV.clientSecretNext] !== undefined;
-          const values: Array<[string, string]> = [
-            [ENV.clientSecret, secret],
-            ...(next ? [[ENV.clientSecretNext, cfg.current] as [string, string]] : []),
-          ];
-          await writeAtomic(envTarget.path, setEnvValues(envTarget.before, values), envTarget.mode);
-          done.push(envTarget);
-        }
-      } catch (err) {
-        for (const t of done.reverse()) await restore(t).catch(() => undefined);
-        throw err;
-      }
-      written.push(...done.map((t) => t.path));
-    };
-
+    let cfg: SecretsConfig | undefined = toStdout || dryRun ? await resolveSecretsConfig(ctx) : undefined;
     const controller = new AbortController();
     const offSignals = onSignals(ctx, controller);
-    let report: RotationReport;
+    let lock: FileLock | undefined;
+    let journal: Journal | undefined;
+    let keepLock = false;
+    /** Records of dead runs taken over but not recovered yet: kept in the lock if this run stops before. */
+    let pending: StaleRecord[] = [];
     try {
-      report = await rotateClientSecret({
-        client: cfg.client,
-        scopes,
-        persist,
-        deleteOld,
-        minIdleMs,
-        force: f.force === true,
-        dryRun,
-        signal: controller.signal,
-        onStep: json ? undefined : (step) => ctx.note(progressLine(ctx, step, where)),
-      });
-    } catch (err) {
-      if (!ImsTokenError.is(err)) throw err;
-      const failed = (err as { report?: RotationReport }).report;
-      if (json && failed) ctx.printJson(reportJson(failed, where, written, []));
-      throw plain(err, where); // a cancel is IMS_ABORTED (exit 130); its message says whether the new secret was deleted again
-    } finally {
-      offSignals();
-      await cfg.client.close();
-    }
+      let stale: StaleRecord[] = [];
+      if (!dryRun) {
+        // One rotation of a target at a time: a lock beside each file (for stdout, one per credential).
+        const lockPaths = toStdout ? [credentialLock(ctx, cfg!)] : targets.map((t) => lockPathFor(t.info.path));
+        ({ lock, stale } = await FileLock.acquire(
+          lockPaths,
+          {},
+          {
+            waitMs: LOCK_WAIT_MS,
+            signal: controller.signal,
+            onWait: (o) =>
+              ctx.note(
+                `ims-token: waiting for another rotation of ${toStdout ? 'this credential' : targets.map((t) => t.info.given).join(' and ')} (${holder(o)}) to finish…`,
+              ),
+            timeout: (o, path) =>
+              new ImsTokenError(
+                'IMS_ROTATION_FAILED',
+                `Another rotation (${holder(o)}) has held ${path} for over ${duration(LOCK_WAIT_MS)}; nothing was changed.`,
+                {
+                  hint: `Wait for it; if that process is gone (on another host), delete ${path} and run again.`,
+                },
+              ),
+          },
+        ));
+        pending = stale;
+        // Under the lock, read the targets and the configuration again: the run we waited for may have changed them.
+        if (!toStdout) {
+          const fresh: FileTarget[] = [];
+          for (const t of targets) fresh.push(await checkTarget(t.kind, t.info.given));
+          targets = fresh;
+          cfg = await resolveSecretsConfig(ctx);
+        }
+        journal = new Journal(lock, {
+          clientId: cfg!.clientId,
+          orgId: cfg!.client.orgId,
+          credentialId: cfg!.client.credentialId,
+          targets: toStdout ? ['stdout'] : targets.map((t) => t.info.path),
+        });
+      }
+      const c = cfg!;
 
-    // The old secret is gone: take it out of the files this run manages.
-    const tidied: string[] = [];
-    const keep = newSecret ?? (report.mode === 'finish' ? cfg.current : undefined);
-    if (report.deletedOld && keep !== undefined) {
+      // A run that died holding the lock: finish or undo what it left, and say which.
+      let finished: Recovered | undefined;
+      while (stale.length > 0) {
+        const r = await recover(ctx, c.client, stale[0]!, targets);
+        if (r.outcome === 'finished') finished = r;
+        stale = stale.slice(1);
+      }
+      pending = [];
+      if (finished && !(deleteOld && finished.oldListed)) {
+        const tidied = finished.oldListed ? [] : await tidyTargets(ctx, targets, c.current);
+        journal!.set('done');
+        const oldState = finished.oldListed
+          ? `the old secret ${finished.oldUuid ?? ''} still works (rerun with --delete-old once no service has used it for ${duration(minIdleMs)})`
+          : 'the old secret was deleted';
+        if (json)
+          ctx.printJson({ ok: true, recovered: 'finished', newSecretUuid: finished.newUuid, oldSecretUuid: finished.oldUuid, tidied });
+        else {
+          for (const p of tidied) ctx.note(`${ctx.err.green('✓')} ${'tidy'.padEnd(11)} Removed the deleted old secret from ${p}.`);
+          ctx.note(`ims-token: the interrupted rotation is complete: the new secret ${finished.newUuid ?? ''} is stored; ${oldState}.`);
+        }
+        return 0;
+      }
+
+      const written: string[] = [];
+      let newSecret: string | undefined;
+      const persist = async (secret: string): Promise<void> => {
+        newSecret = secret;
+        journal?.persisting(secret);
+        if (toStdout) await writeConfirmed(ctx.io.stdout, `${secret}\n`);
+        else {
+          try {
+            written.push(...(await persistToFiles(targets, secret, c.current)));
+          } catch (err) {
+            if ((err as { keepNewSecret?: unknown }).keepNewSecret !== true) journal?.set('verify'); // the files are as before
+            throw err;
+          }
+        }
+        journal?.set('persisted');
+      };
+
+      let report: RotationReport;
       try {
-        if (secretTarget) {
-          await writeAtomic(secretTarget.path, secretFileText([keep]), 0o600);
-          tidied.push(secretTarget.path);
-        }
-        if (envTarget) {
-          const now = await checkTarget(envTarget.path, '--write-env-file', { mustExist: true, keepMode: true });
-          const hasNext = envKeys(now.before ?? '')[ENV.clientSecretNext] !== undefined;
-          await writeAtomic(
-            now.path,
-            setEnvValues(now.before, [[ENV.clientSecret, keep], ...(hasNext ? [[ENV.clientSecretNext, ''] as [string, string]] : [])]),
-            now.mode,
-          );
-          tidied.push(now.path);
-        }
+        report = await rotateClientSecret({
+          client: c.client,
+          scopes,
+          persist,
+          deleteOld,
+          minIdleMs,
+          force: f.force === true,
+          dryRun,
+          signal: controller.signal,
+          onStep: (step) => {
+            journal?.onStep(step);
+            if (!json) ctx.note(progressLine(ctx, step, where, minIdleMs));
+            failpoint(ctx, step);
+          },
+        });
       } catch (err) {
-        ctx.note(
-          `ims-token: ${ctx.err.yellow('warning')}: could not remove the deleted old secret from ${secretTarget?.path ?? envTarget?.path}: ${(err as Error).message}`,
+        if (!(err instanceof RotationError) && !(ImsTokenError.is(err) && 'report' in err)) throw err;
+        const e = err as RotationError;
+        if (json) ctx.printJson(reportJson(e.report, where, minIdleMs, { written, tidied: [] }));
+        keepLock = journal !== undefined && !journal.settled;
+        throw cliRotationError(e, where, minIdleMs); // a cancel is IMS_ABORTED (exit 130); its message says whether the new secret was deleted again
+      }
+
+      // The old secret is gone: take it out of the files this run manages.
+      const keep = newSecret ?? (report.mode === 'finish' ? c.current : undefined);
+      const tidied = report.deletedOld && keep !== undefined ? await tidyTargets(ctx, targets, keep) : [];
+      journal?.set('done');
+      if (json) ctx.printJson(reportJson(report, where, minIdleMs, { written, tidied }));
+      else {
+        for (const p of tidied) ctx.note(`${ctx.err.green('✓')} ${'tidy'.padEnd(11)} Removed the deleted old secret from ${p}.`);
+        ctx.note(summary(report, written, toStdout));
+      }
+      if (!report.ok) {
+        const failed = report.steps.find((s) => s.status === 'failed');
+        throw new ImsTokenError(
+          'IMS_ROTATION_FAILED',
+          `The new secret ${report.newSecretUuid ?? ''} is in place, but a step failed: ${failed ? stepText(failed, where, minIdleMs) : 'see the steps above'}`,
+          {
+            hint: 'Rerun with the new secret as the current one and --delete-old to finish, or delete the old secret with "ims-token secrets delete <uuid>".',
+          },
         );
       }
+      return 0;
+    } finally {
+      offSignals();
+      await cfg?.client.close();
+      if (lock && pending.length > 0) {
+        lock.update(pending[0]!); // the dead run's record, for the next run to recover
+        keepLock = true;
+      }
+      if (lock) {
+        if (keepLock) lock.abandon();
+        else lock.release();
+      }
     }
-
-    if (json) {
-      ctx.printJson(reportJson(report, where, written, tidied));
-    } else {
-      for (const p of tidied) ctx.note(`${ctx.err.green('✓')} ${'tidy'.padEnd(11)} Removed the deleted old secret from ${p}.`);
-      ctx.note(summary(report, written, toStdout));
-    }
-    if (!report.ok) {
-      const failed = report.steps.find((s) => s.status === 'failed');
-      throw new ImsTokenError(
-        'IMS_ROTATION_FAILED',
-        `The new secret ${report.newSecretUuid ?? ''} is in place, but a step failed: ${cliWords(failed?.detail ?? 'see the steps above')}`,
-        {
-          hint: 'Rerun with the new secret as the current one and --delete-old to finish, or delete the old secret with "ims-token secrets delete <uuid>".',
-        },
-      );
-    }
-    return 0;
   },
 };
-
-/** The --json output: core's report (step details in the CLI's words) and the files written. */
-function reportJson(r: RotationReport, where: string, written: readonly string[], tidied: readonly string[]): Record<string, unknown> {
-  return { ...r, steps: r.steps.map((s) => ({ ...s, detail: cliWords(s.detail, where) })), written, tidied };
-}
-
-function summary(r: RotationReport, written: readonly string[], toStdout: boolean): string {
-  if (r.dryRun) return 'ims-token: dry run: nothing was changed.';
-  const old = r.oldSecretUuid ?? 'the old secret';
-  const oldState = r.deletedOld
-    ? `the old secret ${old} was deleted`
-    : `the old secret ${old} still works (rerun with --delete-old once no service uses it)`;
-  if (r.mode === 'finish') return `ims-token: finished an earlier rotation: ${oldState}.`;
-  const where = toStdout ? 'printed on stdout (store it now: it is never shown again)' : `written to ${written.join(' and ')}`;
-  return `ims-token: rotated: the new secret ${r.newSecretUuid ?? ''} is ${where}; ${oldState}.`;
-}

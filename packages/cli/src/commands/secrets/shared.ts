@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ENV, ImsTokenError, parseSecretLines, secretsClientFromEnv } from '@ims-token/core';
-import type { ClientSecretInfo, SecretsClient } from '@ims-token/core';
+import type { ClientSecretInfo, Logger, SecretsClient } from '@ims-token/core';
 import type { OptionSpecs } from '../../args';
 import { cliHint, cliLogger, loadEnv, resolvePath, stdinSecrets } from '../../config';
 import type { Context } from '../../context';
@@ -8,11 +8,15 @@ import { relative } from '../../output';
 
 /** Options of every `secrets` command, on top of the global ones. */
 export const SECRETS_OPTIONS = {
-  'org-id': { type: 'string', value: '<id>', help: 'IMS organization ID (…@AdobeOrg); wins over IMS_ORG_ID' },
+  'org-id': {
+    type: 'string',
+    value: '<id>',
+    help: 'the numeric org id: the number after /console/projects/ in the Developer Console URL (an …@AdobeOrg code is looked up); wins over IMS_ORG_ID',
+  },
   'credential-id': {
     type: 'string',
     value: '<id>',
-    help: 'credential ID (Developer Console → project → credential); wins over IMS_CREDENTIAL_ID',
+    help: 'credential ID: the number after /credentials/ in the Developer Console URL of the credential; wins over IMS_CREDENTIAL_ID',
   },
   'management-url': {
     type: 'string',
@@ -20,6 +24,10 @@ export const SECRETS_OPTIONS = {
     help: 'I/O Management API base URL (default https://api.adobe.io); wins over IMS_MANAGEMENT_URL',
   },
 } as const satisfies OptionSpecs;
+
+/** Where Developer Console shows the two IDs. */
+const WHERE_IDS =
+  'the numeric org id and the credential ID are the numbers in the Developer Console URL of the credential, …/console/projects/{orgId}/{projectId}/credentials/{credentialId}/details/oauthservertoserver';
 
 /** What a `secrets` command connects with. `current` is the secret value: never print it. */
 export interface SecretsConfig {
@@ -82,11 +90,34 @@ export async function resolveSecretsConfig(ctx: Context): Promise<SecretsConfig>
     }
   }
   const coreEnv = { ...env, [ENV.clientSecret]: current, [ENV.clientSecretFile]: undefined, [ENV.clientSecretNext]: undefined };
+  const base = cliLogger(ctx, (msg) => msg.startsWith('ims-token rotation:'));
+  const logger: Logger = {
+    ...base,
+    info: (obj, msg) => {
+      const o = obj as { orgCode?: unknown; orgId?: unknown };
+      if (typeof o.orgCode !== 'string' || typeof o.orgId !== 'string') return base.info?.(obj, msg);
+      ctx.note(
+        `ims-token: ${ENV.orgId} ${o.orgCode} is an IMS org code; the I/O Management API takes the numeric org id: using ${o.orgId}. Set ${ENV.orgId}=${o.orgId} (or --org-id ${o.orgId}) to skip this lookup.`,
+      );
+    },
+  };
   let client: SecretsClient;
   try {
-    client = secretsClientFromEnv(coreEnv, { logger: cliLogger(ctx, (msg) => msg.startsWith('ims-token rotation:')) });
+    client = secretsClientFromEnv(coreEnv, { logger });
   } catch (err) {
     throw cliHint(err);
+  }
+  try {
+    await client.resolveOrgId(); // an …@AdobeOrg code: looked up now, so a wrong one stops the command before it starts
+  } catch (err) {
+    await client.close();
+    if (ImsTokenError.is(err) && err.field === 'orgId') {
+      throw new ImsTokenError(err.code, err.message, {
+        field: ENV.orgId,
+        hint: `Pass --org-id with the numeric org id, or set ${ENV.orgId} to it: ${WHERE_IDS}.`,
+      });
+    }
+    throw err;
   }
   return { client, current: current!, source, clientId: client.clientId, imsUrl: client.imsUrl };
 }
@@ -121,23 +152,6 @@ export function safeId(value: string): string {
 /** One secret for a message: `uuid (created …, last used …)`. */
 export function describeSecret(s: ClientSecretInfo, now = Date.now()): string {
   return `${s.uuid} (created ${when(s.createdAt)}, ${s.lastUsedAt === undefined ? 'never used' : `last used ${relative(s.lastUsedAt - now)}`})`;
-}
-
-/**
- * Core speaks of its options (`deleteOld: true`, `force`, `persist()`); the CLI of its flags and of where it
- * writes the new secret (`where`: "on stdout", "in /path").
- */
-export function cliWords(text: string, where = 'where it goes'): string {
-  return text
-    .replace(/deleteClientSecret or `(ims-token secrets delete [^`]+)`/g, '`$1`')
-    .replace(/deleteOld: true/g, '--delete-old')
-    .replace(/deleteOld is not set/g, '--delete-old was not given')
-    .replace(/minIdleMs \(/g, '--min-idle (')
-    .replace(/\bpass force\b/g, 'pass --force')
-    .replace(/Would call persist\(newSecret\)/g, `Would store the new secret ${where}`)
-    .replace(/persist\(\) stored the new secret (\S+);/g, `Stored the new secret $1 ${where};`)
-    .replace(/persist\(\) failed, /g, `Storing the new secret ${where} failed: `)
-    .replace(/persist\(\) failed/g, `storing the new secret ${where} failed`);
 }
 
 /** Runs `fn` with the client, and closes it. */
