@@ -17,7 +17,8 @@ export interface Seen {
 
 /**
  * A plain HTTP server that records every request. Routes:
- * `/redirect?status=302&to=<url>` answers a redirect; `/loop` redirects to itself forever;
+ * `/redirect?status=302&to=<url>` answers a redirect; `/loop` redirects to itself forever; `/status?code=401`
+ * answers that status;
  * anything else answers 200 `{ path, method, body }`.
  */
 export interface Recorder {
@@ -38,6 +39,11 @@ export async function startRecorder(host: string): Promise<Recorder> {
       if (u.pathname === '/redirect') {
         res.writeHead(Number(u.searchParams.get('status') ?? 302), { location: u.searchParams.get('to') ?? '/' });
         res.end('moved');
+        return;
+      }
+      if (u.pathname === '/status') {
+        res.writeHead(Number(u.searchParams.get('code') ?? 200), { 'content-type': 'text/plain' });
+        res.end('status');
         return;
       }
       if (u.pathname === '/loop') {
@@ -94,6 +100,65 @@ export async function setup(): Promise<Env> {
     async cleanup() {
       await Promise.all(providers.map((p) => p.close()));
       await emu.stop();
+    },
+  };
+}
+
+/** One request a {@link RecordingDispatcher} was asked to send. */
+export interface Dispatched {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * A fake undici transport (not our code): records what it is asked to send and answers 200 `ok` through the
+ * handler (legacy or new handler API), without any network. `status` picks the answer per request.
+ */
+export interface RecordingDispatcher {
+  calls: Dispatched[];
+  dispatch(opts: { origin?: unknown; path: string; method: string; headers?: unknown }, handler: object): boolean;
+}
+
+function flatHeaders(h: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (h === null || h === undefined) return out;
+  const add = (k: unknown, v: unknown): void => {
+    out[String(k).toLowerCase()] = String(v);
+  };
+  if (Array.isArray(h)) {
+    if (h.length > 0 && Array.isArray(h[0])) for (const [k, v] of h as [unknown, unknown][]) add(k, v);
+    else for (let i = 0; i < h.length; i += 2) add(h[i], h[i + 1]);
+  } else if (typeof (h as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [k, v] of h as Iterable<[unknown, unknown]>) add(k, v);
+  } else for (const [k, v] of Object.entries(h as object)) add(k, v);
+  return out;
+}
+
+export function recordingDispatcher(status: (d: Dispatched) => number = () => 200): RecordingDispatcher {
+  const calls: Dispatched[] = [];
+  return {
+    calls,
+    dispatch(opts, handler) {
+      const d: Dispatched = { url: String(opts.origin) + opts.path, method: opts.method, headers: flatHeaders(opts.headers) };
+      calls.push(d);
+      const code = status(d);
+      const h = handler as Record<string, (...args: unknown[]) => unknown>;
+      queueMicrotask(() => {
+        if (typeof h['onRequestStart'] === 'function') {
+          const controller = { abort() {}, pause() {}, resume() {}, aborted: false, paused: false, reason: null };
+          h['onRequestStart'](controller, {});
+          h['onResponseStart']!(controller, code, { 'content-length': '2' }, 'OK');
+          h['onResponseData']!(controller, Buffer.from('ok'));
+          h['onResponseEnd']!(controller, {});
+        } else {
+          h['onConnect']!(() => {}, {});
+          h['onHeaders']!(code, [Buffer.from('content-length'), Buffer.from('2')], () => {}, 'OK');
+          h['onData']!(Buffer.from('ok'));
+          h['onComplete']!([]);
+        }
+      });
+      return true;
     },
   };
 }
