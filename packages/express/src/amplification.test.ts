@@ -1,0 +1,130 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TokenProvider } from '@ims-token/core';
+import express from 'express';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { imsAuth, imsErrorHandler, imsHealth, imsProxy } from './index';
+import { setup } from './test/helpers';
+import type { Env } from './test/helpers';
+
+// Issue 12.1 through the express adapters: no client of ours may turn its requests into IMS mints. The
+// policy is core's; imsProxy and req.ims.fetch must obey it. These need core's 401 policy (its mark:
+// `status().counters.invalidationsRefused`). One Express major is enough: the 401 path is fetch's engine.
+
+/** A stand-in Adobe API: `/always-401` refuses every token; `/ok` accepts what the emulator accepts. */
+async function standIn(emulatorUrl: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const answer = (ok: boolean): void => {
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ok ? { ok: true } : { error_code: '401013', message: 'Oauth token is not valid' }));
+    };
+    req.resume();
+    if (path !== '/ok') return answer(false);
+    const headers = { authorization: String(req.headers.authorization ?? ''), 'x-api-key': String(req.headers['x-api-key'] ?? '') };
+    fetch(`${emulatorUrl}/api/v1/whoami`, { headers }).then(
+      (r) => answer(r.ok),
+      () => answer(false),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+let env: Env;
+let api: { url: string; stop(): Promise<void> };
+beforeAll(async () => {
+  env = await setup();
+  api = await standIn(env.emu.url);
+});
+afterAll(async () => {
+  await api.stop();
+  await env.cleanup();
+});
+beforeEach(() => env.emu.clearFaults());
+
+const policy = await (async () => {
+  const e = await setup();
+  const has = 'invalidationsRefused' in e.make().status().counters;
+  await e.cleanup();
+  return has;
+})();
+
+/** A service with both adapters and a health route; the provider's clock is moved by hand. */
+async function service(): Promise<{ url: string; provider: TokenProvider; tick(ms: number): void }> {
+  let now = Date.now();
+  const provider = env.make({ clock: () => now });
+  const a = express();
+  a.get('/healthz', imsHealth({ provider }));
+  a.use('/proxy', imsProxy({ provider, target: api.url }));
+  a.use(imsAuth({ provider, allowedHosts: ['127.0.0.1'] }));
+  a.get('/call/:path', async (req, res, next) => {
+    try {
+      const r = await req.ims.fetch(`${api.url}/${String(req.params['path'])}`);
+      res.status(r.status).end(await r.text());
+    } catch (err) {
+      next(err);
+    }
+  });
+  a.use(imsErrorHandler());
+  const url = await env.serve(a);
+  return { url, provider, tick: (ms) => void (now += ms) };
+}
+
+async function status(url: string): Promise<number> {
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  return res.status;
+}
+
+describe.skipIf(!policy).each([
+  ['imsProxy', '/proxy'],
+  ['req.ims.fetch', '/call'],
+])('%s on an always-401 path (core 401 policy)', (_name, prefix) => {
+  it.each(['alone', 'concurrent', 'interleaved'])(
+    '1,000 requests over 10 s, %s: at most 3 mints; /healthz never throttled',
+    async (mode) => {
+      const s = await service();
+      expect(await status(`${s.url}/healthz`)).toBe(200);
+      const before = env.emu.stats.tokensMinted;
+      const health: unknown[] = [];
+      let throttled = false;
+      const send = async (path: string): Promise<number> => {
+        const code = await status(`${s.url}${prefix}${path}`);
+        if (!throttled && env.emu.stats.tokensMinted - before >= 2) {
+          throttled = true; // Adobe throttles an integration that mints too often
+          env.emu.fault({ target: 'token', kind: 'status', status: 429, retryAfter: 60, times: Infinity });
+        }
+        return code;
+      };
+      for (let i = 0; i < (mode === 'concurrent' ? 20 : 1000); i++) {
+        if (mode === 'concurrent') {
+          expect(await Promise.all(Array.from({ length: 50 }, () => send('/always-401')))).toEqual(Array(50).fill(401));
+          s.tick(500);
+        } else {
+          if (mode === 'interleaved') expect(await send('/ok')).toBe(200);
+          expect(await send('/always-401')).toBe(401);
+          s.tick(10);
+        }
+        if (i % 100 === 0) {
+          const res = await fetch(`${s.url}/healthz`);
+          health.push(await res.json());
+        }
+      }
+      expect(env.emu.stats.tokensMinted - before).toBeLessThanOrEqual(2); // 3 with the one minted before
+      expect(health.filter((h) => (h as { status: string }).status !== 'ok')).toEqual([]);
+    },
+  );
+
+  it('a really revoked token is replaced on the first 401 and the retried call succeeds', async () => {
+    const s = await service();
+    expect(await status(`${s.url}${prefix}/ok`)).toBe(200);
+    env.emu.revokeTokens(env.clientId);
+    const minted = env.emu.stats.tokensMinted;
+    expect(await status(`${s.url}${prefix}/ok`)).toBe(200);
+    expect(env.emu.stats.tokensMinted).toBe(minted + 1);
+  });
+});
