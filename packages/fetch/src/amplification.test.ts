@@ -77,13 +77,14 @@ describe.skipIf(!policy).each(ADAPTERS)('%s on an always-401 path (core 401 poli
       expect(provider.status().lastError?.code).not.toBe('IMS_RATE_LIMITED');
       expect((await provider.getToken()).accessToken).toMatch(/^ey/);
     },
+    300_000, // 1,000–2,000 real requests: bounded by count, not by the machine's speed
   );
 
   it('a really revoked token is replaced on the first 401 and the retried call succeeds', async () => {
-    const provider = env.make({ clock: manualClock().now });
+    const { provider, clientId } = env.isolated({ clock: manualClock().now });
     const send = adapter(provider);
     expect(await send('/ok')).toBe(200);
-    env.emu.revokeTokens(env.clientId);
+    env.emu.revokeTokens(clientId);
     const minted = env.emu.stats.tokensMinted;
     expect(await send('/ok')).toBe(200);
     expect(env.emu.stats.tokensMinted).toBe(minted + 1);

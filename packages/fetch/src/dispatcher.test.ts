@@ -76,10 +76,12 @@ describe('createImsDispatcher with undici request()', () => {
   });
 
   it('replays a 401 once for the bodies request() can send again: none, string, Buffer', async () => {
-    const dispatcher = ims();
     for (const body of [undefined, 'hello', Buffer.from('hello')]) {
-      await provider.getToken();
-      env.emu.revokeTokens(env.clientId);
+      // A client of its own per revocation: core's 401 policy treats a second revocation within 10 min as no cure.
+      const { provider: own, clientId } = env.isolated();
+      const dispatcher = ims({ provider: own });
+      await own.getToken();
+      env.emu.revokeTokens(clientId);
       const minted = env.emu.stats.tokensMinted;
       const res = await request(`${env.emu.url}/api/v1/${body === undefined ? 'whoami' : 'echo'}`, {
         dispatcher,
@@ -87,7 +89,7 @@ describe('createImsDispatcher with undici request()', () => {
         body,
       });
       expect(res.statusCode).toBe(200);
-      expect(await res.body.json()).toMatchObject(body === undefined ? { clientId: env.clientId } : { bytes: 5 });
+      expect(await res.body.json()).toMatchObject(body === undefined ? { clientId } : { bytes: 5 });
       expect(env.emu.stats.tokensMinted).toBe(minted + 1);
     }
   });

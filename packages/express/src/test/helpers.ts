@@ -24,6 +24,11 @@ export interface Env {
   secret: string;
   /** A provider against the emulator (closed by cleanup). */
   make(overrides?: Partial<TokenProviderOptions>): TokenProvider;
+  /**
+   * A provider for a client of its own, so that revoking its tokens (`emu.revokeTokens(clientId)`) touches no
+   * other provider: core's 401 policy rightly treats a second revocation within 10 minutes as no cure.
+   */
+  isolated(overrides?: Partial<TokenProviderOptions>): { provider: TokenProvider; clientId: string };
   /** Every response body text seen by `call()`, and every log line: scanned for the secret and tokens. */
   seen: string[];
   /** fetch() that records the response body text (not for large binary bodies). */
@@ -58,6 +63,20 @@ export async function setup(options: EmulatorOptions = {}): Promise<Env> {
       });
       providers.push(p);
       return p;
+    },
+    isolated(overrides = {}) {
+      const own = emu.addClient();
+      const p = createTokenProvider({
+        clientId: own.clientId,
+        clientSecret: own.clientSecret,
+        scopes: ['openid', 'AdobeID'],
+        imsUrl: emu.url,
+        retryBaseDelayMs: 1,
+        retryMaxDelayMs: 10,
+        ...overrides,
+      });
+      providers.push(p);
+      return { provider: p, clientId: own.clientId };
     },
     async call(url, init) {
       const res = await fetch(url, init);

@@ -74,6 +74,11 @@ export interface Env {
   secret: string;
   /** A provider against the emulator (closed by cleanup). */
   make(overrides?: Partial<TokenProviderOptions>): TokenProvider;
+  /**
+   * A provider for a client of its own, so that revoking its tokens (`emu.revokeTokens(clientId)`) touches no
+   * other provider: core's 401 policy rightly treats a second revocation within 10 minutes as no cure.
+   */
+  isolated(overrides?: Partial<TokenProviderOptions>): { provider: TokenProvider; clientId: string };
   cleanup(): Promise<void>;
 }
 
@@ -96,6 +101,19 @@ export async function setup(): Promise<Env> {
       });
       providers.push(p);
       return p;
+    },
+    isolated(overrides = {}) {
+      const own = emu.addClient();
+      const p = createTokenProvider({
+        clientId: own.clientId,
+        clientSecret: own.clientSecret,
+        scopes: ['openid', 'AdobeID'],
+        imsUrl: emu.url,
+        retryBaseDelayMs: 1,
+        ...overrides,
+      });
+      providers.push(p);
+      return { provider: p, clientId: own.clientId };
     },
     async cleanup() {
       await Promise.all(providers.map((p) => p.close()));
