@@ -1,7 +1,7 @@
 import { configError } from '@ims-token/core';
 import type { Dispatcher } from 'undici';
-import { FRESH, ImsEngine, newChain } from './engine';
-import type { AnyHandler, Dispatch, DispatchOptions } from './engine';
+import { FRESH, ImsEngine } from './engine';
+import type { AnyHandler, Chain, Dispatch, DispatchOptions } from './engine';
 import { loadUndici } from './load';
 import type { ImsCredentialOptions } from './options';
 
@@ -105,39 +105,74 @@ export function createImsFetch(options: ImsFetchOptions): ImsFetch {
   if (fixed !== undefined && !isDispatcher(fixed)) {
     throw configError('dispatcher', 'of createImsFetch() must be an undici Dispatcher (an Agent, a Pool …)');
   }
+  // Resolved per hop, not at creation: Node's fetch sets the global dispatcher only when it first runs.
+  const toGlobal: Dispatch = (opts, handler) => globalDispatcher().dispatch(opts, handler as Dispatcher.DispatchHandler);
+  const toFixed: Dispatch | undefined = fixed && ((opts, handler) => fixed.dispatch(opts, handler as Dispatcher.DispatchHandler));
   let ignored = false;
 
-  return async function imsFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const request = typeof input === 'object' && !(input instanceof URL) ? input : undefined;
-    const chain = newChain(isReplayable(init?.body !== undefined ? init.body : (request?.body ?? null)));
-    const own = (init as { dispatcher?: unknown } | undefined)?.dispatcher;
-    const inner = isDispatcher(own) ? own : fixed;
-    // Resolved per hop, not now: Node's fetch sets the global dispatcher only when it first runs.
-    const next: Dispatch = (opts, handler) => (inner ?? globalDispatcher()).dispatch(opts, handler as Dispatcher.DispatchHandler);
-    const dispatcher = { dispatch: (opts: DispatchOptions, handler: AnyHandler) => engine.dispatch(next, opts, handler, chain) };
-    const hopInit = { ...init, dispatcher } as RequestInit;
-    try {
-      let res = await base(input, hopInit);
-      if (chain.again) {
-        // Core said to retry a 401 whose body only fetch can send again (a stream under the dispatcher).
-        chain.again = false;
-        chain.phase = FRESH;
-        if (res.body && !res.bodyUsed) res.body.cancel().catch(() => undefined);
-        res = await base(input, hopInit);
-      }
-      if (!chain.seen && !ignored && /^https?:/i.test(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url)) {
-        ignored = true;
-        engine.warn(
-          {},
-          "ims-token: the fetch given to createImsFetch() did not use init.dispatcher, so no credentials could be added; pass a fetch that does (Node's global fetch or undici's)",
-          'IMS_FETCH_IGNORES_DISPATCHER',
-        );
-      }
-      return res;
-    } catch (err) {
-      // fetch() wraps a dispatcher's error in TypeError('fetch failed'); a token failure is ours to report as it is.
-      if (chain.error !== undefined && (err === chain.error || (err as { cause?: unknown }).cause === chain.error)) throw chain.error;
-      throw err;
+  /** After fetch answered: replay a 401 above the dispatcher when core said so, and say when nothing was added. */
+  function settle(call: FetchCall, input: string | URL | Request, hopInit: RequestInit, res: Response): Response | Promise<Response> {
+    if (call.again) {
+      // Core said to retry a 401 whose body only fetch can send again (a stream under the dispatcher).
+      call.again = false;
+      call.phase = FRESH;
+      if (res.body && !res.bodyUsed) res.body.cancel().catch(() => undefined);
+      return base!(input, hopInit).catch((err: unknown) => call.fail(err));
     }
+    if (!call.seen && !ignored && /^https?:/i.test(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url)) {
+      ignored = true;
+      engine.warn(
+        {},
+        "ims-token: the fetch given to createImsFetch() did not use init.dispatcher, so no credentials could be added; pass a fetch that does (Node's global fetch or undici's)",
+        'IMS_FETCH_IGNORES_DISPATCHER',
+      );
+    }
+    return res;
+  }
+
+  return function imsFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    const request = typeof input === 'object' && !(input instanceof URL) ? input : undefined;
+    const own = (init as { dispatcher?: unknown } | undefined)?.dispatcher;
+    const next = isDispatcher(own)
+      ? (opts: DispatchOptions, h: AnyHandler) => own.dispatch(opts, h as Dispatcher.DispatchHandler)
+      : (toFixed ?? toGlobal);
+    const call = new FetchCall(engine, next, isReplayable(init?.body !== undefined ? init.body : (request?.body ?? null)));
+    const hopInit = { ...init, dispatcher: call } as unknown as RequestInit;
+    return base!(input, hopInit).then(
+      (res) => settle(call, input, hopInit, res),
+      (err: unknown) => call.fail(err),
+    );
   };
+}
+
+/**
+ * One `imsFetch()` call: the dispatcher fetch is given for it (so all of fetch's hops for one call meet the
+ * same state: once a redirect left the allowed hosts, credentials never come back) and that state itself.
+ */
+class FetchCall implements Chain {
+  phase: Chain['phase'] = FRESH;
+  own = -1;
+  retried = false;
+  again = false;
+  seen = false;
+  error: unknown = undefined;
+  readonly #engine: ImsEngine;
+  readonly #next: Dispatch;
+  readonly replayAbove: boolean;
+
+  constructor(engine: ImsEngine, next: Dispatch, replayAbove: boolean) {
+    this.#engine = engine;
+    this.#next = next;
+    this.replayAbove = replayAbove;
+  }
+
+  dispatch(opts: DispatchOptions, handler: AnyHandler): boolean {
+    return this.#engine.dispatch(this.#next, opts, handler, this);
+  }
+
+  /** fetch() wraps a dispatcher's error in TypeError('fetch failed'); a token failure is ours to report as it is. */
+  fail(err: unknown): never {
+    if (this.error !== undefined && (err === this.error || (err as { cause?: unknown }).cause === this.error)) throw this.error;
+    throw err;
+  }
 }
