@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CLIENT_ID, startEmulator } from './index';
 import type { Emulator } from './index';
-import { mint, sleep } from './test/helpers';
+import { mint } from './test/helpers';
 
 describe('sample API', () => {
   let emu: Emulator;
@@ -11,7 +11,8 @@ describe('sample API', () => {
     key === null ? { authorization: `Bearer ${t}` } : { authorization: `Bearer ${t}`, 'x-api-key': key };
 
   beforeAll(async () => {
-    emu = await startEmulator({ jobDurationMs: 600 });
+    const start = Date.now();
+    emu = await startEmulator({ jobDurationMs: 600, clock: () => start }); // frozen: only advance() moves time
     token = await mint(emu, { scope: 'openid,AdobeID' });
   });
   afterAll(async () => {
@@ -24,7 +25,7 @@ describe('sample API', () => {
     expect(res.headers.get('x-debug-id')).toBeTruthy();
     const body = (await res.json()) as Record<string, unknown>;
     expect(body).toEqual({ clientId: DEFAULT_CLIENT_ID, scopes: ['openid', 'AdobeID'], expiresAt: expect.any(Number) });
-    expect(body['expiresAt'] as number).toBeGreaterThan(Date.now() + 86_000_000);
+    expect(body['expiresAt'] as number).toBeGreaterThan(emu.now() + 86_000_000);
   });
 
   it('applies the gateway 401/403 rules', async () => {
@@ -55,8 +56,10 @@ describe('sample API', () => {
     const short = await mint(emu);
     emu.setTokenLifetime(86399);
     expect((await fetch(`${emu.url}/api/v1/whoami`, { headers: auth(short) })).status).toBe(200);
-    await sleep(1050);
-    expect((await fetch(`${emu.url}/api/v1/whoami`, { headers: auth(short) })).status).toBe(401);
+    emu.advance(1000);
+    const res = await fetch(`${emu.url}/api/v1/whoami`, { headers: auth(short) });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error_code: '401013', message: 'Oauth token is not valid' });
   });
 
   it('rejects revoked tokens, per client or all', async () => {
@@ -117,9 +120,9 @@ describe('sample API', () => {
     const poll = async (): Promise<Record<string, unknown>> =>
       (await (await fetch(job['statusUrl']!, { headers: auth(token) })).json()) as Record<string, unknown>;
     expect((await poll())['status']).toBe('pending');
-    await sleep(350);
+    emu.advance(200); // a third of jobDurationMs
     expect((await poll())['status']).toBe('running');
-    await sleep(350);
+    emu.advance(400);
     const done = await poll();
     expect(done).toMatchObject({
       jobId: job['jobId'],
@@ -133,6 +136,34 @@ describe('sample API', () => {
     expect(await missing.json()).toEqual({ error_code: '404', message: 'job not found' });
     const badJson = await fetch(`${emu.url}/api/v1/jobs`, { method: 'POST', headers: auth(token), body: '{' });
     expect(badJson.status).toBe(400);
+  });
+
+  it('has an always-401 route that answers the gateway 401 whatever the token, counted per route', async () => {
+    emu.resetStats();
+    const body = { error_code: '401013', message: 'Oauth token is not valid' };
+    for (const init of [{ headers: auth(token) }, { method: 'POST', headers: auth(token), body: '{}' }, {}] as RequestInit[]) {
+      const res = await fetch(`${emu.url}/api/v1/always-401`, init);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('content-type')).toBe('application/json;charset=utf-8');
+      expect(await res.json()).toEqual(body);
+    }
+    // the token it was sent is still good elsewhere
+    expect((await fetch(`${emu.url}/api/v1/whoami`, { headers: auth(token) })).status).toBe(200);
+    expect(emu.stats).toMatchObject({
+      apiRequests: 4,
+      apiUnauthorized: 3,
+      tokensMinted: 0,
+      routes: { 'GET /api/v1/always-401': 2, 'POST /api/v1/always-401': 1, 'GET /api/v1/whoami': 1 },
+    });
+  });
+
+  it('counts requests per route, with ids collapsed', async () => {
+    emu.resetStats();
+    await fetch(`${emu.url}/api/v1/jobs/abc`, { headers: auth(token) });
+    await fetch(`${emu.url}/api/v1/jobs/def`, { headers: auth(token) });
+    await fetch(`${emu.url}/api/v9/unknown`, { headers: auth(token) });
+    await mint(emu);
+    expect(emu.stats.routes).toEqual({ 'GET /api/v1/jobs/:id': 2, 'GET (unknown route)': 1, 'POST /ims/token/v3': 1 });
   });
 
   it('answers 404 JSON for unknown API paths', async () => {

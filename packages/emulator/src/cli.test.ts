@@ -40,6 +40,9 @@ describe('ims-emulator bin', () => {
     expect(help.code).toBe(0);
     expect(help.out).toContain('--token-lifetime');
     expect((await run(['--bogus'])).code).toBe(2);
+    const orgCodeAsId = await run(['--org-id', 'ABCDEF0123456789ABCDEF01@AdobeOrg']);
+    expect(orgCodeAsId.code).toBe(2);
+    expect(orgCodeAsId.out).toContain('--org-code');
   });
 
   it('starts, answers a token request, and stops on SIGTERM', async () => {
@@ -49,6 +52,8 @@ describe('ims-emulator bin', () => {
       expect(m).not.toBeNull();
       expect(lines.join('\n')).toContain('ims-emulator-client');
       expect(lines.join('\n')).toContain('ims-emulator-secret');
+      expect(lines).toContain('org id:        23294');
+      expect(lines).toContain('org code:      E0E0E0E0E0E0E0E0E0E0E0E0@AdobeOrg');
       const res = await fetch(`${m![1]}/ims/token/v3`, {
         method: 'POST',
         body: new URLSearchParams({

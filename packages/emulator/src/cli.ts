@@ -1,6 +1,14 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CREDENTIAL_ID, DEFAULT_ORG_ID, startEmulator } from './emulator';
+import {
+  DEFAULT_CLIENT_ID,
+  DEFAULT_CLIENT_SECRET,
+  DEFAULT_CREDENTIAL_ID,
+  DEFAULT_ORG_CODE,
+  DEFAULT_ORG_ID,
+  DEFAULT_ORG_NAME,
+} from './state';
+import { startEmulator } from './emulator';
 import type { EmulatorClientInput } from './types';
 
 const HELP = `ims-emulator — a local Adobe IMS + I/O Management API + sample Adobe API
@@ -12,7 +20,8 @@ Options:
   --port <port>              port to listen on (default 0: an ephemeral port, printed)
   --client-id <id>           client ID to register (default ${DEFAULT_CLIENT_ID})
   --client-secret <secret>   its client secret (generated and printed when --client-id is given without it)
-  --org-id <org>             organization ID of the client
+  --org-id <digits>          numeric AMS org id of the client's org (the secrets paths take it)
+  --org-code <code>          IMS org code of that org (…@AdobeOrg)
   --credential-id <id>       credential ID of the client
   --scopes <a,b,c>           scopes the client may request (default: any)
   --token-lifetime <seconds> lifetime of minted tokens (default 86399)
@@ -38,6 +47,7 @@ async function main(): Promise<void> {
         'client-id': { type: 'string' },
         'client-secret': { type: 'string' },
         'org-id': { type: 'string' },
+        'org-code': { type: 'string' },
         'credential-id': { type: 'string' },
         scopes: { type: 'string' },
         'token-lifetime': { type: 'string' },
@@ -65,11 +75,21 @@ async function main(): Promise<void> {
   if (lifetime !== undefined && (!Number.isFinite(lifetime) || lifetime <= 0))
     fail('--token-lifetime must be a positive number of seconds');
 
+  const orgId = str('org-id');
+  if (orgId !== undefined && !/^\d+$/.test(orgId)) {
+    fail('--org-id must be the numeric AMS org id (the number in the Developer Console URL); pass an …@AdobeOrg value as --org-code');
+  }
+  const orgCode = str('org-code');
+  if (orgCode !== undefined && !/@AdobeOrg$/.test(orgCode)) fail('--org-code must end in @AdobeOrg');
+
   const clientId = str('client-id');
   const passedSecret = str('client-secret');
+  const defaultOrg = !clientId && orgId === undefined && orgCode === undefined;
   const client: EmulatorClientInput = {
     clientId: clientId ?? DEFAULT_CLIENT_ID,
-    orgId: str('org-id') ?? (clientId ? undefined : DEFAULT_ORG_ID),
+    orgId: orgId ?? (defaultOrg ? DEFAULT_ORG_ID : undefined),
+    orgCode: orgCode ?? (defaultOrg ? DEFAULT_ORG_CODE : undefined),
+    orgName: defaultOrg ? DEFAULT_ORG_NAME : undefined,
     credentialId: str('credential-id') ?? (clientId ? undefined : DEFAULT_CREDENTIAL_ID),
   };
   if (passedSecret !== undefined) client.clientSecret = passedSecret;
@@ -93,6 +113,7 @@ async function main(): Promise<void> {
   process.stdout.write(`client id:     ${registered?.clientId ?? ''}\n`);
   if (passedSecret === undefined) process.stdout.write(`client secret: ${registered?.clientSecrets[0] ?? ''}\n`);
   process.stdout.write(`org id:        ${registered?.orgId ?? ''}\n`);
+  process.stdout.write(`org code:      ${registered?.orgCode ?? ''}\n`);
   process.stdout.write(`credential id: ${registered?.credentialId ?? ''}\n`);
 
   const shutdown = (): void => {

@@ -42,6 +42,7 @@ describe('control API', () => {
       apiUnauthorized: 0,
       secretsRequests: 0,
       faultsApplied: 0,
+      routes: {},
     });
   });
 
@@ -59,8 +60,18 @@ describe('control API', () => {
   it('clients, config and revoke', async () => {
     const created = await control(emu, 'POST', 'clients', { allowedScopes: ['openid'] });
     expect(created.status).toBe(201);
-    const c = created.body as { clientId: string; clientSecret: string; orgId: string; credentialId: string; clientSecrets: string[] };
+    const c = created.body as {
+      clientId: string;
+      clientSecret: string;
+      orgId: string;
+      orgCode: string;
+      credentialId: string;
+      clientSecrets: string[];
+    };
     expect(c.clientSecrets).toEqual([c.clientSecret]);
+    expect(c.orgId).toMatch(/^\d+$/);
+    expect(c.orgCode).toMatch(/^[0-9A-F]{24}@AdobeOrg$/);
+    expect((await control(emu, 'POST', 'clients', { orgId: 'X@AdobeOrg' })).status).toBe(400);
     expect(emu.client(c.clientId)!.allowedScopes).toEqual(['openid']);
 
     expect((await control(emu, 'POST', 'config', { tokenLifetimeSeconds: 60, secretActivationDelayMs: 0 })).body).toMatchObject({
@@ -75,6 +86,8 @@ describe('control API', () => {
     });
     expect(r.body['expires_in']).toBe(60);
     expect((await control(emu, 'POST', 'config', { tokenLifetimeSeconds: -1 })).status).toBe(400);
+    expect((await control(emu, 'POST', 'config', { lastUsedLagMs: 5000 })).body).toMatchObject({ lastUsedLagMs: 5000 });
+    expect((await control(emu, 'POST', 'config', { lastUsedLagMs: -5 })).status).toBe(400);
 
     const token = r.body['access_token'] as string;
     const headers = { authorization: `Bearer ${token}`, 'x-api-key': c.clientId };

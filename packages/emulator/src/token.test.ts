@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CREDENTIAL_ID, DEFAULT_ORG_ID, startEmulator } from './index';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CREDENTIAL_ID, DEFAULT_ORG_CODE, DEFAULT_ORG_ID, startEmulator } from './index';
 import type { Emulator } from './index';
 import { claims, mint, tokenRequest } from './test/helpers';
 
@@ -22,7 +22,7 @@ describe('token endpoint', () => {
   });
 
   it('mints a JWT-shaped token with Adobe claims', async () => {
-    const before = Date.now();
+    const before = emu.now();
     const r = await tokenRequest(emu, {
       grant_type: 'client_credentials',
       client_id: DEFAULT_CLIENT_ID,
@@ -49,6 +49,7 @@ describe('token endpoint', () => {
       as: 'ims-na1',
       scope: 'openid,AdobeID,firefly_api',
       ctp: 0,
+      org: DEFAULT_ORG_CODE, // IMS names the org by its code, not the AMS id
     });
     expect(c['user_id']).toMatch(/^[0-9A-F]+@techacct\.adobe\.com$/);
     expect(typeof c['id']).toBe('string');
@@ -56,7 +57,7 @@ describe('token endpoint', () => {
     expect(typeof c['created_at']).toBe('string');
     expect(c['expires_in']).toBe('86399000');
     expect(Number(c['created_at'])).toBeGreaterThanOrEqual(before);
-    expect(Number(c['created_at'])).toBeLessThanOrEqual(Date.now());
+    expect(Number(c['created_at'])).toBeLessThanOrEqual(emu.now());
   });
 
   it('accepts parameters in the query string, the body winning', async () => {
@@ -114,8 +115,9 @@ describe('token endpoint', () => {
   it('checks scopes against allowedScopes and refuses disabled clients', async () => {
     const c = emu.addClient({ allowedScopes: ['openid', 'AdobeID'] });
     expect(c.clientSecret).toMatch(/^p8e-/);
-    expect(c.orgId).toMatch(/@AdobeOrg$/);
-    expect(c.credentialId).toBeTruthy();
+    expect(c.orgId).toMatch(/^\d+$/);
+    expect(c.orgCode).toMatch(/^[0-9A-F]{24}@AdobeOrg$/);
+    expect(c.credentialId).toMatch(/^\d+$/);
     const ok = await tokenRequest(emu, {
       grant_type: 'client_credentials',
       client_id: c.clientId,
@@ -146,8 +148,9 @@ describe('token endpoint', () => {
   it('accepts either of two secrets', async () => {
     const c = emu.addClient({ clientId: 'two-secrets', clientSecrets: ['s1', 's2'] });
     expect(c.clientSecret).toBe('s1');
-    await expect(mint(emu, { clientId: 'two-secrets', clientSecret: 's1' })).resolves.toBeTruthy();
-    await expect(mint(emu, { clientId: 'two-secrets', clientSecret: 's2' })).resolves.toBeTruthy();
+    for (const clientSecret of ['s1', 's2']) {
+      expect(claims(await mint(emu, { clientId: 'two-secrets', clientSecret }))).toMatchObject({ client_id: 'two-secrets' });
+    }
   });
 
   it('uses the configured lifetime and counts', async () => {
@@ -193,7 +196,7 @@ describe('token endpoint', () => {
     try {
       expect(other.client(DEFAULT_CLIENT_ID)).toBeUndefined();
       expect(other.client('a')!.clientSecrets).toEqual(['b']);
-      await expect(mint(other, { clientId: 'a', clientSecret: 'b' })).resolves.toBeTruthy();
+      expect(claims(await mint(other, { clientId: 'a', clientSecret: 'b' }))).toMatchObject({ client_id: 'a' });
       // a token of another emulator is not valid here
       const foreign = await mint(emu);
       const res = await fetch(`${other.url}/api/v1/whoami`, {

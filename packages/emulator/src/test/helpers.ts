@@ -1,5 +1,5 @@
 import type { Emulator } from '../types';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../emulator';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../index';
 
 export const MGMT_SCOPES =
   'AdobeID,openid,read_organizations,additional_info.projectedProductContext,additional_info.roles,adobeio_api,read_client_secret,manage_client_secrets';
@@ -42,8 +42,4 @@ export async function mint(emu: Emulator, opts: { clientId?: string; clientSecre
 /** Decodes the payload of a JWT-shaped token. */
 export function claims(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
