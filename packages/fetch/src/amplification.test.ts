@@ -2,26 +2,25 @@ import type { TokenProvider } from '@ims-token/core';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createImsDispatcher, createImsFetch, imsInterceptor } from './index';
-import { attack, manualClock, setup, startApiStandIn } from './test/helpers';
-import type { ApiStandIn, AttackMode, Env } from './test/helpers';
+import { attack, manualClock, setup } from './test/helpers';
+import type { AttackMode, AttackPath, Env } from './test/helpers';
 
 // Issue 12.1: no client may turn its requests into IMS mints. The policy is core's (provider.invalidate()
 // answers whether to retry); these tests check that every adapter of this package obeys it. They need core's
 // 401 policy (`status().counters.invalidationsRefused` is its mark): before it, each 401 mints a token.
 let env: Env;
-let api: ApiStandIn;
 const agent = new Agent();
+const url = (path: AttackPath): string => `${env.emu.url}/api/v1/${path}`;
 
 beforeAll(async () => {
   env = await setup();
-  api = await startApiStandIn(env.emu.url);
 });
 afterAll(async () => {
-  await Promise.all([env.cleanup(), api.stop(), agent.close()]);
+  await Promise.all([env.cleanup(), agent.close()]);
 });
 beforeEach(() => env.emu.clearFaults());
 
-type Send = (provider: TokenProvider) => (path: '/always-401' | '/ok') => Promise<number>;
+type Send = (provider: TokenProvider) => (path: AttackPath) => Promise<number>;
 
 async function statusOf(url: string, dispatcher: Parameters<typeof request>[1]): Promise<number> {
   const res = await request(url, dispatcher);
@@ -35,7 +34,7 @@ const ADAPTERS: [string, Send][] = [
     (provider) => {
       const f = createImsFetch({ provider, allowedHosts: ['127.0.0.1'] });
       return async (path) => {
-        const res = await f(api.url + path);
+        const res = await f(url(path));
         await res.arrayBuffer();
         return res.status;
       };
@@ -45,14 +44,14 @@ const ADAPTERS: [string, Send][] = [
     'createImsDispatcher',
     (provider) => {
       const dispatcher = createImsDispatcher({ provider, allowedHosts: ['127.0.0.1'], dispatcher: agent });
-      return (path) => statusOf(api.url + path, { dispatcher });
+      return (path) => statusOf(url(path), { dispatcher });
     },
   ],
   [
     'imsInterceptor',
     (provider) => {
       const dispatcher = agent.compose(imsInterceptor({ provider, allowedHosts: ['127.0.0.1'] }));
-      return (path) => statusOf(api.url + path, { dispatcher });
+      return (path) => statusOf(url(path), { dispatcher });
     },
   ],
 ];
@@ -83,10 +82,10 @@ describe.skipIf(!policy).each(ADAPTERS)('%s on an always-401 path (core 401 poli
   it('a really revoked token is replaced on the first 401 and the retried call succeeds', async () => {
     const { provider, clientId } = env.isolated({ clock: manualClock().now });
     const send = adapter(provider);
-    expect(await send('/ok')).toBe(200);
+    expect(await send('whoami')).toBe(200);
     env.emu.revokeTokens(clientId);
     const minted = env.emu.stats.tokensMinted;
-    expect(await send('/ok')).toBe(200);
+    expect(await send('whoami')).toBe(200);
     expect(env.emu.stats.tokensMinted).toBe(minted + 1);
   });
 });

@@ -181,44 +181,6 @@ export function recordingDispatcher(status: (d: Dispatched) => number = () => 20
   };
 }
 
-/**
- * A stand-in Adobe API on 127.0.0.1: `GET /always-401` answers Adobe's gateway 401 whatever the token (the
- * path an attacker hits to turn requests into IMS mints); `GET /ok` answers 200 when the emulator's
- * `/api/v1/whoami` accepts the same headers, else the same 401. (tests/kit gets the same helper with core's
- * 401 policy; this one serves until then.)
- */
-export interface ApiStandIn {
-  url: string;
-  stop(): Promise<void>;
-}
-
-export async function startApiStandIn(emulatorUrl: string): Promise<ApiStandIn> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const answer = (ok: boolean): void => {
-      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(ok ? { ok: true } : { error_code: '401013', message: 'Oauth token is not valid' }));
-    };
-    req.resume();
-    if (path === '/always-401') return answer(false);
-    if (path !== '/ok') return void res.writeHead(404).end();
-    const headers = { authorization: String(req.headers.authorization ?? ''), 'x-api-key': String(req.headers['x-api-key'] ?? '') };
-    fetch(`${emulatorUrl}/api/v1/whoami`, { headers }).then(
-      (r) => answer(r.ok),
-      () => answer(false),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 /** A clock for a provider (`clock` option) that the test moves by hand. */
 export function manualClock(): { now: () => number; tick(ms: number): void } {
   let t = Date.now();
@@ -233,21 +195,24 @@ export function manualClock(): { now: () => number; tick(ms: number): void } {
 /** How a 401 attack is sent: one call after another, 50 at a time, or one always-401 call per good call. */
 export type AttackMode = 'alone' | 'concurrent' | 'interleaved';
 
+/** The emulator's sample-API routes an attack uses: one that always answers 401, one that checks the token. */
+export type AttackPath = 'always-401' | 'whoami';
+
 /**
- * 1,000 calls to `/always-401` over 10 s of the provider's clock, sent through an adapter by `send` (which
- * resolves the status), in one of three modes; in `interleaved` mode another 1,000 calls to `/ok` go between
- * them and must all succeed. The provider has its first token already; IMS throttles the client (429) as soon as
+ * 1,000 calls to the emulator's `/api/v1/always-401` over 10 s of the provider's clock, sent through an adapter
+ * by `send` (which resolves the status), in one of three modes; in `interleaved` mode another 1,000 calls to
+ * `/api/v1/whoami` go between them and must all succeed. The provider has its first token already; IMS throttles the client (429) as soon as
  * it minted 2 more (3 in all), as Adobe would.
  */
 export async function attack(
   env: Env,
   clock: { tick(ms: number): void },
   mode: AttackMode,
-  send: (path: '/always-401' | '/ok') => Promise<number>,
+  send: (path: AttackPath) => Promise<number>,
 ): Promise<{ mints: number }> {
   const before = env.emu.stats.tokensMinted;
   let throttled = false;
-  const call = async (path: '/always-401' | '/ok'): Promise<number> => {
+  const call = async (path: AttackPath): Promise<number> => {
     const status = await send(path);
     if (!throttled && env.emu.stats.tokensMinted - before >= 2) {
       throttled = true;
@@ -257,17 +222,17 @@ export async function attack(
   };
   if (mode === 'concurrent') {
     for (let batch = 0; batch < 20; batch++) {
-      const statuses = await Promise.all(Array.from({ length: 50 }, () => call('/always-401')));
+      const statuses = await Promise.all(Array.from({ length: 50 }, () => call('always-401')));
       if (statuses.some((s) => s !== 401)) throw new Error(`an always-401 call answered ${statuses.find((s) => s !== 401)}`);
       clock.tick(500);
     }
   } else {
     for (let i = 0; i < 1000; i++) {
       if (mode === 'interleaved') {
-        const ok = await call('/ok');
+        const ok = await call('whoami');
         if (ok !== 200) throw new Error(`good call ${i} answered ${ok}`);
       }
-      const status = await call('/always-401');
+      const status = await call('always-401');
       if (status !== 401) throw new Error(`always-401 call ${i} answered ${status}`);
       clock.tick(10);
     }
