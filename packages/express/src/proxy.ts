@@ -9,7 +9,14 @@ import type { ImsErrorLogger } from './problem';
 import { isUnsafePath, readBody, reencode, wasParsed } from './proxy-body';
 import { HOP_BY_HOP, RelayHandler, connectionNames } from './proxy-response';
 
-/** Options of {@link imsProxy}. */
+/**
+ * Options of {@link imsProxy}.
+ *
+ * @example
+ * ```ts
+ * const options: ImsProxyOptions = { provider, target: 'https://firefly-api.adobe.io/v3', maxSockets: 32, timeoutMs: 30_000 }
+ * ```
+ */
 export interface ImsProxyOptions {
   /** A `TokenProvider` from `createTokenProvider()` of `@ims-token/core`. */
   provider: TokenProvider;
