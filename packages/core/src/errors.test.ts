@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileStore } from './file-store';
+import { MemoryStore } from './store';
+import { createImsToken, serializeImsToken } from './token';
 import type { FaultRule } from '@ims-token/emulator';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
@@ -11,6 +19,8 @@ afterEach(async () => {
   await env?.cleanup();
 });
 
+const jwt = (payload: object): string =>
+  `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.sig`;
 const valid = { access_token: 'eyJhbGciOiJSUzI1NiJ9.eyJjbGllbnRfaWQiOiJ4In0.c2ln', token_type: 'bearer', expires_in: 86399 };
 
 // IMS answers that must each give a precise error, never a crash or a token.
@@ -53,6 +63,33 @@ const answers: Array<[string, FaultRule, ImsTokenErrorCode, Partial<ImsTokenErro
   ['expires_in negative', { kind: 'response', status: 200, body: { ...valid, expires_in: -5 } }, 'IMS_BAD_RESPONSE'],
   ['expires_in absurd', { kind: 'response', status: 200, body: { ...valid, expires_in: 10 ** 12 } }, 'IMS_BAD_RESPONSE'],
   ['expires_in a string', { kind: 'response', status: 200, body: { ...valid, expires_in: '86399' } }, 'IMS_BAD_RESPONSE'],
+  ['expires_in 0.001 (expired on arrival)', { kind: 'response', status: 200, body: { ...valid, expires_in: 0.001 } }, 'IMS_BAD_RESPONSE'],
+  ['expires_in 0.9, below the 1 s floor', { kind: 'response', status: 200, body: { ...valid, expires_in: 0.9 } }, 'IMS_BAD_RESPONSE'],
+  [
+    'an access_token with CR/LF (header injection)',
+    { kind: 'response', status: 200, body: { ...valid, access_token: `${valid.access_token}\r\nx-injected: 1` } },
+    'IMS_BAD_RESPONSE',
+  ],
+  [
+    'an access_token with a space',
+    { kind: 'response', status: 200, body: { ...valid, access_token: `${valid.access_token} x` } },
+    'IMS_BAD_RESPONSE',
+  ],
+  [
+    'an access_token with a NUL',
+    { kind: 'response', status: 200, body: { ...valid, access_token: `${valid.access_token}\u0000` } },
+    'IMS_BAD_RESPONSE',
+  ],
+  [
+    'an access_token with non-ASCII',
+    { kind: 'response', status: 200, body: { ...valid, access_token: `${valid.access_token}é` } },
+    'IMS_BAD_RESPONSE',
+  ],
+  [
+    'an access_token whose claims say it lives 500 ms',
+    { kind: 'response', status: 200, body: { ...valid, access_token: jwt({ client_id: 'x', created_at: '1', expires_in: '500' }) } },
+    'IMS_BAD_RESPONSE',
+  ],
   ['a JSON array', { kind: 'response', status: 200, body: '[1,2]' }, 'IMS_BAD_RESPONSE'],
   ['404', { kind: 'response', status: 404, body: 'not found' }, 'IMS_BAD_RESPONSE', { status: 404 }],
   [
@@ -120,6 +157,122 @@ describe('every bad IMS answer is a precise ImsTokenError', () => {
     await expect(env.make({ scopes: 'openid,not_a_scope' }).getToken()).rejects.toMatchObject({ code: 'IMS_INVALID_SCOPE' });
     env.emu.client(env.clientId)!.disabled = true;
     await expect(env.make().getToken()).rejects.toMatchObject({ code: 'IMS_UNAUTHORIZED_CLIENT' });
+  });
+});
+
+describe('the hint of IMS_INVALID_CLIENT says which value to check', () => {
+  it('a wrong client id: check IMS_CLIENT_ID against the Client ID in Developer Console, not the secret', async () => {
+    env = await setup();
+    const e = (await env
+      .make({ clientId: 'nobody' })
+      .getToken()
+      .catch((x: unknown) => x)) as ImsTokenError;
+    expect(e).toMatchObject({ code: 'IMS_INVALID_CLIENT', status: 400, imsErrorDescription: 'invalid client_id parameter' });
+    expect(e.hint).toContain('IMS_CLIENT_ID');
+    expect(e.hint).toContain('Client ID');
+    expect(e.hint).not.toMatch(/rotated|IMS_CLIENT_SECRET/);
+  });
+
+  it('a wrong secret: the secret hint', async () => {
+    env = await setup();
+    const e = (await env
+      .make({ clientSecret: 'not-the-secret' })
+      .getToken()
+      .catch((x: unknown) => x)) as ImsTokenError;
+    expect(e).toMatchObject({ code: 'IMS_INVALID_CLIENT', status: 400, imsErrorDescription: 'invalid client_secret parameter' });
+    expect(e.hint).toContain('IMS_CLIENT_SECRET');
+  });
+
+  // Adobe documents the shape of the error, not every text: only `client_id` in the description is relied on.
+  it.each([
+    ['Client_ID not found', true],
+    ['unknown client_id', true],
+    ['', false],
+    ['something IMS never said before', false],
+  ])('description %j → the client-id hint: %s', async (description, clientIdHint) => {
+    env = await setup();
+    env.emu.fault({
+      kind: 'response',
+      status: 400,
+      body: { error: 'invalid_client', ...(description ? { error_description: description } : {}) },
+    });
+    const e = (await env
+      .make()
+      .getToken()
+      .catch((x: unknown) => x)) as ImsTokenError;
+    expect(e.code).toBe('IMS_INVALID_CLIENT');
+    if (clientIdHint) expect(e.hint).not.toMatch(/rotated|IMS_CLIENT_SECRET/);
+    else expect(e.hint).toMatch(/IMS_CLIENT_SECRET.*IMS_CLIENT_ID|IMS_CLIENT_ID.*IMS_CLIENT_SECRET/); // the safe fallback names both
+  });
+});
+
+describe('a bad token answer is never cached, shared or handed out', () => {
+  it('expires_in 0.001: IMS_BAD_RESPONSE, nothing stored, and the next good answer is used', async () => {
+    env = await setup();
+    const store = new MemoryStore();
+    const p = env.make({ store, maxRetries: 0 });
+    env.emu.fault({ kind: 'response', status: 200, body: { ...valid, expires_in: 0.001 } });
+    await expect(p.getToken()).rejects.toMatchObject({ code: 'IMS_BAD_RESPONSE' });
+    expect(await store.get(p.cacheKey)).toBeUndefined();
+    const t = await p.getToken();
+    expect(t.expiresAt - t.issuedAt).toBe(86_399_000);
+    expect(await p.getToken()).toBe(t);
+  });
+
+  it('a token that arrives past its serving window is IMS_BAD_RESPONSE and is not stored', async () => {
+    env = await setup();
+    let now = Date.now();
+    // An IMS stand-in that answers a valid 10 s token, but only after 9.8 s (of the test's clock) went by.
+    const ims = createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        now += 9_800;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ...valid, expires_in: 10 }));
+      });
+    });
+    await new Promise<void>((r) => ims.listen(0, '127.0.0.1', r));
+    try {
+      const store = new MemoryStore({ clock: () => now });
+      const p = env.make({ imsUrl: `http://127.0.0.1:${(ims.address() as AddressInfo).port}`, clock: () => now, store, maxRetries: 0 });
+      await expect(p.getToken()).rejects.toMatchObject({ code: 'IMS_BAD_RESPONSE' });
+      expect(await store.get(p.cacheKey)).toBeUndefined();
+      expect(p.status()).toMatchObject({ state: 'failed', lastError: { code: 'IMS_BAD_RESPONSE' } });
+    } finally {
+      ims.closeAllConnections();
+      ims.close();
+    }
+  });
+
+  it('a token planted in a shared cache with a CR/LF in it is a miss, replaced by a good one', async () => {
+    env = await setup();
+    const dir = await mkdtemp(join(tmpdir(), 'ims-bad-'));
+    try {
+      const store = new FileStore({ dir });
+      const p = env.make({ store });
+      const planted = `${valid.access_token}\r\nx-injected: 1`;
+      await writeFile(
+        store.pathFor(p.cacheKey),
+        JSON.stringify({
+          ...serializeImsToken(
+            createImsToken({
+              accessToken: 'placeholder',
+              expiresAt: Date.now() + 3_600_000,
+              issuedAt: Date.now(),
+              scopes: ['openid', 'AdobeID', 'firefly_api'],
+              clientId: env.clientId,
+            }),
+          ),
+          accessToken: planted,
+        }),
+        { mode: 0o600 },
+      );
+      const h = await p.getAuthHeaders();
+      expect(h.authorization).not.toContain('\n');
+      expect(env.emu.stats.tokensMinted).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

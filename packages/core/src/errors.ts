@@ -65,6 +65,13 @@ const HINTS: Record<ImsTokenErrorCode, string> = {
   IMS_ROTATION_FAILED: 'Read the rotation report: every step says what was done and undone; running services keep the old secret.',
 };
 
+/**
+ * The hint of an `IMS_INVALID_CLIENT` whose description names `client_id` (`invalid client_id parameter`):
+ * IMS does not know the client id, so no secret can help.
+ */
+export const INVALID_CLIENT_ID_HINT =
+  "IMS does not know this client ID: check IMS_CLIENT_ID against the Client ID (API key) shown on the project's OAuth Server-to-Server credential in Adobe Developer Console.";
+
 /** Fields an {@link ImsTokenError} may carry besides its code and message. */
 export interface ImsTokenErrorDetails {
   /** HTTP status of the IMS answer, when there was one. */

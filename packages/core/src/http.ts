@@ -1,24 +1,73 @@
+import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import type * as Undici_ from 'undici';
 import type { Dispatcher } from 'undici';
 import { ImsTokenError } from './errors';
 
 type Undici = typeof Undici_;
 let undiciModule: Promise<Undici> | undefined;
-/** undici costs ~80 ms to load: only the first HTTP request pays it, never a cached getToken(). */
+/**
+ * undici costs ~80 ms to load, and its llhttp WebAssembly keeps a short-lived process alive ~250 ms at exit
+ * while V8 finishes optimising it: it is loaded only when the caller passes a `dispatcher` or a proxy is
+ * configured. Everything else speaks Node's own `http`/`https`.
+ */
 export function loadUndici(): Promise<Undici> {
   undiciModule ??= import('undici');
   return undiciModule;
 }
 
 /**
- * The keep-alive agent for IMS and the I/O Management API when the caller gave no dispatcher. Behind a
- * corporate proxy (HTTPS_PROXY / HTTP_PROXY, honouring NO_PROXY) requests go through it.
+ * Node's own keep-alive agents, one per protocol, created on first use: the default way to IMS and the I/O
+ * Management API (a cold process pays neither undici's load nor its WebAssembly). Idle sockets do not keep
+ * the process alive (Node unrefs free sockets).
  */
-export async function createDefaultDispatcher(connections: number): Promise<Dispatcher> {
-  const { Agent, EnvHttpProxyAgent } = await loadUndici();
-  const proxied = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'].some((v) => process.env[v]);
-  const options = { keepAliveTimeout: 30_000, connections };
-  return proxied ? new EnvHttpProxyAgent(options) : new Agent(options);
+export class NodeTransport {
+  readonly #connections: number;
+  #http: HttpAgent | undefined;
+  #https: HttpAgent | undefined;
+  #closed = false;
+
+  constructor(connections: number) {
+    this.#connections = connections;
+  }
+
+  /**
+   * The request function and agent for `protocol` (`http:` or `https:`). `process.getBuiltinModule` loads
+   * the module on first use, synchronously in both module formats (a dynamic `import()` from CommonJS would
+   * start the ESM loader: ~10 ms of a cold start).
+   */
+  agentFor(protocol: string): { request: typeof import('node:http').request; agent: HttpAgent } {
+    if (protocol === 'https:') {
+      const https = process.getBuiltinModule('node:https');
+      this.#https ??= new https.Agent({ keepAlive: true, maxSockets: this.#connections, timeout: 30_000 });
+      if (this.#closed) this.#https.destroy();
+      return { request: https.request as typeof import('node:http').request, agent: this.#https };
+    }
+    const http = process.getBuiltinModule('node:http');
+    this.#http ??= new http.Agent({ keepAlive: true, maxSockets: this.#connections, timeout: 30_000 });
+    if (this.#closed) this.#http.destroy();
+    return { request: http.request, agent: this.#http };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#http?.destroy();
+    this.#https?.destroy();
+  }
+}
+
+/** How requests leave: Node's `http`/`https` ({@link NodeTransport}) or an undici `Dispatcher`. */
+export type Transport = NodeTransport | Dispatcher;
+
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
+
+/**
+ * The transport for IMS and the I/O Management API when the caller gave no dispatcher: Node's own agents,
+ * or, behind a corporate proxy (HTTPS_PROXY / HTTP_PROXY, honouring NO_PROXY), undici's `EnvHttpProxyAgent`.
+ */
+export async function createDefaultDispatcher(connections: number): Promise<Transport> {
+  if (!PROXY_VARIABLES.some((v) => process.env[v])) return new NodeTransport(connections);
+  const { EnvHttpProxyAgent } = await loadUndici();
+  return new EnvHttpProxyAgent({ keepAliveTimeout: 30_000, connections });
 }
 
 /** Answers bigger than this are refused, never held whole. */
@@ -53,7 +102,8 @@ export interface Exchange {
   timeoutMs: number;
   /** Cancels the exchange: `IMS_ABORTED`. */
   signal?: AbortSignal | undefined;
-  dispatcher: Dispatcher | undefined;
+  /** The way out: Node's agents by default, or the caller's undici `Dispatcher`. */
+  dispatcher: Transport | undefined;
   /** How messages name the server, e.g. `IMS (ims-na1.adobelogin.com)`. */
   where: string;
   /** Hints for a person, per failure. */
@@ -63,7 +113,11 @@ export interface Exchange {
 }
 
 /** Reads a response body as text, destroying it and throwing `tooBig()` past `max` bytes. */
-export async function readCapped(body: Dispatcher.ResponseData['body'], max: number, tooBig: () => ImsTokenError): Promise<string> {
+export async function readCapped(
+  body: AsyncIterable<unknown> & { destroy(): unknown },
+  max: number,
+  tooBig: () => ImsTokenError,
+): Promise<string> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of body) {
@@ -82,6 +136,47 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** What either transport hands back before the body is read. */
+interface RawResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: AsyncIterable<unknown> & { destroy(): unknown };
+}
+
+let sharedNodeTransport: NodeTransport | undefined;
+
+/** One request through Node's `http`/`https`; settles when the response headers arrive. */
+async function sendWithNode(transport: NodeTransport, x: Exchange, signal: AbortSignal): Promise<RawResponse> {
+  const url = new URL(x.url);
+  const { request, agent } = transport.agentFor(url.protocol);
+  return new Promise<RawResponse>((resolve, reject) => {
+    const headers = x.body === undefined ? x.headers : { ...x.headers, 'content-length': String(Buffer.byteLength(x.body)) };
+    const req = request(url, { method: x.method, headers, agent, signal });
+    let settled = false;
+    req.on('error', (err) => {
+      if (!settled) reject(err);
+      settled = true;
+    });
+    req.once('response', (res: IncomingMessage) => {
+      settled = true;
+      resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: res });
+    });
+    req.end(x.body);
+  });
+}
+
+/** One request through the caller's undici `Dispatcher` (or the proxy agent). */
+async function sendWithUndici(dispatcher: Dispatcher, x: Exchange, signal: AbortSignal): Promise<RawResponse> {
+  const { request } = await loadUndici();
+  return request(x.url, {
+    method: x.method,
+    headers: x.headers,
+    ...(x.body !== undefined ? { body: x.body } : {}),
+    signal,
+    dispatcher,
+  });
+}
+
 /**
  * Sends one request with a per-request timeout covering headers and body, and reads the answer whole.
  * A failure is an `ImsTokenError`: `IMS_ABORTED` (the signal), `IMS_TIMEOUT`, `IMS_NETWORK` (its cause keeps
@@ -89,7 +184,6 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
  * `IMS_BAD_RESPONSE` for an oversized body. HTTP error statuses are answers, not failures.
  */
 export async function exchange(x: Exchange): Promise<Answer> {
-  const { request } = await loadUndici();
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), x.timeoutMs);
   const onAbort = (): void => timeout.abort();
@@ -118,15 +212,10 @@ export async function exchange(x: Exchange): Promise<Answer> {
   };
 
   try {
-    let res: Dispatcher.ResponseData;
+    let res: RawResponse;
     try {
-      res = await request(x.url, {
-        method: x.method,
-        headers: x.headers,
-        ...(x.body !== undefined ? { body: x.body } : {}),
-        signal: timeout.signal,
-        ...(x.dispatcher ? { dispatcher: x.dispatcher } : {}),
-      });
+      const way = x.dispatcher ?? (sharedNodeTransport ??= new NodeTransport(8));
+      res = way instanceof NodeTransport ? await sendWithNode(way, x, timeout.signal) : await sendWithUndici(way, x, timeout.signal);
     } catch (err) {
       throw fail(err, 'reach');
     }

@@ -1,14 +1,29 @@
-import type { Dispatcher } from 'undici';
-import { ImsTokenError } from './errors';
+import { INVALID_CLIENT_ID_HINT, ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
 import { exchange, parseRetryAfter } from './http';
-import type { Answer } from './http';
+import type { Answer, Transport } from './http';
 import { scrub } from './redact';
-import { createImsToken, decodeImsToken } from './token';
+import { createImsToken, decodeImsToken, isBearerToken } from './token';
 import type { ImsToken } from './token';
 
 /** The longest token life we accept from IMS (tokens live 24 h; anything near a year is a broken answer). */
 const MAX_EXPIRES_IN_S = 30 * 86_400;
+/**
+ * The shortest token life we accept: 1 s. IMS issues 24 h tokens; a token living under a second cannot be
+ * used (a call to an Adobe API takes longer) and would make every call mint again, so it is a broken answer.
+ * Lifetimes of a few seconds are kept working: the emulator and tests use them to exercise expiry quickly.
+ */
+export const MIN_EXPIRES_IN_S = 1;
+
+/**
+ * True when IMS rejected the client id itself (`invalid_client` with `client_id` in its description, as in
+ * `invalid client_id parameter`), not the secret: another secret cannot help. Adobe documents the error's
+ * shape, not every text, so nothing else of the description is relied on; anything else is treated as a
+ * secret problem (the safe fallback: its hint names both values).
+ */
+export function rejectsClientId(err: Pick<ImsTokenError, 'code' | 'imsErrorDescription'>): boolean {
+  return err.code === 'IMS_INVALID_CLIENT' && /client_id/i.test(err.imsErrorDescription ?? '');
+}
 
 export interface TokenRequest {
   tokenUrl: string;
@@ -16,7 +31,7 @@ export interface TokenRequest {
   clientSecret: string;
   scopes: readonly string[];
   timeoutMs: number;
-  dispatcher: Dispatcher | undefined;
+  dispatcher: Transport | undefined;
   clock: () => number;
   /** Aborts this attempt (the provider's close()). */
   signal?: AbortSignal;
@@ -92,7 +107,8 @@ function interpret(answer: Answer, req: TokenRequest, startedAt: number, where: 
         : code === 'IMS_RATE_LIMITED'
           ? `IMS is throttling this client (HTTP 429${retryAfterMs !== undefined ? `, retry after ${Math.ceil(retryAfterMs / 1000)} s` : ''}).`
           : `${where} answered ${said}.`;
-  throw new ImsTokenError(code, message, { ...details, retryAfterMs });
+  const hint = rejectsClientId({ code, imsErrorDescription: desc }) ? INVALID_CLIENT_ID_HINT : undefined;
+  throw new ImsTokenError(code, message, { ...details, retryAfterMs, ...(hint ? { hint } : {}) });
 }
 
 function parseToken(
@@ -107,6 +123,10 @@ function parseToken(
     new ImsTokenError('IMS_BAD_RESPONSE', `${where} answered HTTP ${status} but ${problem}.`, { status, debugId });
   const accessToken = json.access_token;
   if (typeof accessToken !== 'string' || accessToken.length < 8) throw bad('without an access_token');
+  if (!isBearerToken(accessToken)) {
+    // Never cached or shared: it would throw (or inject a header) when put into an Authorization header.
+    throw bad('with an access_token that cannot be sent as a bearer token (whitespace, control or non-ASCII characters)');
+  }
   const tokenType = json.token_type;
   if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') {
     throw bad(`with token_type ${typeof tokenType === 'string' ? JSON.stringify(tokenType.slice(0, 20)) : 'missing'} instead of "bearer"`);
@@ -115,6 +135,8 @@ function parseToken(
   if (expiresIn === undefined || expiresIn === null) throw bad('without expires_in');
   if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn)) throw bad('with an expires_in that is not a number of seconds');
   if (expiresIn <= 0) throw bad(`with expires_in ${expiresIn} (the token is already expired)`);
+  if (expiresIn < MIN_EXPIRES_IN_S)
+    throw bad(`with expires_in ${expiresIn} s, below the ${MIN_EXPIRES_IN_S} s a token must live to be usable`);
   if (expiresIn > MAX_EXPIRES_IN_S) throw bad(`with expires_in ${expiresIn} s, far beyond the 24 h IMS tokens live`);
   let lifetimeMs = Math.floor(expiresIn * 1000);
   // Cross-check with the token's own claims (skew-free: compare durations, not clocks).
@@ -123,6 +145,11 @@ function parseToken(
     if (claims.expiresInMs !== undefined && claims.expiresInMs > 0 && claims.expiresInMs < lifetimeMs) lifetimeMs = claims.expiresInMs;
   } catch {
     // Not a JWT: IMS may change the format; expires_in alone decides.
+  }
+  if (lifetimeMs < MIN_EXPIRES_IN_S * 1000) {
+    throw bad(
+      `with a token whose own claims say it lives ${lifetimeMs} ms, below the ${MIN_EXPIRES_IN_S} s a token must live to be usable`,
+    );
   }
   return createImsToken({
     accessToken,

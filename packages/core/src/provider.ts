@@ -1,4 +1,5 @@
-import type { Dispatcher } from 'undici';
+import { authHeadersFor } from './auth-headers';
+import type { ImsAuthHeaders } from './auth-headers';
 import { cacheKeyFor, serveUntil } from './cache';
 import { resolveOptions } from './config';
 import type { ResolvedOptions, TokenProviderOptions } from './config';
@@ -7,16 +8,21 @@ import { Emitter } from './emitter';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
 import { backoffDelay, createDefaultDispatcher } from './http';
-import { requestToken } from './ims-client';
+import type { Transport } from './http';
+import { rejectsClientId, requestToken } from './ims-client';
 import { redactToken } from './redact';
 import { SecretSource } from './secret-source';
+import { UnauthorizedPolicy } from './unauthorized';
+import type { UnauthorizedBackoff } from './unauthorized';
 import { sleep } from './sleep';
 import type { SecretSnapshot, SecretSourceKind } from './secret-source';
 import { MemoryStore } from './store';
 import type { TokenStore } from './store';
+import { isBearerToken } from './token';
 import type { ImsToken } from './token';
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+export type { ImsAuthHeaders } from './auth-headers';
 /** Marks a store that the provider created (fromEnv) and so closes with itself. */
 export const OWNED_STORE: unique symbol = Symbol.for('ims-token.ownedStore') as never;
 /** A store that fromEnv created may take the provider's logger (so Redis outages are reported). */
@@ -28,12 +34,6 @@ export interface GetTokenOptions {
   signal?: AbortSignal;
   /** Ignore the cached token and mint a new one. */
   forceRefresh?: boolean;
-}
-
-/** The two headers every Adobe API call needs. */
-export interface ImsAuthHeaders {
-  readonly authorization: string;
-  readonly 'x-api-key': string;
 }
 
 /** What the provider is doing, for health checks. */
@@ -56,6 +56,11 @@ export interface TokenProviderStatus {
   /** First 6 characters of the current token. */
   tokenPreview?: string;
   lastError?: { code: ImsTokenErrorCode; message: string; at: number; debugId?: string };
+  /**
+   * Present while 401s cause no refresh (see {@link TokenProvider.invalidate}): until when, and the level
+   * (1 → 30 s, doubling per failed refresh up to 10 min).
+   */
+  unauthorizedBackoff?: UnauthorizedBackoff;
   secret: { source: SecretSourceKind; index: number; count: number };
   counters: {
     /** getToken() answered from memory. */
@@ -74,6 +79,10 @@ export interface TokenProviderStatus {
     storeErrors: number;
     /** Calls refused without asking IMS, after a hard rejection. */
     negativeCacheHits: number;
+    /** `invalidate(token)` calls (401s) that dropped the token: the caller retried with a fresh one. */
+    invalidations: number;
+    /** `invalidate(token)` calls (401s) answered `false`: passed on without a refresh, by the 401 back-off. */
+    invalidationsRefused: number;
   };
 }
 
@@ -109,10 +118,34 @@ export interface TokenProvider {
   /** `{ authorization: 'Bearer …', 'x-api-key': clientId }` for the current token. */
   getAuthHeaders(options?: GetTokenOptions): Promise<ImsAuthHeaders>;
   /**
-   * Reports that an API refused `accessToken` (a 401) and drops it, but only while it is still the cached
-   * token (so a burst of 401s causes one refresh). Resolves `true` when the caller should retry once with a
-   * fresh token from `getAuthHeaders()`, `false` when it should pass the 401 on: core decides, so no client
-   * can turn its requests into IMS mints. Without an argument, drops whatever is cached (and resolves `true`).
+   * Reports that an API answered 401 to a request sent with `accessToken`. Resolves `true` when the caller
+   * should retry once with a fresh token from `getAuthHeaders()`, `false` when it should pass the 401 on
+   * without a retry. Core decides, so that no client can turn its requests into IMS mints:
+   *
+   * - The first 401 for the cached token drops it (only while it is still the cached one, so a burst of
+   *   401s for one token causes one refresh; every caller of the burst gets `true`). A 401 for a token that
+   *   was already replaced resolves `true` at once: the retry uses the current token and costs no mint.
+   * - If the token that replaced it gets a 401 too, the 401 is not about the token: it resolves `false`, and
+   *   for 30 s — doubling with each refresh that does not help, up to 10 min, and lowered again by quiet
+   *   time — every `invalidate(token)` resolves `false`, keeps the token and leaves the store alone.
+   * - A 401 for a token already past its serving window (it expired in flight) is explained by its age: it
+   *   is replaced (as it would be anyway) and resolves `true`, back-off or not.
+   * - In a fleet sharing a store, a 401 for a token another process minted within the back-off period
+   *   (at least 30 s) re-reads the store instead of deleting the token and minting: a late joiner does not
+   *   mint for the fleet.
+   *
+   * Without an argument it is an operator's action: it drops whatever is cached, deletes it from the
+   * store, whatever the back-off says, and resolves `true`.
+   *
+   * @example
+   * ```ts
+   * let h = await ims.getAuthHeaders()
+   * let res = await fetch(url, { headers: h })
+   * if (res.status === 401 && (await ims.invalidate(h.authorization.slice(7)))) {
+   *   h = await ims.getAuthHeaders()
+   *   res = await fetch(url, { headers: h }) // once; a second 401 is the answer
+   * }
+   * ```
    */
   invalidate(accessToken?: string): Promise<boolean>;
   /** Replaces the client secrets in a running process (after a rotation). */
@@ -129,6 +162,8 @@ interface Entry {
   /** Before this (by the coarse clock) the entry is served without reading the precise clock; -Infinity disables it. */
   hotUntil: number;
   token: ImsToken;
+  /** Minted by this provider, or taken from the store (another provider or process minted it). */
+  source: 'ims' | 'store';
   promise: Promise<ImsToken>;
   headers: Promise<ImsAuthHeaders>;
   refreshAt: number;
@@ -140,17 +175,6 @@ const HARD: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
   'IMS_INVALID_SCOPE',
   'IMS_UNAUTHORIZED_CLIENT',
 ]);
-
-function makeHeaders(token: ImsToken): ImsAuthHeaders {
-  const h = { authorization: `Bearer ${token.accessToken}`, 'x-api-key': token.clientId };
-  Object.defineProperty(h, INSPECT, {
-    value: () => `{ authorization: 'Bearer ${redactToken(token.accessToken)}', 'x-api-key': '${token.clientId}' }`,
-  });
-  Object.defineProperty(h, 'toJSON', {
-    value: () => ({ authorization: `Bearer ${redactToken(token.accessToken)}`, 'x-api-key': token.clientId }),
-  });
-  return Object.freeze(h);
-}
 
 class Provider implements TokenProvider {
   readonly clientId: string;
@@ -166,14 +190,17 @@ class Provider implements TokenProvider {
   readonly #jitter = Math.random();
   readonly #userMinRemaining: boolean;
   #entry: Entry | undefined;
+  /** The last entry taken into use, kept after #entry was dropped for its age: a late 401 for it is judged by it. */
+  #last: Entry | undefined;
   #inflight: Promise<Entry> | undefined;
   #nextBackgroundAt = 0;
   #hardFailure: { error: ImsTokenError; until: number; fingerprint: string } | undefined;
   #secretIndex = 0;
   #secretFingerprint = '';
   #invalidated: string[] = [];
+  readonly #unauthorized: UnauthorizedPolicy;
   #lastError: TokenProviderStatus['lastError'];
-  #agent: Dispatcher | undefined;
+  #agent: Transport | undefined;
   #closed = false;
   readonly #c: TokenProviderStatus['counters'] = {
     hits: 0,
@@ -186,6 +213,8 @@ class Provider implements TokenProvider {
     failovers: 0,
     storeErrors: 0,
     negativeCacheHits: 0,
+    invalidations: 0,
+    invalidationsRefused: 0,
   };
 
   constructor(options: TokenProviderOptions) {
@@ -201,6 +230,7 @@ class Provider implements TokenProvider {
     if (typeof attach === 'function') attach.call(this.#store, o.logger);
     this.#secrets = new SecretSource(o.secretInput, o.clientSecretFile);
     this.#userMinRemaining = options.minRemainingMs !== undefined;
+    this.#unauthorized = new UnauthorizedPolicy(o.clock);
   }
 
   getToken(options?: GetTokenOptions): Promise<ImsToken> {
@@ -310,6 +340,17 @@ class Provider implements TokenProvider {
     }
     const mint = async (): Promise<Entry> => {
       const token = await this.#mint(snap);
+      if (this.#clock() >= this.#times(token).serveUntil) {
+        // IMS answered so late (or with so short a life) that the token is past its serving window on arrival:
+        // never hand it out, and never store it for others.
+        throw this.#fail(
+          new ImsTokenError(
+            'IMS_BAD_RESPONSE',
+            `IMS answered with a token of ${token.expiresAt - token.issuedAt} ms that was already within its last margin of life when the answer arrived (${this.#clock() - token.issuedAt} ms after the request).`,
+          ),
+          snap,
+        );
+      }
       try {
         await this.#store.set(this.cacheKey, token);
       } catch (err) {
@@ -348,7 +389,10 @@ class Provider implements TokenProvider {
       this.#storeError('get', err);
       return undefined;
     }
-    if (!token || token.clientId !== this.clientId || this.#invalidated.includes(token.accessToken)) return undefined;
+    // (any store, also one of yours: a token that cannot go into an Authorization header is a miss)
+    if (!token || token.clientId !== this.clientId || !isBearerToken(token.accessToken) || this.#invalidated.includes(token.accessToken)) {
+      return undefined;
+    }
     const t = this.#times(token);
     const now = this.#clock();
     if (now >= t.serveUntil || (background && now >= t.refreshAt)) return undefined;
@@ -376,7 +420,7 @@ class Provider implements TokenProvider {
       return await this.#mintWithRetries(secrets[idx]!);
     } catch (err) {
       if (!ImsTokenError.is(err)) throw err;
-      if (err.code === 'IMS_INVALID_CLIENT' && !/client_id/i.test(err.imsErrorDescription ?? '')) {
+      if (err.code === 'IMS_INVALID_CLIENT' && !rejectsClientId(err)) {
         if (this.#secrets.kind === 'file') {
           const fresh = await this.#secrets.read(true);
           if (fresh.fingerprint !== snap.fingerprint) return this.#mint(fresh);
@@ -470,13 +514,15 @@ class Provider implements TokenProvider {
     const entry: Entry = {
       hotUntil,
       token,
+      source,
       promise: Promise.resolve(token),
-      headers: Promise.resolve(makeHeaders(token)),
+      headers: Promise.resolve(authHeadersFor(token)),
       refreshAt,
       serveUntil,
     };
-    this.#entry = entry;
+    this.#entry = this.#last = entry;
     this.#nextBackgroundAt = 0;
+    this.#unauthorized.adopted(token.accessToken);
     this.#events.emit(
       'token',
       {
@@ -498,18 +544,55 @@ class Provider implements TokenProvider {
 
   async invalidate(accessToken?: string): Promise<boolean> {
     const e = this.#entry;
-    if (accessToken === undefined || e?.token.accessToken === accessToken) this.#entry = undefined;
-    const target = accessToken ?? e?.token.accessToken;
-    if (target !== undefined && !this.#invalidated.includes(target)) {
-      this.#invalidated.push(target);
-      if (this.#invalidated.length > 8) this.#invalidated.shift();
+    if (accessToken === undefined) {
+      // An operator's drop: unconditional, whatever the 401 back-off says.
+      this.#entry = undefined;
+      if (e) this.#remember(e.token.accessToken);
+      this.#unauthorized.dropped();
+      await this.#storeDelete(undefined);
+      return true;
     }
+    if (e ? e.token.accessToken !== accessToken : this.#invalidated.includes(accessToken) || this.#unauthorized.replacing(accessToken)) {
+      return true; // already replaced (or being replaced): the retry gets the current token and costs no mint
+    }
+    // The policy (unauthorized.ts) decides synchronously, so a burst of 401s sees each other's verdicts.
+    // Without a cached token (dropped for its age while this request was in flight), judge by the last one.
+    const known = e ?? (this.#last?.token.accessToken === accessToken ? this.#last : undefined);
+    const verdict = this.#unauthorized.onUnauthorized(
+      known ? { accessToken, issuedAt: known.token.issuedAt, source: known.source, serveUntil: known.serveUntil } : accessToken,
+    );
+    if (verdict === 'refuse' || verdict === 'strike') {
+      this.#c.invalidationsRefused++;
+      if (verdict === 'strike') {
+        const b = this.#unauthorized.backoff();
+        this.#o.logger.warn(
+          { token: redactToken(accessToken), backoffUntil: b?.until, level: b?.level },
+          'ims-token: an API refused a freshly refreshed token too (401): the 401 is not about the token; 401s will not refresh it during the back-off',
+        );
+      }
+      return false;
+    }
+    this.#c.invalidations++;
+    this.#entry = undefined;
+    if (verdict === 'reread') return true; // another process's fresh token: read the store again, keep it there
+    this.#remember(accessToken);
+    await this.#storeDelete(accessToken);
+    return true;
+  }
+
+  /** Never take `accessToken` back from the store (the last few dropped tokens are remembered). */
+  #remember(accessToken: string): void {
+    if (this.#invalidated.includes(accessToken)) return;
+    this.#invalidated.push(accessToken);
+    if (this.#invalidated.length > 8) this.#invalidated.shift();
+  }
+
+  async #storeDelete(accessToken: string | undefined): Promise<void> {
     try {
       await this.#store.delete(this.cacheKey, accessToken);
     } catch (err) {
       this.#storeError('delete', err);
     }
-    return true;
   }
 
   setSecrets(secrets: string | readonly string[]): void {
@@ -528,6 +611,7 @@ class Provider implements TokenProvider {
     else if (this.#lastError) state = 'failed';
     else state = 'empty';
     const snap = this.#secrets.current;
+    const backoff = this.#unauthorized.backoff();
     return {
       state,
       clientId: this.clientId,
@@ -544,6 +628,7 @@ class Provider implements TokenProvider {
           }
         : {}),
       ...(this.#lastError ? { lastError: { ...this.#lastError } } : {}),
+      ...(backoff ? { unauthorizedBackoff: backoff } : {}),
       secret: { source: this.#secrets.kind, index: this.#secretIndex, count: snap?.secrets.length ?? 0 },
       counters: { ...this.#c },
     };
@@ -560,7 +645,7 @@ class Provider implements TokenProvider {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#entry = undefined;
+    this.#entry = this.#last = undefined;
     this.#closing.abort();
     this.#events.clear();
     const agent = this.#agent;

@@ -1,5 +1,4 @@
 import { readFile, stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { ImsTokenError } from './errors';
 import { parseSecretLines } from './cache';
 import type { ClientSecretInput } from './config';
@@ -23,15 +22,17 @@ export function hiddenSecret(values: readonly string[]): () => readonly string[]
 /** What the provider knows of its secrets at one moment. */
 export interface SecretSnapshot {
   readonly secrets: readonly string[];
-  /** Changes whenever the secrets change; never reveals them. */
+  /** Changes whenever the secrets change; never reveals them (a generation number, not a hash). */
   readonly fingerprint: string;
 }
 
 /** Where the secrets came from, for `status()`. */
 export type SecretSourceKind = 'static' | 'function' | 'file' | 'set';
 
-function fingerprintOf(secrets: readonly string[]): string {
-  return createHash('sha256').update(secrets.join('\n')).digest('hex').slice(0, 16);
+let generation = 0;
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 function checkList(list: readonly string[], where: string): string[] {
@@ -88,7 +89,8 @@ export class SecretSource {
   }
 
   #make(secrets: readonly string[]): SecretSnapshot {
-    return Object.freeze({ secrets: Object.freeze([...secrets]), fingerprint: fingerprintOf(secrets) });
+    if (this.#snapshot && sameList(this.#snapshot.secrets, secrets)) return this.#snapshot;
+    return Object.freeze({ secrets: Object.freeze([...secrets]), fingerprint: `g${++generation}` });
   }
 
   /** Reads the secrets; a file is re-read only when it changed, unless `force`. */
@@ -103,8 +105,7 @@ export class SecretSource {
       }
       const list = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
       const next = checkList(list, 'the value returned by the clientSecret function');
-      const fp = fingerprintOf(next);
-      if (this.#snapshot?.fingerprint !== fp) this.#snapshot = this.#make(next);
+      this.#snapshot = this.#make(next);
       return this.#snapshot!;
     }
     const file = this.#file!;
@@ -134,8 +135,7 @@ export class SecretSource {
     const lines = parseSecretLines(text);
     const next = checkList(lines, `the client secret file ${file}`);
     this.#fileStamp = stamp;
-    const fp = fingerprintOf(next);
-    if (this.#snapshot?.fingerprint !== fp) this.#snapshot = this.#make(next);
+    this.#snapshot = this.#make(next);
     return this.#snapshot!;
   }
 }

@@ -71,6 +71,11 @@ describe('the token model', () => {
       { v: 2 },
       { ...serializeImsToken(t), expiresAt: 'soon' },
       { ...serializeImsToken(t), scopes: [1] },
+      // a token that cannot go into an Authorization header (planted in a shared cache, say) is no token
+      { ...serializeImsToken(t), accessToken: `${t.accessToken}\r\nx-injected: 1` },
+      { ...serializeImsToken(t), accessToken: `${t.accessToken} x` },
+      { ...serializeImsToken(t), accessToken: `${t.accessToken}\u0000` },
+      { ...serializeImsToken(t), accessToken: `${t.accessToken}é` },
     ]) {
       expect(deserializeImsToken(junk)).toBeUndefined();
     }

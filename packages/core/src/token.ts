@@ -47,6 +47,24 @@ class Token implements ImsToken {
   }
 }
 
+/** RFC 6750 §2.1 `b64token`: the only characters a bearer token may have (IMS tokens are JWTs: base64url and dots). */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * True when `value` can be sent as `Authorization: Bearer <value>`: a non-empty RFC 6750 `b64token` — no
+ * whitespace, CR/LF, control or non-ASCII characters. Core checks every token it takes from IMS or a store.
+ *
+ * @example
+ * ```ts
+ * isBearerToken('eyJhbGciOi.eyJjbGllbnRfaWQ.c2ln') // true
+ * isBearerToken('abc\r\nx-injected: 1')           // false
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+ */
+export function isBearerToken(value: unknown): value is string {
+  return typeof value === 'string' && B64TOKEN.test(value);
+}
+
 /** Builds an {@link ImsToken} (for stores that revive a serialised token). */
 export function createImsToken(fields: Omit<ImsToken, 'tokenType'> & { tokenType?: string }): ImsToken {
   return new Token(fields.accessToken, fields.expiresAt, fields.issuedAt, Object.freeze([...fields.scopes]), fields.clientId);
@@ -82,8 +100,7 @@ export function deserializeImsToken(value: unknown): ImsToken | undefined {
   const v = value as Record<string, unknown>;
   if (
     v.v !== 1 ||
-    typeof v.accessToken !== 'string' ||
-    v.accessToken.length === 0 ||
+    !isBearerToken(v.accessToken) ||
     typeof v.expiresAt !== 'number' ||
     !Number.isFinite(v.expiresAt) ||
     typeof v.issuedAt !== 'number' ||
@@ -94,7 +111,7 @@ export function deserializeImsToken(value: unknown): ImsToken | undefined {
     return undefined;
   }
   return createImsToken({
-    accessToken: v.accessToken,
+    accessToken: v.accessToken as string,
     expiresAt: v.expiresAt,
     issuedAt: v.issuedAt,
     scopes: v.scopes as string[],

@@ -50,3 +50,6 @@ export function expectNoLeak(text: string, secrets: readonly (string | undefined
       throw new Error(`leaked a secret or token (${s.slice(0, 4)}…) in: ${text.slice(0, 200).split(s).join('[LEAK]')}`);
   }
 }
+
+export { callWithOneRetry, startApiStandIn, tokenOf, GATEWAY_401 } from './unauthorized';
+export type { ApiStandIn, AuthHeadersLike, RetryOutcome, UnauthorizedSource } from './unauthorized';

@@ -7,7 +7,7 @@ import { parseSecretLines } from '../cache';
 import { ImsTokenError, configError } from '../errors';
 import type { ImsTokenErrorCode } from '../errors';
 import { backoffDelay, createDefaultDispatcher, exchange, parseRetryAfter, wasNotSent } from '../http';
-import type { Answer } from '../http';
+import type { Answer, Transport } from '../http';
 import { createTokenProvider } from '../provider';
 import type { TokenProvider } from '../provider';
 import { scrub } from '../redact';
@@ -207,7 +207,7 @@ class Client implements SecretsClient {
   readonly #clock: () => number;
   readonly #secretsUrl: string;
   readonly #host: string;
-  #agent: Dispatcher | undefined;
+  #agent: Transport | undefined;
   #closed = false;
 
   constructor(options: SecretsClientOptions) {
@@ -374,7 +374,7 @@ class Client implements SecretsClient {
     });
   }
 
-  async #dispatcher(): Promise<Dispatcher | undefined> {
+  async #dispatcher(): Promise<Transport | undefined> {
     if (this.#o.dispatcher) return this.#o.dispatcher;
     if (!this.#agent) {
       const agent = await createDefaultDispatcher(4);

@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// The first token of a cold process: `node` + require + createTokenProvider + getToken() + exit, against
+// the floor, a script that does the same POST with node:http alone. Also the CLI's cold `ims-token token`
+// (an empty cache). Interleaved runs, so all commands see the same machine load; wall time from spawn to
+// exit, and the moment each child reports its token (performance.now(), from its own start).
+//
+//   node bench/cold-start.mjs [--runs 30] [--check]
+//
+// Every command runs with the same scrubbed environment (no NODE_OPTIONS, no NODE_EXTRA_CA_CERTS). The
+// IMS is the emulator on loopback, in this process. Needs packages/core, cli and emulator built.
+// --check exits 1 when the core ratio of medians is above 1.25.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const TARGET = 1.25;
+const args = process.argv.slice(2);
+const at = args.indexOf('--runs');
+const runs = at >= 0 && Number(args[at + 1]) > 0 ? Number(args[at + 1]) : 30;
+const check = args.includes('--check');
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const here = fileURLToPath(new URL('.', import.meta.url));
+const cli = join(root, 'packages/cli/dist/cli.cjs');
+const emulatorEntry = join(root, 'packages/emulator/dist/index.js');
+for (const [file, pkg] of [
+  [join(root, 'packages/core/dist/index.cjs'), '@ims-token/core'],
+  [cli, '@ims-token/cli'],
+  [emulatorEntry, '@ims-token/emulator'],
+]) {
+  if (!existsSync(file)) {
+    console.error(`${file} is missing: run \`pnpm --filter ${pkg} build\` first.`);
+    process.exit(2);
+  }
+}
+
+const { startEmulator } = await import(pathToFileURL(emulatorEntry).href);
+const emu = await startEmulator();
+const client = emu.addClient();
+const home = mkdtempSync(join(tmpdir(), 'ims-cold-bench-'));
+const env = {
+  PATH: process.env.PATH,
+  HOME: home,
+  IMS_URL: emu.url,
+  IMS_CLIENT_ID: client.clientId,
+  IMS_CLIENT_SECRET: client.clientSecret,
+  IMS_SCOPES: 'openid,AdobeID,firefly_api',
+};
+
+const node = process.execPath;
+let cacheRuns = 0;
+const commands = [
+  { name: 'node:http POST (the floor)', args: [join(here, 'cold', 'floor.cjs')] },
+  { name: 'core: require + create + getToken', args: [join(here, 'cold', 'core.cjs')] },
+  // An empty cache directory every run: the CLI must mint.
+  { name: 'ims-token token (empty cache)', args: [cli, 'token'], env: () => ({ XDG_CACHE_HOME: join(home, `c${cacheRuns++}`) }) },
+];
+
+/** { wall, token }: ms from spawn to exit, and the child's own report of when it had the token. */
+function once(c) {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(node, c.args, { cwd: here, env: { ...env, ...c.env?.() }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const wall = Number(process.hrtime.bigint() - start) / 1e6;
+      if (code !== 0) return reject(new Error(`${c.name} exited ${code}: ${stderr}`));
+      const m = /token-at ([\d.]+)/.exec(stderr);
+      resolve({ wall, token: m ? Number(m[1]) : undefined });
+    });
+  });
+}
+
+const stats = (a) => {
+  const s = a.filter((v) => v !== undefined).sort((x, y) => x - y);
+  if (s.length === 0) return undefined;
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { median: q(0.5), p10: q(0.1), p90: q(0.9) };
+};
+const fmt = (s) => (s ? `${s.median.toFixed(1).padStart(6)} ms [${s.p10.toFixed(0)}–${s.p90.toFixed(0)}]` : '      —');
+
+try {
+  for (let i = 0; i < 3; i++) for (const c of commands) await once(c); // warm the OS page cache
+  const walls = commands.map(() => []);
+  const tokens = commands.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    const order = commands.map((_, j) => j);
+    if (i % 2) order.reverse(); // neither command always runs right after the same one
+    for (const j of order) {
+      const r = await once(commands[j]);
+      walls[j].push(r.wall);
+      tokens[j].push(r.token);
+    }
+  }
+  const w = walls.map(stats);
+  const t = tokens.map(stats);
+  console.log(`node ${process.version}, ${runs} runs each, interleaved; median [p10–p90]`);
+  console.log(`  ${'command'.padEnd(36)} ${'token in hand'.padEnd(24)} exit`);
+  commands.forEach((c, j) => console.log(`  ${c.name.padEnd(36)} ${fmt(t[j]).padEnd(24)} ${fmt(w[j])}`));
+  const ratio = w[1].median / w[0].median;
+  console.log(`  core / floor, whole run:   ${ratio.toFixed(2)}×  (target ≤ ${TARGET}×: ${ratio <= TARGET ? 'met' : 'NOT met'})`);
+  console.log(`  core / floor, token:       ${(t[1].median / t[0].median).toFixed(2)}×`);
+  console.log(`  CLI / floor, whole run:    ${(w[2].median / w[0].median).toFixed(2)}×`);
+  if (check && ratio > TARGET) process.exitCode = 1;
+} finally {
+  await emu.stop();
+  rmSync(home, { recursive: true, force: true });
+}
