@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
 import { preset } from '../../tsup.preset';
 
-export default defineConfig(preset());
+// shims: src/load.ts uses import.meta.url to require() undici lazily, also from the CommonJS build.
+export default defineConfig(preset({ shims: true }));

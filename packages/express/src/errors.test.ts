@@ -1,10 +1,9 @@
-import { ImsTokenError } from '@ims-token/core';
-import type { ImsTokenErrorCode } from '@ims-token/core';
+import { ImsTokenError, ImsTokenErrorCode } from '@ims-token/core';
 import { startEmulator } from '@ims-token/emulator';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { imsAuth, imsErrorHandler } from './index';
-import { EXPRESSES, recordingLogger, setup } from './test/helpers';
+import { imsAuth, imsErrorHandler, imsProxy } from './index';
+import { EXPRESSES, recordingLogger, setup, startUpstream } from './test/helpers';
 import type { Env } from './test/helpers';
 
 describe.each(EXPRESSES)('imsErrorHandler (%s)', (_name, express) => {
@@ -91,6 +90,68 @@ describe.each(EXPRESSES)('imsErrorHandler (%s)', (_name, express) => {
     a.get('/whoami', (_req, _res, next) => next(new ImsTokenError(code, 'from a handler')));
     a.use(imsErrorHandler({ logger: recordingLogger(lines) }));
     expectProblem(await env.call(`${await env.serve(a)}/whoami`), status, code);
+  });
+
+  it('answers every ImsTokenErrorCode: only IMS_CONFIG is a configuration error; IMS_SECRET_LIMIT is a 409', async () => {
+    const a = express();
+    a.get('/fail/:code', (req, _res, next) => next(new ImsTokenError(req.params['code'] as ImsTokenErrorCode, 'from a handler')));
+    a.use(imsErrorHandler({ logger: recordingLogger(lines) }));
+    const url = await env.serve(a);
+    const answers: Record<string, [number, string]> = {};
+    for (const code of Object.values(ImsTokenErrorCode)) {
+      const res = await env.call(`${url}/fail/${code}`);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      answers[code] = [res.status, res.json().type.split('#')[1]];
+    }
+    for (const [code, [, anchor]] of Object.entries(answers)) {
+      expect(anchor === 'ims-configuration-error', code).toBe(code === 'IMS_CONFIG');
+    }
+    expect(answers['IMS_SECRET_LIMIT']).toEqual([409, 'ims-secret-limit']);
+    expect(answers['IMS_ROTATION_FAILED']).toEqual([502, 'ims-rotation-failed']);
+  });
+
+  it('logs through the request-scoped req.log (and its request id) even when a logger is given', async () => {
+    const appLines: string[] = [];
+    const a = express();
+    a.use(((req, _res, next) => {
+      const log = recordingLogger(lines);
+      (req as unknown as { log: unknown }).log = { error: (obj: object, msg?: string) => log.error({ reqId: 'req-7', ...obj }, msg) };
+      next();
+    }) as RequestHandler);
+    a.get('/x', (_req, _res, next) => next(new ImsTokenError('IMS_TIMEOUT', 'slow')));
+    a.use(imsErrorHandler({ logger: recordingLogger(appLines) }));
+    expect((await env.call(`${await env.serve(a)}/x`)).status).toBe(503);
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      expect.objectContaining({ reqId: 'req-7', err: expect.objectContaining({ code: 'IMS_TIMEOUT' }) }),
+    ]);
+    expect(appLines).toEqual([]);
+  });
+
+  it('gives the logger the request id (req.id, else x-request-id) when there is no req.log', async () => {
+    const a = express();
+    a.get('/with-id', ((req, _res, next) => {
+      (req as unknown as { id: string }).id = 'req-8';
+      next(new ImsTokenError('IMS_NETWORK', 'down'));
+    }) as RequestHandler);
+    a.get('/with-header', (_req, _res, next) => next(new ImsTokenError('IMS_NETWORK', 'down')));
+    a.use(imsErrorHandler({ logger: recordingLogger(lines) }));
+    const url = await env.serve(a);
+    await env.call(`${url}/with-id`);
+    await env.call(`${url}/with-header`, { headers: { 'x-request-id': 'lb-9' } });
+    expect(lines.map((l) => JSON.parse(l).reqId)).toEqual(['req-8', 'lb-9']);
+  });
+
+  it("logs the proxy's own 5xx answers with the request id", async () => {
+    const gone = await startUpstream(false);
+    await gone.stop();
+    const a = express();
+    a.use(((req, _res, next) => {
+      (req as unknown as { id: string }).id = 'req-10';
+      next();
+    }) as RequestHandler);
+    a.use('/adobe', imsProxy({ provider: env.make(), target: gone.url, logger: recordingLogger(lines) }));
+    expect((await env.call(`${await env.serve(a)}/adobe/x`)).status).toBe(502);
+    expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ reqId: 'req-10', status: 502 })]);
   });
 
   it('prefers req.log (pino-http) when no logger is given', async () => {

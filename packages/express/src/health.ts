@@ -1,4 +1,4 @@
-import { ImsTokenError } from '@ims-token/core';
+import { ImsTokenError, configError } from '@ims-token/core';
 import type { TokenProvider } from '@ims-token/core';
 import type { RequestHandler } from 'express';
 import { checkProvider } from './problem';
@@ -30,7 +30,7 @@ export function imsHealth(options: ImsHealthOptions): RequestHandler {
   const provider = checkProvider(options, 'imsHealth');
   const timeoutMs = options.timeoutMs ?? 2000;
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new ImsTokenError('IMS_CONFIG', 'Invalid option timeoutMs of imsHealth(): must be a positive integer (ms).');
+    throw configError('timeoutMs', 'of imsHealth() must be a positive whole number of milliseconds');
   }
   return (_req, res) => {
     const answer = (status: number, body: ImsHealthBody): void => {

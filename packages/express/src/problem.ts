@@ -1,5 +1,5 @@
-import { ImsTokenError } from '@ims-token/core';
-import type { TokenProvider } from '@ims-token/core';
+import { ImsTokenError, configError } from '@ims-token/core';
+import type { ImsTokenErrorCode, TokenProvider } from '@ims-token/core';
 import type { ErrorRequestHandler, Request, Response } from 'express';
 
 /** An RFC 9457 problem details body, as sent by {@link imsErrorHandler} and `imsProxy`. */
@@ -23,13 +23,16 @@ export interface ImsErrorLogger {
 
 /** Options of {@link imsErrorHandler}. */
 export interface ImsErrorHandlerOptions {
-  /** Gets `error({ err: error.toJSON() }, msg)` for every `ImsTokenError` handled. Default: `req.log` (pino-http) when set. */
+  /**
+   * Gets `error({ err: error.toJSON(), reqId }, msg)` for every `ImsTokenError` handled when the request has no
+   * `req.log`: a request-scoped logger (pino-http's) always wins, since it carries the request id.
+   */
   logger?: ImsErrorLogger;
 }
 
 const DOCS = 'https://github.com/ims-token/ims-token/tree/main/packages/express#';
 
-/** The four problem types: [anchor, status, title, detail]. Fixed texts: nothing from IMS or the configuration. */
+/** A problem type: [anchor, status, title, detail]. Fixed texts: nothing from IMS or the configuration. */
 type ProblemType = readonly [string, number, string, string];
 const UNAVAILABLE: ProblemType = ['ims-unavailable', 503, 'Adobe IMS unavailable', 'Adobe IMS could not be reached; try again later.'];
 const THROTTLED: ProblemType = [
@@ -56,8 +59,22 @@ const MISCONFIGURED: ProblemType = [
   'Adobe IMS configuration error',
   'The service is not configured correctly for Adobe IMS.',
 ];
+const SECRET_LIMIT: ProblemType = [
+  'ims-secret-limit',
+  409,
+  'Adobe credential has two secrets',
+  'The credential already has the two client secrets Adobe allows; one must be deleted first.',
+];
+const ROTATION_FAILED: ProblemType = [
+  'ims-rotation-failed',
+  502,
+  'Client secret rotation failed',
+  'Rotating the client secret did not complete.',
+];
 
-const TYPES: Record<string, ProblemType> = {
+/** Every code has its answer: a code added to core without one here fails to compile. */
+const TYPES: Record<ImsTokenErrorCode, ProblemType> = {
+  IMS_CONFIG: MISCONFIGURED,
   IMS_NETWORK: UNAVAILABLE,
   IMS_TIMEOUT: UNAVAILABLE,
   IMS_SERVER_ERROR: UNAVAILABLE,
@@ -70,11 +87,15 @@ const TYPES: Record<string, ProblemType> = {
   IMS_FORBIDDEN: REJECTED,
   IMS_NOT_FOUND: REJECTED,
   IMS_BAD_RESPONSE: BAD_ANSWER,
+  IMS_INVALID_TOKEN: BAD_ANSWER,
+  IMS_SECRET_LIMIT: SECRET_LIMIT,
+  IMS_ROTATION_FAILED: ROTATION_FAILED,
 };
 
 /** Maps an `ImsTokenError` to its problem details. */
 function problemOf(err: ImsTokenError, instance: string): ImsProblem {
-  const [anchor, status, title, detail] = TYPES[err.code] ?? MISCONFIGURED;
+  // `?? MISCONFIGURED`: a newer copy of core may know a code this one does not.
+  const [anchor, status, title, detail] = (TYPES as Partial<Record<string, ProblemType>>)[err.code] ?? MISCONFIGURED;
   return { type: DOCS + anchor, title, status, detail, code: err.code, debugId: err.debugId, instance };
 }
 
@@ -98,18 +119,36 @@ export function instanceOf(req: Request): string {
 export function checkProvider(options: unknown, fn: string): TokenProvider {
   const p = (options as { provider?: Partial<TokenProvider> } | null | undefined)?.provider;
   if (typeof p?.getToken !== 'function' || typeof p.getAuthHeaders !== 'function' || typeof p.status !== 'function') {
-    throw new ImsTokenError(
-      'IMS_CONFIG',
-      `Invalid option provider of ${fn}(): must be a TokenProvider from createTokenProvider() of @ims-token/core.`,
-    );
+    throw configError('provider', `of ${fn}() must be a TokenProvider from createTokenProvider() of @ims-token/core`);
   }
   return p as TokenProvider;
+}
+
+/** The request id: `req.id` (pino-http, express-request-id …), else a sane `x-request-id` header. */
+function requestId(req: Request): string | number | undefined {
+  const id = (req as { id?: unknown }).id;
+  if (typeof id === 'string' || typeof id === 'number') return id;
+  const header = req.get('x-request-id');
+  return header !== undefined && /^[\x21-\x7e]{1,128}$/.test(header) ? header : undefined;
+}
+
+/**
+ * Where a line about this request goes: its own `req.log` (pino-http's child logger, which carries the request
+ * id) when it has one, else `fallback` with `reqId` added to each line.
+ */
+export function requestLogger(req: Request, fallback: ImsErrorLogger | undefined): ImsErrorLogger | undefined {
+  const own = (req as { log?: Partial<ImsErrorLogger> }).log;
+  if (typeof own?.error === 'function') return own as ImsErrorLogger;
+  if (!fallback) return undefined;
+  const reqId = requestId(req);
+  return reqId === undefined ? fallback : { error: (obj, msg) => fallback.error({ reqId, ...obj }, msg) };
 }
 
 /**
  * Error middleware that answers an `ImsTokenError` with RFC 9457 `application/problem+json`:
  * `503` (+ `Retry-After` when known) when IMS is unreachable or throttling, `502` when it rejects the
- * credential or answers nonsense, `500` for a configuration error. The body has the code and IMS's debug
+ * credential or answers nonsense (or a rotation failed), `409` when the credential already has two
+ * secrets, `500` for a configuration error. The error is logged through `req.log` when the request has one. The body has the code and IMS's debug
  * id, never a secret, token or client id; the full error goes to the logger. Other errors, and errors
  * after the headers were sent, go to `next(err)` untouched.
  *
@@ -125,8 +164,11 @@ export function imsErrorHandler(options: ImsErrorHandlerOptions = {}): ErrorRequ
   return function imsErrorHandler(err, req, res, next) {
     if (!ImsTokenError.is(err) || res.headersSent) return next(err);
     const problem = problemOf(err, instanceOf(req));
-    const logger = options.logger ?? (req as { log?: ImsErrorLogger }).log;
-    logger?.error({ err: err.toJSON() }, `Adobe IMS token error ${err.code}: answered ${problem.status}`);
+    try {
+      requestLogger(req, options.logger)?.error({ err: err.toJSON() }, `Adobe IMS token error ${err.code}: answered ${problem.status}`);
+    } catch {
+      // a logger that throws must not keep the client from its answer
+    }
     const headers: Record<string, string> = {};
     if (problem.status === 503 && err.retryAfterMs !== undefined)
       headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterMs / 1000)));

@@ -1,13 +1,22 @@
-import http from 'node:http';
-import https from 'node:https';
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { pipeline } from 'node:stream';
-import { ImsTokenError, isLoopbackHost } from '@ims-token/core';
-import type { ImsAuthHeaders, TokenProvider } from '@ims-token/core';
+import type { IncomingMessage } from 'node:http';
+import { ImsTokenError, configError, isLoopbackHost } from '@ims-token/core';
+import type { TokenProvider } from '@ims-token/core';
+import { createImsDispatcher } from '@ims-token/fetch';
 import type { Request, RequestHandler, Response } from 'express';
-import { checkProvider, instanceOf, sendProblem } from './problem';
+import { loadUndici } from './load';
+import { checkProvider, instanceOf, requestLogger, sendProblem } from './problem';
+import type { ImsErrorLogger } from './problem';
+import { isUnsafePath, readBody, reencode, wasParsed } from './proxy-body';
+import { HOP_BY_HOP, RelayHandler, connectionNames } from './proxy-response';
 
-/** Options of {@link imsProxy}. */
+/**
+ * Options of {@link imsProxy}.
+ *
+ * @example
+ * ```ts
+ * const options: ImsProxyOptions = { provider, target: 'https://firefly-api.adobe.io/v3', maxSockets: 32, timeoutMs: 30_000 }
+ * ```
+ */
 export interface ImsProxyOptions {
   /** A `TokenProvider` from `createTokenProvider()` of `@ims-token/core`. */
   provider: TokenProvider;
@@ -17,24 +26,21 @@ export interface ImsProxyOptions {
   allowedMethods?: readonly string[];
   /** Request bodies up to this size are buffered so a `401` can be retried with a fresh token. Default 1 MiB. */
   maxBufferBytes?: number;
-  /** Abort when the upstream socket is idle this long (`504` if nothing was sent yet). Default 60 000 ms. */
+  /**
+   * How long the upstream may stay silent (`504`), a buffered request body may take to arrive (`408`), and a
+   * request may wait for a free upstream socket (`503`). Default 60 000 ms.
+   */
   timeoutMs?: number;
+  /** Upstream connections at most; further requests wait for one. Default 64. */
+  maxSockets?: number;
+  /** Requests that may wait for an upstream connection; past that the proxy answers `503` at once. Default 1024. */
+  maxQueue?: number;
+  /** Gets `error(obj, msg)` for every 5xx the proxy answers itself. Default: `req.log` (pino-http) when set. */
+  logger?: ImsErrorLogger;
 }
 
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-];
-const RESPONSE_DROP = new Set(HOP_BY_HOP);
 // The client's own credentials and routing headers never reach the API; x-forwarded-* are rebuilt.
-const REQUEST_DROP = new Set([
+const REQUEST_DROP: ReadonlySet<string> = new Set([
   ...HOP_BY_HOP,
   'host',
   'authorization',
@@ -47,26 +53,17 @@ const REQUEST_DROP = new Set([
   'x-forwarded-proto',
 ]);
 const DEFAULT_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
-const config = (message: string): ImsTokenError => new ImsTokenError('IMS_CONFIG', `Invalid option ${message}.`);
+type Headers = Record<string, string | string[]>;
 
-/** Header names listed in a `Connection` header (also hop-by-hop). */
-function connectionNames(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
-  return new Set(
-    String(value)
-      .split(',')
-      .map((s) => s.trim().toLowerCase()),
-  );
-}
-
-function copyHeaders(from: IncomingMessage['headers'], drop: Set<string>, out: OutgoingHttpHeaders): OutgoingHttpHeaders {
+function copyHeaders(from: IncomingMessage['headers'], out: Headers): Headers {
   const named = connectionNames(from.connection);
-  for (const [k, v] of Object.entries(from)) if (v !== undefined && !drop.has(k) && !named?.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(from)) if (v !== undefined && !REQUEST_DROP.has(k) && !named?.has(k)) out[k] = v;
   return out;
 }
 
-function forwardedHeaders(req: Request): OutgoingHttpHeaders {
+function forwardedHeaders(req: Request): Headers {
   const trust = req.app.get('trust proxy fn') as (addr: string | undefined, i: number) => boolean;
   const xfh = req.get('x-forwarded-host');
   const host = xfh && trust(req.socket.remoteAddress, 0) ? xfh.split(',')[0]!.trim() : req.get('host');
@@ -77,38 +74,23 @@ function forwardedHeaders(req: Request): OutgoingHttpHeaders {
   };
 }
 
-function readBody(req: Request, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) req.destroy(new Error('request body over maxBufferBytes'));
-      else chunks.push(c);
-    });
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-    req.once('close', () => reject(new Error('client closed')));
-  });
-}
-
-/** A body a parser already read (express.json(), express.raw(), express.text()), as bytes. */
-function parsedBody(req: Request): Buffer | undefined {
-  const body: unknown = req.body;
-  if (Buffer.isBuffer(body)) return body;
-  if (typeof body === 'string') return Buffer.from(body);
-  if (body !== undefined && /json/i.test(req.get('content-type') ?? '')) return Buffer.from(JSON.stringify(body));
-  return undefined;
+function positiveInteger(value: number, field: string, min: number): number {
+  if (!Number.isInteger(value) || value < min) throw configError(field, `of imsProxy() must be a whole number ≥ ${min}`);
+  return value;
 }
 
 /**
  * A reverse proxy to one Adobe API, with this service's credentials: mount it with
  * `app.use('/adobe', imsProxy({ provider, target }))` and `/adobe/x?y` is forwarded to `<target>/x?y`.
- * Bodies stream both ways; the client's `Authorization`, `Cookie`, `x-api-key`, `Host` and hop-by-hop
- * headers are dropped, `x-forwarded-*` set (honouring `trust proxy`), the two IMS headers added. A `401`
- * invalidates that token and is retried once when the request body was buffered (≤ `maxBufferBytes`).
- * Token failures go to `next(err)` (see {@link imsErrorHandler}); an unreachable API is a `502`, a silent
- * one `504`; a client that goes away aborts the upstream request.
+ * Requests go through `createImsDispatcher()` of `@ims-token/fetch` (the one credential and 401 path) over
+ * a pool of at most `maxSockets` connections. Bodies stream both ways; the client's `Authorization`,
+ * `Cookie`, `x-api-key`, `Host` and hop-by-hop headers are dropped, `x-forwarded-*` set (honouring
+ * `trust proxy`), the two IMS headers added. A body up to `maxBufferBytes` is buffered so a `401` can be
+ * replayed; one a parser already read is re-sent from `req.body`.
+ *
+ * Answers `400` to a path with an encoded `/` or `\`, a `;` or a dot segment, `405` to other methods,
+ * `408` to a stalled body, `502`/`504` when the API is unreachable/silent, `503` when too many requests
+ * wait — all `application/problem+json`. Token failures go to `next(err)` (see {@link imsErrorHandler}).
  *
  * @example
  * ```ts
@@ -122,103 +104,86 @@ export function imsProxy(options: ImsProxyOptions): RequestHandler {
   try {
     base = new URL(String(options.target));
   } catch {
-    throw config('target of imsProxy(): not a valid URL (e.g. "https://firefly-api.adobe.io/v3")');
+    throw configError('target', 'of imsProxy() is not a valid URL (e.g. "https://firefly-api.adobe.io/v3")');
   }
-  const secure = base.protocol === 'https:';
-  if (!secure && !(base.protocol === 'http:' && isLoopbackHost(base.hostname)))
-    throw config('target of imsProxy(): must be an https URL (plain http only for a loopback host)');
+  if (base.protocol !== 'https:' && !(base.protocol === 'http:' && isLoopbackHost(base.hostname)))
+    throw configError('target', 'of imsProxy() must be an https URL (plain http only for a loopback host)');
   if (base.username || base.password || base.search || base.hash)
-    throw config('target of imsProxy(): must not contain credentials, a query or a fragment');
-  const maxBufferBytes = options.maxBufferBytes ?? 1024 * 1024;
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  if (!Number.isInteger(maxBufferBytes) || maxBufferBytes < 0) throw config('maxBufferBytes of imsProxy(): must be an integer ≥ 0');
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw config('timeoutMs of imsProxy(): must be a positive integer (ms)');
+    throw configError('target', 'of imsProxy() must not contain credentials, a query or a fragment');
+  const maxBufferBytes = positiveInteger(options.maxBufferBytes ?? 1024 * 1024, 'maxBufferBytes', 0);
+  const timeoutMs = positiveInteger(options.timeoutMs ?? 60_000, 'timeoutMs', 1);
+  const maxSockets = positiveInteger(options.maxSockets ?? 64, 'maxSockets', 1);
+  const maxQueue = positiveInteger(options.maxQueue ?? 1024, 'maxQueue', 0);
   const methods = new Set((options.allowedMethods ?? DEFAULT_METHODS).map((m) => String(m).toUpperCase()));
   const allow = [...methods].join(', ');
   const basePath = base.pathname.replace(/\/+$/, '');
   const origin = base.origin;
-  const agent = new (secure ? https : http).Agent({ keepAlive: true });
-  const hostname = base.hostname.replace(/^\[|\]$/g, '');
+  const pool = new (loadUndici().Pool)(origin, { connections: maxSockets, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  const ims = createImsDispatcher({ provider, allowedHosts: [base.hostname], dispatcher: pool });
+  let active = 0;
 
-  function send(
+  function problem(
     req: Request,
-    path: string,
-    headers: OutgoingHttpHeaders,
-    body: Buffer | 'stream' | undefined,
-    signal: AbortSignal,
-  ): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const up = (secure ? https : http).request({ hostname, port: base.port, method: req.method, path, headers, agent, signal });
-      up.setTimeout(timeoutMs, () => up.destroy(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' })));
-      up.once('response', resolve);
-      up.once('error', reject);
-      if (body === 'stream') req.pipe(up);
-      else up.end(body);
-    });
-  }
-
-  function relay(upRes: IncomingMessage, res: Response): void {
-    res.statusCode = upRes.statusCode ?? 502;
-    for (const [k, v] of Object.entries(copyHeaders(upRes.headers, RESPONSE_DROP, {}))) res.setHeader(k, v!);
-    pipeline(upRes, res, () => undefined);
-  }
-
-  async function forward(req: Request, res: Response, fail: (err: unknown) => void): Promise<void> {
-    const url = new URL(origin + basePath + (req.url.startsWith('/') ? req.url : `/${req.url}`));
-    if (url.pathname !== basePath && !url.pathname.startsWith(`${basePath}/`)) {
-      return sendProblem(res, {
-        type: 'about:blank',
-        title: 'Bad Request',
-        status: 400,
-        detail: 'The path leaves the proxied API.',
-        instance: instanceOf(req),
-      });
+    res: Response,
+    status: number,
+    title: string,
+    detail: string,
+    extra: Record<string, string> = {},
+    err?: unknown,
+  ): void {
+    if (status >= 500) {
+      const code = (err as { code?: unknown } | undefined)?.code;
+      requestLogger(req, options.logger)?.error(
+        { status, upstream: origin, ...(code ? { code } : {}) },
+        `imsProxy answered ${status}: ${detail}`,
+      );
     }
-    const ac = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) ac.abort();
-    });
+    sendProblem(res, { type: 'about:blank', title, status, detail, instance: instanceOf(req) }, extra);
+  }
+
+  async function forward(req: Request, res: Response, next: (err: unknown) => void, path: string): Promise<void> {
     const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
     const hasBody = (length !== undefined && length > 0) || req.headers['transfer-encoding'] !== undefined;
-    let body = req.readableEnded && hasBody ? parsedBody(req) : undefined;
-    const streamed = hasBody && body === undefined && !(length !== undefined && length <= maxBufferBytes);
-    const headers = copyHeaders(req.headers, REQUEST_DROP, forwardedHeaders(req));
-    if (body) headers['content-length'] = body.length;
+    const headers = copyHeaders(req.headers, forwardedHeaders(req));
+    let body: Buffer | Request | null = null;
+    if (hasBody && wasParsed(req)) {
+      const again = reencode(req);
+      if ('problem' in again) {
+        const detail = `The request body was already read by a body parser: ${again.problem}. Mount imsProxy before body parsers.`;
+        return problem(req, res, 500, 'Internal Server Error', detail);
+      }
+      body = again.body;
+      delete headers['content-encoding']; // a parser inflated it
+      if (again.contentType) headers['content-type'] = again.contentType;
+      headers['content-length'] = String(body.length);
+    } else if (hasBody && length !== undefined && length <= maxBufferBytes) {
+      body = (await readBody(req, timeoutMs)) ?? null;
+      if (body === null)
+        return problem(req, res, 408, 'Request Timeout', 'The request body did not arrive in time.', { connection: 'close' });
+      headers['content-length'] = String(body.length);
+    } else if (hasBody) body = req;
 
-    for (let attempt = 0; ; attempt++) {
-      let auth: ImsAuthHeaders;
-      try {
-        auth = await provider.getAuthHeaders(); // the cached hot path; a client that leaves does not cancel a shared mint
-      } catch (err) {
-        return ac.signal.aborted ? undefined : fail(err);
-      }
-      if (ac.signal.aborted) return;
-      if (hasBody && !streamed && body === undefined) body = await readBody(req, maxBufferBytes);
-      let upRes: IncomingMessage;
-      try {
-        upRes = await send(req, url.pathname + url.search, { ...headers, ...auth }, streamed ? 'stream' : body, ac.signal);
-      } catch (err) {
-        if (ac.signal.aborted) return;
-        const timedOut = (err as { code?: string }).code === 'ETIMEDOUT';
-        const [status, title] = timedOut ? [504, 'Gateway Timeout'] : [502, 'Bad Gateway'];
-        return sendProblem(res, {
-          type: 'about:blank',
-          title,
-          status,
-          detail: timedOut ? 'The Adobe API did not answer in time.' : 'The Adobe API could not be reached.',
-          instance: instanceOf(req),
+    const relay = new RelayHandler(res, (err) => {
+      if (ImsTokenError.is(err)) return next(err);
+      const timedOut = TIMEOUTS.has(String((err as { code?: unknown }).code));
+      if (timedOut) problem(req, res, 504, 'Gateway Timeout', 'The Adobe API did not answer in time.', {}, err);
+      else problem(req, res, 502, 'Bad Gateway', 'The Adobe API could not be reached.', {}, err);
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) relay.cancel(new Error('the client went away'));
+    });
+    if (active > maxSockets) {
+      // Every socket is busy: wait for one at most timeoutMs, then give up with 503 (and never send it).
+      const timer = setTimeout(() => {
+        relay.cancel(new Error('no upstream connection became free in time'));
+        problem(req, res, 503, 'Service Unavailable', 'The Adobe API is busy with other requests; try again shortly.', {
+          'retry-after': '1',
         });
-      }
-      if (upRes.statusCode === 401 && attempt === 0) {
-        // The token was refused: drop exactly it; replay only a body we hold, else pass the 401 on.
-        await provider.invalidate(auth.authorization.slice(7));
-        if (!streamed) {
-          upRes.resume();
-          continue;
-        }
-      }
-      return relay(upRes, res);
+      }, timeoutMs);
+      relay.onStart = () => clearTimeout(timer);
+      res.once('close', () => clearTimeout(timer));
     }
+    ims.dispatch({ origin, path, method: req.method as 'GET', headers, body }, relay);
   }
 
   return (req, res, next) => {
@@ -232,7 +197,19 @@ export function imsProxy(options: ImsProxyOptions): RequestHandler {
         instance: instanceOf(req),
       });
     }
-    forward(req, res, next).catch((err: unknown) => {
+    const q = req.url.indexOf('?');
+    const url = new URL(origin + basePath + (req.url.startsWith('/') ? req.url : `/${req.url}`));
+    if (isUnsafePath(q < 0 ? req.url : req.url.slice(0, q)) || (url.pathname !== basePath && !url.pathname.startsWith(`${basePath}/`))) {
+      const detail = 'The path has a dot segment, an encoded "/" or "\\", or a ";": it is not forwarded.';
+      return problem(req, res, 400, 'Bad Request', detail);
+    }
+    if (active >= maxSockets + maxQueue) {
+      const detail = 'Too many requests are waiting for the Adobe API; try again shortly.';
+      return problem(req, res, 503, 'Service Unavailable', detail, { 'retry-after': '1' });
+    }
+    active++;
+    res.once('close', () => active--);
+    forward(req, res, next, url.pathname + url.search).catch((err: unknown) => {
       // A client that went away while its body was read: nothing left to answer.
       if (!res.headersSent && !res.destroyed) next(err);
     });

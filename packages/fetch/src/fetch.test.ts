@@ -1,9 +1,11 @@
 import { ImsTokenError } from '@ims-token/core';
 import type { TokenProvider } from '@ims-token/core';
+import { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createImsFetch } from './index';
 import type { ImsFetch } from './index';
-import { expectNoLeak, renderings, setup, startRecorder } from './test/helpers';
+import { expectNoLeak, recordingDispatcher, renderings, setup, startRecorder } from './test/helpers';
 import type { Env, Recorder } from './test/helpers';
 
 let env: Env;
@@ -11,6 +13,7 @@ let allowed: Recorder; // a plain server on 127.0.0.1, a host the tests allow
 let other: Recorder; // "some other host": 127.0.0.2, never allowed
 let provider: TokenProvider;
 let imsFetch: ImsFetch;
+const agent = new Agent();
 
 beforeAll(async () => {
   env = await setup();
@@ -19,7 +22,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([env.cleanup(), allowed.stop(), other.stop()]);
+  await Promise.all([env.cleanup(), allowed.stop(), other.stop(), agent.close()]);
 });
 
 beforeEach(() => {
@@ -29,19 +32,6 @@ beforeEach(() => {
   provider = env.make();
   imsFetch = createImsFetch({ provider, allowedHosts: ['127.0.0.1'] });
 });
-
-/** A `fetch` that records what it was asked to send and answers 200 without any network. */
-function recordingFetch(): { fetch: ImsFetch; calls: { url: string; headers: Headers }[] } {
-  const calls: { url: string; headers: Headers }[] = [];
-  return {
-    calls,
-    fetch: async (input, init) => {
-      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-      calls.push({ url, headers: new Headers(init?.headers) });
-      return new Response('ok');
-    },
-  };
-}
 
 describe('createImsFetch: which requests get credentials', () => {
   it('authorizes a call to an allowed host (the emulator API accepts it)', async () => {
@@ -61,18 +51,18 @@ describe('createImsFetch: which requests get credentials', () => {
 
   it('uses *.adobe.io by default, over HTTPS only', async () => {
     // A transport that plays api.adobe.io over TLS by sending to the emulator: it tests the decision, not TLS.
-    const toEmulator: ImsFetch = (input, init) => fetch(String(input).replace('https://api.adobe.io', env.emu.url), init);
-    const f = createImsFetch({ provider, fetch: toEmulator });
+    const toEmulator = { dispatch: (opts, handler) => agent.dispatch({ ...opts, origin: env.emu.url }, handler) } as Dispatcher;
+    const f = createImsFetch({ provider, dispatcher: toEmulator });
     const res = await f('https://api.adobe.io/api/v1/whoami');
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ clientId: env.clientId });
   });
 
   it('matches hosts case-insensitively, ignores a trailing dot, keeps wildcards to subdomains, IP literals exact', async () => {
-    const rec = recordingFetch();
+    const rec = recordingDispatcher();
     const f = createImsFetch({
       provider,
-      fetch: rec.fetch,
+      dispatcher: rec as unknown as Dispatcher,
       allowedHosts: ['*.adobe.io', 'api.example.com', '10.1.2.3', '[::1]', 'localhost'],
     });
     const yes = [
@@ -98,39 +88,40 @@ describe('createImsFetch: which requests get credentials', () => {
       'http://x.adobe.io/a', // plain http to a non-loopback host
       'http://api.example.com/a',
       'http://127.0.0.1/a', // loopback, but not named in the list
-      'https://x.adobe.io@evil.com/a', // userinfo tricks: the host is evil.com
-      'https://evil.com\\@x.adobe.io/a',
+      'https://evil.com\\@x.adobe.io/a', // the host is evil.com
       'https://evil.com#@x.adobe.io',
       'https://evil.com?.adobe.io',
       'https://evil.com/.x.adobe.io',
-      'wss://x.adobe.io/a',
-      '/relative/x.adobe.io',
     ];
-    for (const u of [...yes, ...no]) await f(u);
-    await f(new URL('https://y.adobe.io/from-a-url-object'));
-    await f(new Request('https://z.adobe.io/from-a-request', { headers: { accept: 'x' } }));
-    expect(rec.calls.at(-2)!.headers.get('authorization')).toMatch(/^Bearer /);
-    expect(rec.calls.at(-1)!.headers.get('authorization')).toMatch(/^Bearer /);
-    expect(rec.calls.at(-1)!.headers.get('accept')).toBe('x');
-    const byUrl = new Map(rec.calls.map((c) => [c.url, c.headers]));
     for (const u of yes) {
-      const h = byUrl.get(u)!;
-      expect(h.get('authorization'), u).toMatch(/^Bearer \S+$/);
-      expect(h.get('x-api-key'), u).toBe(env.clientId);
+      expect((await f(u)).status, u).toBe(200);
+      const h = rec.calls.at(-1)!.headers;
+      expect(h['authorization'], u).toMatch(/^Bearer \S+$/);
+      expect(h['x-api-key'], u).toBe(env.clientId);
     }
     for (const u of no) {
-      const h = byUrl.get(u)!;
-      expect(h.get('authorization'), u).toBeNull();
-      expect(h.get('x-api-key'), u).toBeNull();
+      expect((await f(u)).status, u).toBe(200);
+      const h = rec.calls.at(-1)!.headers;
+      expect([h['authorization'], h['x-api-key']], u).toEqual([undefined, undefined]);
     }
+    // What fetch itself refuses never reaches a transport: userinfo, other schemes, relative URLs.
+    const calls = rec.calls.length;
+    for (const u of ['https://x.adobe.io@evil.com/a', 'wss://x.adobe.io/a', '/relative/x.adobe.io'])
+      await expect(f(u), u).rejects.toThrow(TypeError);
+    expect(rec.calls).toHaveLength(calls);
+    await f(new URL('https://y.adobe.io/from-a-url-object'));
+    await f(new Request('https://z.adobe.io/from-a-request', { headers: { accept: 'x' } }));
+    expect(rec.calls.at(-2)!.headers['authorization']).toMatch(/^Bearer /);
+    expect(rec.calls.at(-1)!.headers['authorization']).toMatch(/^Bearer /);
+    expect(rec.calls.at(-1)!.headers['accept']).toBe('x');
   });
 
   it('never sends credentials over plain http to a non-loopback name, even when it is listed', async () => {
-    const rec = recordingFetch();
-    const f = createImsFetch({ provider, fetch: rec.fetch, allowedHosts: ['api.example.test', '*.adobe.io'] });
+    const rec = recordingDispatcher();
+    const f = createImsFetch({ provider, dispatcher: rec as unknown as Dispatcher, allowedHosts: ['api.example.test', '*.adobe.io'] });
     await f('http://api.example.test/a');
     await f('http://firefly-api.adobe.io/a');
-    for (const c of rec.calls) expect([c.headers.get('authorization'), c.headers.get('x-api-key')]).toEqual([null, null]);
+    for (const c of rec.calls) expect([c.headers['authorization'], c.headers['x-api-key']]).toEqual([undefined, undefined]);
   });
 
   it('keeps a caller-set Authorization (and adds only x-api-key), in any header form and case', async () => {
@@ -256,23 +247,26 @@ describe('createImsFetch: 401 and token errors', () => {
   });
 
   it('retries replayable bodies: string, bytes, URLSearchParams, FormData', async () => {
+    const form = new FormData();
+    form.set('field', 'value');
     const bodies: [NonNullable<RequestInit['body']>, number][] = [
       ['hello', 5],
       [new Uint8Array([1, 2, 3]), 3],
       [new URLSearchParams({ a: '1' }), 3],
+      [form, -1],
     ];
     for (const [body, bytes] of bodies) {
-      await provider.getToken();
-      env.emu.revokeTokens(env.clientId);
-      const res = await imsFetch(`${env.emu.url}/api/v1/echo`, { method: 'POST', body });
+      // A client of its own per revocation: core's 401 policy treats a second revocation within 10 min as no cure.
+      const { provider: own, clientId } = env.isolated();
+      await own.getToken();
+      env.emu.revokeTokens(clientId);
+      const res = await createImsFetch({ provider: own, allowedHosts: ['127.0.0.1'] })(`${env.emu.url}/api/v1/echo`, {
+        method: 'POST',
+        body,
+      });
       expect(res.status).toBe(200);
-      expect(await res.json()).toMatchObject({ bytes });
+      if (bytes >= 0) expect(await res.json()).toMatchObject({ bytes });
     }
-    const form = new FormData();
-    form.set('field', 'value');
-    env.emu.revokeTokens(env.clientId);
-    const res = await imsFetch(`${env.emu.url}/api/v1/echo`, { method: 'POST', body: form });
-    expect(res.status).toBe(200);
   });
 
   it('does not retry a stream body: the 401 comes back, the token is dropped, the next call uses a fresh one', async () => {
@@ -349,49 +343,5 @@ describe('createImsFetch: 401 and token errors', () => {
     setTimeout(() => ac.abort(), 20);
     await expect(p).rejects.toMatchObject({ name: 'AbortError' });
     expect(slow.status().state).toBe('fetching'); // it did not wait for IMS
-  });
-});
-
-describe('createImsFetch: options', () => {
-  const bad: [string, unknown][] = [
-    ['a string', '*.adobe.io'],
-    ['an empty list', []],
-    ['an empty string', ['']],
-    ['a non-string', [42]],
-    ['a bare *', ['*']],
-    ['a TLD wildcard', ['*.com']],
-    ['a wildcard with one label', ['*.io.']],
-    ['a wildcard in the middle', ['a.*.adobe.io']],
-    ['a URL', ['https://x.adobe.io']],
-    ['a port', ['x.adobe.io:443']],
-    ['a path', ['x.adobe.io/api']],
-    ['a numeric wildcard', ['*.0.0.1']],
-  ];
-  it.each(bad)('rejects allowedHosts as %s with IMS_CONFIG naming the option', (_label, allowedHosts) => {
-    const err = (() => {
-      try {
-        createImsFetch({ provider, allowedHosts: allowedHosts as string[] });
-      } catch (e) {
-        return e;
-      }
-      return undefined;
-    })();
-    expect(ImsTokenError.is(err)).toBe(true);
-    expect(err).toMatchObject({ code: 'IMS_CONFIG', message: expect.stringContaining('allowedHosts') });
-  });
-
-  it('accepts exact names, IP literals, [::1] and *.suffix patterns', () => {
-    expect(() =>
-      createImsFetch({ provider, allowedHosts: ['*.adobe.io', '*.co.uk', 'api.example.com.', 'LOCALHOST', '127.0.0.1', '[::1]', '::1'] }),
-    ).not.toThrow();
-  });
-
-  it('rejects a missing provider or a fetch that is not a function', () => {
-    expect(() => createImsFetch({} as never)).toThrow(
-      expect.objectContaining({ code: 'IMS_CONFIG', message: expect.stringContaining('provider') }),
-    );
-    expect(() => createImsFetch({ provider, fetch: 'nope' as never })).toThrow(
-      expect.objectContaining({ code: 'IMS_CONFIG', message: expect.stringContaining('fetch') }),
-    );
   });
 });

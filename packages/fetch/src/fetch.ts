@@ -1,7 +1,9 @@
-import { ImsTokenError } from '@ims-token/core';
-import { DEFAULT_ALLOWED_HOSTS, compileAllowedHosts, createHrefDecider } from './hosts';
-import { AUTH, KEY, authHeadersOf, checkProvider, credentialFlag, credentialsFor, tokenOf } from './options';
-import type { ImsCredentialSource } from './options';
+import { configError } from '@ims-token/core';
+import type { Dispatcher } from 'undici';
+import { FRESH, ImsEngine } from './engine';
+import type { AnyHandler, Chain, Dispatch, DispatchOptions } from './engine';
+import { loadUndici } from './load';
+import type { ImsCredentialOptions } from './options';
 
 /**
  * A function with the signature of the global `fetch`, as {@link createImsFetch} returns it.
@@ -14,8 +16,8 @@ import type { ImsCredentialSource } from './options';
 export type ImsFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /**
- * Any `fetch`-shaped function: the global one, undici's (whose `Request`/`Response` types differ a little
- * from the global ones), or a test double. It is called with the arguments `fetch` takes.
+ * Any `fetch`-shaped function that honours undici's `dispatcher` init option: Node's global `fetch`, undici's
+ * `fetch` (whose `Request`/`Response` types differ a little from the global ones), or a wrapper around one.
  *
  * @example
  * ```ts
@@ -34,54 +36,20 @@ export type FetchLike = (input: never, init?: never) => Promise<Response>;
  * const options: ImsFetchOptions = { provider, allowedHosts: ['*.adobe.io', 'api.example.com'] }
  * ```
  */
-export interface ImsFetchOptions {
-  /** Where tokens come from: a `TokenProvider` of `@ims-token/core`. */
-  provider: ImsCredentialSource;
-  /** The `fetch` to call (Node's global `fetch`, undici's `fetch`, a test double …). Default: `globalThis.fetch`. */
-  fetch?: FetchLike;
+export interface ImsFetchOptions extends ImsCredentialOptions {
   /**
-   * Hosts that get `Authorization` and `x-api-key`: exact names, IP literals or `*.suffix` patterns.
-   * HTTPS only, except plain http to a loopback host named exactly. Default: `['*.adobe.io']`.
+   * The `fetch` to call; it must pass `init.dispatcher` on (Node's global `fetch` and undici's do). Default: `globalThis.fetch`.
    */
-  allowedHosts?: readonly string[];
+  fetch?: FetchLike;
+  /** The undici dispatcher that sends the requests (a call's own `init.dispatcher` wins). Default: the global dispatcher. */
+  dispatcher?: Dispatcher;
 }
 
-type HeadersInput = NonNullable<RequestInit['headers']>;
-type Credentials = { authorization?: string; 'x-api-key'?: string };
+const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
-const MAX_REDIRECTS = 20;
-const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
-const BODY_HEADERS = ['content-type', 'content-encoding', 'content-language', 'content-location', 'content-length'];
-const noop = (): void => {};
-
-function isHeadersObject(h: HeadersInput): h is Headers {
-  return typeof (h as Headers).get === 'function' && typeof (h as Headers).has === 'function';
-}
-
-/** Which of the two credential headers the caller set (AUTH | KEY bits). */
-function callerFlags(h: HeadersInput | undefined): number {
-  if (h === undefined || h === null) return 0;
-  let f = 0;
-  if (isHeadersObject(h)) {
-    if (h.has('authorization')) f |= AUTH;
-    if (h.has('x-api-key')) f |= KEY;
-  } else if (Array.isArray(h)) {
-    for (const pair of h) f |= credentialFlag(String(pair[0]));
-  } else {
-    for (const k in h) f |= credentialFlag(k);
-  }
-  return f;
-}
-
-/** The caller's headers plus ours, without touching the caller's object. */
-function withCredentials(h: HeadersInput | undefined, add: Credentials): HeadersInput {
-  if (h === undefined || h === null) return add as Record<string, string>;
-  if (isHeadersObject(h) || Array.isArray(h)) {
-    const out = new Headers(h);
-    for (const [k, v] of Object.entries(add)) out.set(k, v as string);
-    return out;
-  }
-  return { ...h, ...add } as Record<string, string>;
+/** The global dispatcher that Node's fetch and every copy of undici share, without loading undici when it is set. */
+function globalDispatcher(): Dispatcher {
+  return ((globalThis as Record<symbol, unknown>)[GLOBAL_DISPATCHER] as Dispatcher | undefined) ?? loadUndici().getGlobalDispatcher();
 }
 
 /** Bodies fetch can send again: none, string, bytes, Blob, URLSearchParams, FormData. */
@@ -92,45 +60,24 @@ function isReplayable(body: unknown): boolean {
   return tag === '[object URLSearchParams]' || tag === '[object FormData]' || tag === '[object Blob]' || tag === '[object File]';
 }
 
-function networkError(message: string): TypeError {
-  return new TypeError('fetch failed', { cause: new Error(message) });
-}
-
-function discard(res: Response): void {
-  if (res.body && !res.bodyUsed) res.body.cancel().catch(noop);
-}
-
-function awaitWithSignal<T>(p: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
+function isDispatcher(d: unknown): d is Dispatcher {
+  return typeof d === 'object' && d !== null && typeof (d as Dispatcher).dispatch === 'function';
 }
 
 /**
- * Returns a `fetch` that adds `Authorization: Bearer <token>` and `x-api-key: <client id>` to HTTPS
- * requests for allowed hosts (default `*.adobe.io`), unless the caller set them. Other requests pass
- * through untouched.
+ * Returns a `fetch` that adds `Authorization: Bearer <token>` and `x-api-key: <client id>` to HTTPS requests
+ * for allowed hosts (default `*.adobe.io`), unless the caller set them; other requests pass untouched. It is
+ * `fetch` with {@link createImsDispatcher}'s credential path as its dispatcher, one per call:
  *
- * - A `401` from an allowed host invalidates exactly the token that was sent and retries once with a
- *   fresh one, when the body can be sent again (none, string, bytes, Blob, URLSearchParams, FormData).
- * - Redirects are followed here (up to 20), re-checking every hop: credentials are dropped as soon as a
- *   hop leaves `allowedHosts` or HTTPS. `redirect: 'manual'` and `'error'` are honoured.
+ * - fetch follows redirects itself (modes, limits, `res.url` as usual); every hop is judged on its host, and
+ *   once a hop leaves the allowed hosts no later hop gets credentials, ours or the caller's.
+ * - A `401` that carried our token goes to `provider.invalidate(token)`; when core answers `true` the request
+ *   is sent once more with a fresh token if its body can be sent again (none, string, bytes, Blob,
+ *   URLSearchParams, FormData; not a stream). Otherwise the 401 is returned.
  * - A token failure rejects with the `ImsTokenError` of `@ims-token/core` (e.g. `IMS_INVALID_CLIENT`).
+ * - A 401 from a host that got no credentials because it is not allowed logs one warning per origin.
  *
- * Throws `ImsTokenError` `IMS_CONFIG` for a bad `provider`, `fetch` or `allowedHosts`.
+ * Throws `ImsTokenError` `IMS_CONFIG` (with `field`) for a bad `provider`, `fetch`, `dispatcher` or `allowedHosts`.
  *
  * @example
  * ```ts
@@ -146,109 +93,86 @@ function awaitWithSignal<T>(p: Promise<T>, signal: AbortSignal | null | undefine
  * ```
  */
 export function createImsFetch(options: ImsFetchOptions): ImsFetch {
-  const provider = checkProvider(options, 'createImsFetch');
+  const engine = new ImsEngine(options, 'createImsFetch');
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
-    throw new ImsTokenError('IMS_CONFIG', 'Invalid option fetch: must be a function with the signature of fetch.');
+    throw configError('fetch', 'of createImsFetch() must be a function with the signature of fetch');
   }
-  const allows = compileAllowedHosts(options.allowedHosts ?? DEFAULT_ALLOWED_HOSTS);
-  const decide = createHrefDecider(allows);
-  const authHeaders = authHeadersOf(provider);
   const base = (options.fetch ?? globalThis.fetch) as ImsFetch | undefined;
   if (typeof base !== 'function') {
-    throw new ImsTokenError('IMS_CONFIG', 'Invalid option fetch: no global fetch in this runtime; pass one (e.g. fetch from undici).');
+    throw configError('fetch', 'of createImsFetch() is needed: this runtime has no global fetch (pass fetch from undici)');
+  }
+  const fixed = options.dispatcher;
+  if (fixed !== undefined && !isDispatcher(fixed)) {
+    throw configError('dispatcher', 'of createImsFetch() must be an undici Dispatcher (an Agent, a Pool …)');
+  }
+  // Resolved per hop, not at creation: Node's fetch sets the global dispatcher only when it first runs.
+  const toGlobal: Dispatch = (opts, handler) => globalDispatcher().dispatch(opts, handler as Dispatcher.DispatchHandler);
+  const toFixed: Dispatch | undefined = fixed && ((opts, handler) => fixed.dispatch(opts, handler as Dispatcher.DispatchHandler));
+  let ignored = false;
+
+  /** After fetch answered: replay a 401 above the dispatcher when core said so, and say when nothing was added. */
+  function settle(call: FetchCall, input: string | URL | Request, hopInit: RequestInit, res: Response): Response | Promise<Response> {
+    if (call.again) {
+      // Core said to retry a 401 whose body only fetch can send again (a stream under the dispatcher).
+      call.again = false;
+      call.phase = FRESH;
+      if (res.body && !res.bodyUsed) res.body.cancel().catch(() => undefined);
+      return base!(input, hopInit).catch((err: unknown) => call.fail(err));
+    }
+    if (!call.seen && !ignored && /^https?:/i.test(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url)) {
+      ignored = true;
+      engine.warn(
+        {},
+        "ims-token: the fetch given to createImsFetch() did not use init.dispatcher, so no credentials could be added; pass a fetch that does (Node's global fetch or undici's)",
+        'IMS_FETCH_IGNORES_DISPATCHER',
+      );
+    }
+    return res;
   }
 
-  return async function imsFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    let request: Request | undefined;
-    let url: URL | undefined;
-    let href: string;
-    if (typeof input === 'string') href = input;
-    else if (input instanceof URL) {
-      url = input;
-      href = input.href;
-    } else {
-      request = input;
-      href = input.url;
-    }
-    if (!(url ? allows(url.protocol, url.hostname) : decide(href))) return base(input, init);
-
-    const mode = init?.redirect ?? request?.redirect ?? 'follow';
-    const follow = mode === 'follow';
-    let headers: HeadersInput | undefined = init?.headers ?? request?.headers;
-    const flags = callerFlags(headers);
-    const signal = init?.signal ?? request?.signal;
-    let method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
-    let body: unknown = init?.body !== undefined ? init.body : (request?.body ?? null);
-    let target: string | URL | Request = input;
-    let hopInit: RequestInit | undefined = init;
-    let hops = 0;
-    let retried = false;
-    let left = false; // once a chain leaves the allowed hosts, no later hop gets credentials
-
-    for (;;) {
-      let sent: string | undefined;
-      let hopHeaders: HeadersInput | undefined;
-      if (hops === 0 || (!left && allows(url!.protocol, url!.hostname))) {
-        if (flags === (AUTH | KEY)) hopHeaders = headers;
-        else if (flags & AUTH) hopHeaders = withCredentials(headers, { 'x-api-key': provider.clientId });
-        else {
-          let auth = authHeaders();
-          if (auth instanceof Promise) auth = await awaitWithSignal(auth, signal);
-          sent = tokenOf(auth.authorization);
-          hopHeaders = withCredentials(headers, credentialsFor(flags, auth));
-        }
-      } else {
-        // Leaving allowedHosts (or HTTPS): neither the caller's nor our credentials go along.
-        left = true;
-        const h = new Headers(headers);
-        h.delete('authorization');
-        h.delete('x-api-key');
-        hopHeaders = headers = h;
-      }
-
-      const res = await base(target, { ...hopInit, headers: hopHeaders, redirect: follow ? 'manual' : mode });
-
-      if (res.status === 401 && sent !== undefined && !retried) {
-        // The token was refused: drop exactly it (compare semantics make a burst of 401s refresh once) …
-        retried = true;
-        await provider.invalidate(sent);
-        // … and replay the request once when its body can be sent again; a stream body gets its 401 back.
-        if (isReplayable(body)) {
-          discard(res);
-          continue;
-        }
-      }
-      if (!follow || !REDIRECTS.has(res.status)) return res;
-      const location = res.headers.get('location');
-      if (location === null) return res;
-
-      discard(res);
-      let next: URL;
-      try {
-        url ??= new URL(href);
-        next = new URL(location, url);
-      } catch {
-        throw networkError('redirect location is not a valid URL');
-      }
-      if (next.protocol !== 'https:' && next.protocol !== 'http:') throw networkError('redirect to a URL that is not http(s)');
-      if (++hops > MAX_REDIRECTS) throw networkError('redirect count exceeded');
-      const h = new Headers(headers);
-      if (
-        ((res.status === 301 || res.status === 302) && method === 'POST') ||
-        (res.status === 303 && method !== 'GET' && method !== 'HEAD')
-      ) {
-        method = 'GET';
-        body = null;
-        for (const name of BODY_HEADERS) h.delete(name);
-      } else if (body !== null && !isReplayable(body)) {
-        throw networkError('cannot follow a redirect with a stream body');
-      }
-      if (next.origin !== url.origin) h.delete('authorization'); // what fetch itself does on a cross-origin hop
-      headers = h;
-      url = next;
-      target = next.href;
-      const { body: _b, headers: _h, method: _m, signal: _s, ...rest } = init ?? {};
-      hopInit = { ...rest, method, body: body as RequestInit['body'], signal: signal ?? null };
-    }
+  return function imsFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    const request = typeof input === 'object' && !(input instanceof URL) ? input : undefined;
+    const own = (init as { dispatcher?: unknown } | undefined)?.dispatcher;
+    const next = isDispatcher(own)
+      ? (opts: DispatchOptions, h: AnyHandler) => own.dispatch(opts, h as Dispatcher.DispatchHandler)
+      : (toFixed ?? toGlobal);
+    const call = new FetchCall(engine, next, isReplayable(init?.body !== undefined ? init.body : (request?.body ?? null)));
+    const hopInit = { ...init, dispatcher: call } as unknown as RequestInit;
+    return base!(input, hopInit).then(
+      (res) => settle(call, input, hopInit, res),
+      (err: unknown) => call.fail(err),
+    );
   };
+}
+
+/**
+ * One `imsFetch()` call: the dispatcher fetch is given for it (so all of fetch's hops for one call meet the
+ * same state: once a redirect left the allowed hosts, credentials never come back) and that state itself.
+ */
+class FetchCall implements Chain {
+  phase: Chain['phase'] = FRESH;
+  own = -1;
+  retried = false;
+  again = false;
+  seen = false;
+  error: unknown = undefined;
+  readonly #engine: ImsEngine;
+  readonly #next: Dispatch;
+  readonly replayAbove: boolean;
+
+  constructor(engine: ImsEngine, next: Dispatch, replayAbove: boolean) {
+    this.#engine = engine;
+    this.#next = next;
+    this.replayAbove = replayAbove;
+  }
+
+  dispatch(opts: DispatchOptions, handler: AnyHandler): boolean {
+    return this.#engine.dispatch(this.#next, opts, handler, this);
+  }
+
+  /** fetch() wraps a dispatcher's error in TypeError('fetch failed'); a token failure is ours to report as it is. */
+  fail(err: unknown): never {
+    if (this.error !== undefined && (err === this.error || (err as { cause?: unknown }).cause === this.error)) throw this.error;
+    throw err;
+  }
 }

@@ -1,4 +1,5 @@
-import { ImsTokenError, isLoopbackHost } from '@ims-token/core';
+import { configError, isLoopbackHost } from '@ims-token/core';
+import { load } from './load';
 
 /**
  * The hosts that get credentials when `allowedHosts` is not given: every Adobe API gateway host
@@ -17,8 +18,18 @@ export type HostRule = (protocol: string, hostname: string) => boolean;
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
-function configError(field: string, problem: string): ImsTokenError {
-  return new ImsTokenError('IMS_CONFIG', `Invalid option ${field}: ${problem}.`);
+type GetPublicSuffix = (hostname: string, options: { allowPrivateDomains: boolean }) => string | null;
+let getPublicSuffix: GetPublicSuffix | undefined;
+
+/**
+ * Whether `domain` is a public suffix (`co.uk`, `github.io`, `s3.amazonaws.com` …): a name under which anyone
+ * can register their own, so `*.domain` would send credentials to strangers. The Public Suffix List (ICANN and
+ * private sections) comes from tldts, bundled at build time into a file of its own that is loaded only here,
+ * when an entry other than the default `*.adobe.io` is checked.
+ */
+function isPublicSuffix(domain: string): boolean {
+  getPublicSuffix ??= load<{ getPublicSuffix: GetPublicSuffix }>('./public-suffix.cjs', 'tldts').getPublicSuffix;
+  return getPublicSuffix(domain, { allowPrivateDomains: true }) === domain;
 }
 
 function stripDot(host: string): string {
@@ -67,6 +78,12 @@ export function compileAllowedHosts(input: unknown, field = 'allowedHosts'): Hos
       if (labels.length < 2) throw configError(name, 'is too broad: a wildcard needs at least two labels after it (e.g. "*.adobe.io")');
       if (!labels.every((l) => LABEL.test(l)) || /^\d+$/.test(labels[labels.length - 1]!)) {
         throw configError(name, 'is not a valid "*.suffix" pattern (e.g. "*.adobe.io")');
+      }
+      if (!DEFAULT_ALLOWED_HOSTS.includes(entry) && isPublicSuffix(labels.join('.'))) {
+        throw configError(
+          name,
+          'is too broad: it is a public suffix, under which anyone can register a name; list the hosts, or a wildcard below your own domain (e.g. "*.example.co.uk")',
+        );
       }
       suffixes.push(`.${labels.join('.')}`);
       return;

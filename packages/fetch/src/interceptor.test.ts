@@ -160,6 +160,31 @@ describe('imsInterceptor with undici request()', () => {
     ]);
   });
 
+  it('fails closed when interceptors.redirect() runs below it: the hop off the allowed hosts is never sent', async () => {
+    // compose(redirect, ims): ims is the outer one, so redirects would be followed below it, out of its sight.
+    const dispatcher = agentWith(interceptors.redirect({ maxRedirections: 5 }), imsInterceptor({ provider, allowedHosts: ['127.0.0.1'] }));
+    const to = encodeURIComponent(`${other.url}/landing`);
+    const err = await request(`${allowed.url}/redirect?status=302&to=${to}`, { dispatcher }).catch((e: unknown) => e);
+    expect(ImsTokenError.is(err)).toBe(true);
+    expect(err).toMatchObject({ code: 'IMS_CONFIG', message: expect.stringContaining('maxRedirections') });
+    expect(other.seen).toHaveLength(0);
+    expect(allowed.seen).toHaveLength(1);
+  });
+
+  it('follows redirects itself with maxRedirections: credentials leave with the first hop off the allowed hosts for good', async () => {
+    const dispatcher = agentWith(imsInterceptor({ provider, allowedHosts: ['127.0.0.1'], maxRedirections: 5 }));
+    const back = encodeURIComponent(`${allowed.url}/back`);
+    const to = encodeURIComponent(`${other.url}/redirect?status=302&to=${back}`);
+    const res = await request(`${allowed.url}/redirect?status=307&to=${to}`, { dispatcher, headers: { 'x-api-key': 'mine' } });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(allowed.seen.map((s) => [s.path, s.headers.authorization?.startsWith('Bearer '), s.headers['x-api-key']])).toEqual([
+      ['/redirect', true, 'mine'],
+      ['/back', undefined, undefined],
+    ]);
+    expect(other.seen.map((s) => [s.headers.authorization, s.headers['x-api-key']])).toEqual([[undefined, undefined]]);
+  });
+
   it('rejects bad options with IMS_CONFIG naming the option', () => {
     for (const allowedHosts of ['x', [], [''], ['*'], ['*.com'], ['http://x.adobe.io']]) {
       expect(() => imsInterceptor({ provider, allowedHosts: allowedHosts as string[] })).toThrow(

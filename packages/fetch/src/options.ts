@@ -1,5 +1,5 @@
-import { ImsTokenError } from '@ims-token/core';
-import type { ImsAuthHeaders, TokenProvider } from '@ims-token/core';
+import { configError } from '@ims-token/core';
+import type { ImsAuthHeaders, Logger, TokenProvider } from '@ims-token/core';
 
 /**
  * The part of a `TokenProvider` the adapters use (any copy of `@ims-token/core` will do):
@@ -12,10 +12,34 @@ import type { ImsAuthHeaders, TokenProvider } from '@ims-token/core';
  */
 export type ImsCredentialSource = Pick<TokenProvider, 'clientId' | 'getAuthHeaders' | 'invalidate'>;
 
+/**
+ * What every adapter of this package takes: where tokens come from, where they may go, and where a warning
+ * about a host that got none is written.
+ *
+ * @example
+ * ```ts
+ * const common: ImsCredentialOptions = { provider, allowedHosts: ['*.adobe.io'], logger: pino() }
+ * ```
+ */
+export interface ImsCredentialOptions {
+  /** Where tokens come from: a `TokenProvider` of `@ims-token/core`. */
+  provider: ImsCredentialSource;
+  /**
+   * Hosts that get `Authorization` and `x-api-key`: exact names, IP literals or `*.suffix` patterns below a
+   * registrable domain. HTTPS only, except plain http to a loopback host named exactly. Default: `['*.adobe.io']`.
+   */
+  allowedHosts?: readonly string[];
+  /**
+   * Gets one `warn(obj, msg)` per origin that answered `401` to a request sent without credentials because
+   * its host is not allowed (pino-compatible). Default: one `process.emitWarning()` line on stderr.
+   */
+  logger?: Logger;
+}
+
 /** Checks the `provider` option; throws `IMS_CONFIG` naming it. */
 export function checkProvider(options: unknown, fn: string): ImsCredentialSource {
   if (typeof options !== 'object' || options === null) {
-    throw new ImsTokenError('IMS_CONFIG', `${fn} needs an options object: { provider } (a TokenProvider from @ims-token/core).`);
+    throw configError('options', `of ${fn}() must be an object: { provider } (a TokenProvider from @ims-token/core)`);
   }
   const p = (options as { provider?: unknown }).provider as Partial<ImsCredentialSource> | undefined;
   if (
@@ -25,12 +49,18 @@ export function checkProvider(options: unknown, fn: string): ImsCredentialSource
     typeof p.invalidate !== 'function' ||
     typeof p.clientId !== 'string'
   ) {
-    throw new ImsTokenError(
-      'IMS_CONFIG',
-      `Invalid option provider: must be a TokenProvider from createTokenProvider() of @ims-token/core.`,
-    );
+    throw configError('provider', `of ${fn}() must be a TokenProvider from createTokenProvider() of @ims-token/core`);
   }
   return p as ImsCredentialSource;
+}
+
+/** Checks the `logger` option; throws `IMS_CONFIG` naming it. */
+export function checkLogger(logger: unknown, fn: string): Logger | undefined {
+  if (logger === undefined) return undefined;
+  if (typeof logger !== 'object' || logger === null || typeof (logger as Logger).warn !== 'function') {
+    throw configError('logger', `of ${fn}() must be a pino-compatible logger with a warn(obj, msg) method`);
+  }
+  return logger as Logger;
 }
 
 /** `Bearer <token>` → `<token>`. */
@@ -54,20 +84,4 @@ export function authHeadersOf(provider: ImsCredentialSource): () => ImsAuthHeade
       return v;
     });
   };
-}
-
-/** Bits for the two credential headers a caller may have set itself. */
-export const AUTH = 1;
-export const KEY = 2;
-
-/** `AUTH` for an `authorization` header name, `KEY` for `x-api-key`, else 0 (any case). */
-export function credentialFlag(name: string): number {
-  if (name.length === 13) return name.toLowerCase() === 'authorization' ? AUTH : 0;
-  if (name.length === 9) return name.toLowerCase() === 'x-api-key' ? KEY : 0;
-  return 0;
-}
-
-/** The credential headers to add when the caller set none of them, or only `x-api-key`. */
-export function credentialsFor(own: number, auth: ImsAuthHeaders): Record<string, string> {
-  return own & KEY ? { authorization: auth.authorization } : { authorization: auth.authorization, 'x-api-key': auth['x-api-key'] };
 }

@@ -24,6 +24,11 @@ export interface Env {
   secret: string;
   /** A provider against the emulator (closed by cleanup). */
   make(overrides?: Partial<TokenProviderOptions>): TokenProvider;
+  /**
+   * A provider for a client of its own, so that revoking its tokens (`emu.revokeTokens(clientId)`) touches no
+   * other provider: core's 401 policy rightly treats a second revocation within 10 minutes as no cure.
+   */
+  isolated(overrides?: Partial<TokenProviderOptions>): { provider: TokenProvider; clientId: string };
   /** Every response body text seen by `call()`, and every log line: scanned for the secret and tokens. */
   seen: string[];
   /** fetch() that records the response body text (not for large binary bodies). */
@@ -59,6 +64,20 @@ export async function setup(options: EmulatorOptions = {}): Promise<Env> {
       providers.push(p);
       return p;
     },
+    isolated(overrides = {}) {
+      const own = emu.addClient();
+      const p = createTokenProvider({
+        clientId: own.clientId,
+        clientSecret: own.clientSecret,
+        scopes: ['openid', 'AdobeID'],
+        imsUrl: emu.url,
+        retryBaseDelayMs: 1,
+        retryMaxDelayMs: 10,
+        ...overrides,
+      });
+      providers.push(p);
+      return { provider: p, clientId: own.clientId };
+    },
     async call(url, init) {
       const res = await fetch(url, init);
       const text = await res.text();
@@ -86,32 +105,43 @@ export async function setup(options: EmulatorOptions = {}): Promise<Env> {
   };
 }
 
-/** A plain upstream server (for what the emulator cannot show): records requests and whether they were aborted. */
+/** A plain upstream server (for what the emulator cannot show): records requests, their bodies and its TCP connections. */
 export interface Upstream {
   url: string;
-  requests: { headers: IncomingHttpHeaders; closedEarly: Promise<boolean> }[];
+  requests: { method: string; path: string; headers: IncomingHttpHeaders; body: Promise<Buffer>; closedEarly: Promise<boolean> }[];
+  /** TCP connections accepted so far. */
+  connections: number;
   stop(): Promise<void>;
 }
 
-/** `hang: true` never answers; otherwise answers 200 `ok`. */
-export async function startUpstream(hang: boolean): Promise<Upstream> {
+/** `hang: true` never answers; otherwise answers 200 `ok`, or `status` when given. */
+export async function startUpstream(hang: boolean, status = 200): Promise<Upstream> {
   const requests: Upstream['requests'] = [];
   const server = createServer((req, res) => {
     const closedEarly = new Promise<boolean>((resolve) => res.once('close', () => resolve(!res.writableFinished)));
-    requests.push({ headers: req.headers, closedEarly });
-    req.resume();
-    if (!hang) res.end('ok');
+    const chunks: Buffer[] = [];
+    const body = new Promise<Buffer>((resolve) => {
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.once('end', () => resolve(Buffer.concat(chunks)));
+      req.once('close', () => resolve(Buffer.concat(chunks)));
+    });
+    requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, closedEarly });
+    if (!hang) void body.then(() => res.writeHead(status).end('ok'));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+  const up: Upstream = {
+    url: '',
     requests,
+    connections: 0,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+  server.on('connection', () => void up.connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  up.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return up;
 }
 
 /** A pino-like logger that keeps its lines. */
