@@ -402,7 +402,7 @@ describe('the tarballs', () => {
       expect(entries, name).toContain('LICENSE');
       expect(entries, `${name} has a README.md`).toContain('README.md');
       expect(
-        entries.filter((e) => !/^(dist\/|package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$)/.test(e)),
+        entries.filter((e) => !/^(dist\/|package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$|THIRD_PARTY_NOTICES\.md$)/.test(e)),
         name,
       ).toEqual([]);
       expect(
