@@ -35,8 +35,8 @@ interface World {
   prefix: string;
 }
 
-async function world(options: EmulatorOptions = {}): Promise<World> {
-  const clock = manualClock();
+async function world(options: EmulatorOptions = {}, clockOptions: { running?: boolean } = {}): Promise<World> {
+  const clock = manualClock(clockOptions);
   const meter = new Meter(clock);
   const emu = await startEmulator({ clock, logger: (line) => meter.texts.push(line), ...options });
   const client = emu.addClient();
@@ -119,8 +119,24 @@ afterAll(async () => {
 });
 
 describe.sequential('chaos', () => {
+  it('the leak scan finds a token or a secret in any output it is given (so a 0 below means something)', () => {
+    const m = new Meter(() => 0, ['p8e-secret-value']);
+    m.tokens.add('eyJ.full.token');
+    expect(m.leaks()).toBe(0);
+    m.log.logger.warn({ token: 'eyJ.fu' }, 'a prefix is fine');
+    expect(m.leaks()).toBe(0);
+    m.log.logger.debug({ note: 'x eyJ.full.token y' });
+    expect(m.leaks()).toBe(1);
+    expect(m.leaks(['… client_secret=p8e-secret-value'])).toBe(2);
+    m.failure(new Error('boom', { cause: new Error('p8e-secret-value') }));
+    expect(m.leaks()).toBe(2);
+  });
+
   it('IMS flapping: 30 % of token requests get a 503, a 429 with Retry-After, a reset or a hang', async () => {
-    const w = await world({ tokenLifetimeSeconds: 3600 });
+    const lifetime = 1_200_000; // 20 min tokens: many refreshes in a short run
+    // The clock runs with real time too, and jumps only between bursts once no IMS request is on the wire: a
+    // provider's real waits (backoff, Retry-After, a hang's timeout) cost it exactly that much time, never minutes.
+    const w = await world({ tokenLifetimeSeconds: lifetime / 1000 }, { running: true });
     const kinds = [
       { kind: 'status', status: 503 },
       { kind: 'status', status: 429, retryAfter: 1 },
@@ -131,21 +147,29 @@ describe.sequential('chaos', () => {
     kinds.forEach((k, i) => w.emu.fault({ ...k, times: Infinity, probability: chances[i]!, seed: 1000 + i }));
     const store = new MemoryStore({ clock: w.clock });
     const fleet = Array.from({ length: 4 }, () => provider(w, { store, timeoutMs: 1000, retryBaseDelayMs: 20, retryMaxDelayMs: 1000 }));
-    const simulated = 6 * HOUR;
-    for (let t = 0; t < simulated; t += 120_000) {
+    const simulated = 8 * HOUR;
+    const quiet = (): boolean => fleet.every((p) => !['refreshing', 'fetching'].includes(p.status().state));
+    for (let t = 0; t < simulated; t += 30_000) {
       await burst(w.meter, fleet, 8);
-      w.clock.jump(120_000);
+      await waitFor(quiet, 20_000);
+      w.clock.jump(30_000);
     }
-    const lifetimes = Math.ceil(simulated / (0.85 * HOUR));
+    const lifetimes = Math.ceil(simulated / (0.85 * lifetime));
     const bound = fleet.length * (lifetimes + 1);
     const s = w.emu.stats;
+    const faults = kinds
+      .map((k) => {
+        const n = w.meter.texts.filter((l) => l.endsWith(`fault=${k.kind}`)).length;
+        return k.kind === 'status' ? undefined : `${k.kind}×${n}`;
+      })
+      .filter(Boolean);
     const r = await finish(w, {
-      scenario: 'IMS flapping (30 % 503/429/reset/hang), 4 providers, 6 h of 1 h tokens',
+      scenario: 'IMS flapping (30 % 503/429/reset/hang), 4 providers sharing a MemoryStore, 8 h of 20 min tokens',
       mintBound: `≤ ${bound} (4 × (${lifetimes} lifetimes + 1))`,
-      note: `${s.tokenRequests} token requests, ${s.faultsApplied} faulted`,
+      note: `${s.tokenRequests} token requests, ${s.faultsApplied} faulted (503/429×${s.faultsApplied - faults.reduce((n, f) => n + Number(f!.split('×')[1]), 0)}, ${faults.join(', ')})`,
     });
     expectGoals(r, bound);
-    expect(s.faultsApplied).toBeGreaterThan(0);
+    expect(s.faultsApplied / s.tokenRequests).toBeGreaterThan(0.15);
   });
 
   it('Redis killed (SIGKILL) while 3 providers serve, restarted empty an hour later', async () => {
@@ -402,5 +426,31 @@ describe.sequential('chaos', () => {
     expectGoals(r, 1);
     expect(tokenRequests).toBe(1);
     expect(r.served).toBe(10_000);
+  });
+
+  // KNOWN FAILURE (core): a provider whose own mint fails fails its callers although another provider sharing its
+  // store has stored a good token meanwhile; the failed mint does not look at the store again. Lock-less stores only
+  // (a MemoryStore shared by providers, a custom store): with RedisStore's lock the other provider waits instead.
+  it.fails('a failed mint while a provider sharing the store holds a good token: callers get that token', async () => {
+    const w = await world();
+    const store = new MemoryStore({ clock: w.clock });
+    const a = provider(w, { store });
+    const b = provider(w, { store, timeoutMs: 500, retryBaseDelayMs: 20 });
+    w.emu.fault({ kind: 'hang' }); // B's first try hangs…
+    const countHangs = (): number => w.meter.texts.filter((l) => l.endsWith('fault=hang')).length;
+    const bCalls = burst(w.meter, [b], 8);
+    await waitFor(() => countHangs() >= 1, 5000);
+    await burst(w.meter, [a], 8); // …while A mints and stores a token in the shared store
+    w.emu.fault({ kind: 'hang', times: 3 }); // and B's three retries hang too (B then gives up)
+    await bCalls;
+    const hung = countHangs();
+    const r = await finish(w, {
+      scenario: 'a failed mint (4 hung tries) while another provider sharing a MemoryStore stored a good token',
+      mintBound: '≤ 1',
+      note: `${hung} hung token requests`,
+      knownFailure: 'core: a failed mint does not re-read the store before failing its callers',
+    });
+    if (r.failedWhileValid === 0) delete r.knownFailure; // fixed: the row says so, and it.fails above turns red
+    expectGoals(r, 1);
   });
 });

@@ -8,12 +8,18 @@ export interface ManualClock {
   jump(ms: number): void;
 }
 
-/** A manual clock starting now (the Redis store sets key expiries from the real clock, so start near it). */
-export function manualClock(start = Date.now()): ManualClock {
-  let now = start;
-  const clock = (() => now) as ManualClock;
+/**
+ * A clock starting now (the Redis store sets key expiries from the real clock, so start near it) that moves only by
+ * `jump()`, or with `running: true` also with real time, so that a provider's real waits (backoff, `Retry-After`,
+ * timeouts) cost it the same time on this clock as they would in production.
+ */
+export function manualClock({ running = false }: { running?: boolean } = {}): ManualClock {
+  const start = Date.now();
+  const t0 = performance.now();
+  let offset = 0;
+  const clock = (running ? () => start + Math.floor(performance.now() - t0) + offset : () => start + offset) as ManualClock;
   clock.jump = (ms: number): void => {
-    now += ms;
+    offset += ms;
   };
   return clock;
 }
