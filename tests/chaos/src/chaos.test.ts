@@ -1,4 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import { MemoryStore, createTokenProvider, rotateClientSecret } from '@ims-token/core';
@@ -212,14 +214,27 @@ describe.sequential('chaos', () => {
     expect(after, 'the fleet shares one token again once Redis is back').toBeLessThanOrEqual(afterBound);
   });
 
-  it('a secret rotation (add, verify, persist, delete old) while 4 providers keep serving', async () => {
+  it('a secret rotation (add, verify, persist, delete old) while 4 providers keep serving and minting', async () => {
     const w = await world({ tokenLifetimeSeconds: 1200, secretActivationDelayMs: 0 });
+    // Two providers read the secrets from a function, two from a secret file (new first, old second, written atomically).
     let current: string[] = [w.secret];
     const secretSource = (): string[] => current;
+    const dir = mkdtempSync(join(tmpdir(), 'ims-chaos-'));
+    const file = join(dir, 'client-secret');
+    writeFileSync(file, `${w.secret}\n`, { mode: 0o600 });
     const store = new MemoryStore({ clock: w.clock });
-    const fleet = Array.from({ length: 4 }, () => provider(w, { clientSecret: secretSource, store }));
+    const fleet = [
+      provider(w, { clientSecret: secretSource, store }),
+      provider(w, { clientSecret: secretSource, store }),
+      provider(w, { clientSecret: undefined, clientSecretFile: file, store }),
+      provider(w, { clientSecret: undefined, clientSecretFile: file, store }),
+    ];
     const client = w.emu.client(w.clientId)!;
+    // The I/O Management API answers a little slowly, so the rotation spans many steps of the fleet's time.
+    w.emu.fault({ kind: 'latency', latencyMs: 40, target: 'secrets', times: Infinity });
     let done = false;
+    let mintsDuringRotation = 0;
+    for (const p of fleet) p.on('token', (e) => void (!done && e.source === 'ims' && mintsDuringRotation++));
     const rotation = rotateClientSecret({
       clientId: w.clientId,
       clientSecret: secretSource,
@@ -233,6 +248,8 @@ describe.sequential('chaos', () => {
       persist: async (secret) => {
         w.meter.secrets.add(secret);
         current = [secret, ...current.slice(0, 1)];
+        writeFileSync(`${file}.tmp`, `${current.join('\n')}\n`, { mode: 0o600 });
+        renameSync(`${file}.tmp`, file);
       },
       deleteOld: true,
       force: true,
@@ -242,28 +259,37 @@ describe.sequential('chaos', () => {
       done = true;
     });
     let steps = 0;
+    let stepsDuring = 0;
     let after = 0;
     while (after < 40 && steps < 400) {
       await burst(w.meter, fleet, 10);
       w.clock.jump(60_000);
       steps++;
       if (done) after++;
-      else await tick(5);
+      else {
+        stepsDuring++;
+        await tick(5);
+      }
     }
     const report = await rotation;
+    rmSync(dir, { recursive: true, force: true });
     w.meter.texts.push(JSON.stringify(report), inspect(report, { depth: 5 }));
     const oldGone = !client.clientSecrets.includes(w.secret);
     const lifetimes = Math.ceil((steps * 60_000) / (0.85 * 1_200_000));
     const bound = fleet.length * (lifetimes + 1) + 2; // + the rotation's own token and its verification
     const r = await finish(w, {
-      scenario: 'rotation under load (core rotateClientSecret, deleteOld), 4 providers, 20 min tokens',
+      scenario:
+        'rotation under load (core rotateClientSecret, deleteOld), 4 providers (2 from a function, 2 from a secret file), 20 min tokens',
       mintBound: `≤ ${bound} (4 × (${lifetimes} lifetimes + 1) + 2)`,
-      note: `rotation ${report.ok ? 'ok' : 'FAILED'} (${report.steps.map((s) => `${s.name}:${s.status}`).join(' ')}); old secret ${oldGone ? 'deleted' : 'kept'}; ${steps} steps of 1 min`,
+      note:
+        `rotation ${report.ok ? 'ok' : 'FAILED'} (${report.steps.map((s) => `${s.name}:${s.status}`).join(' ')}) over ${stepsDuring} min of the fleet's time, ` +
+        `${mintsDuringRotation} fleet mints meanwhile; old secret ${oldGone ? 'deleted' : 'kept'}; ${steps} steps of 1 min`,
     });
     expectGoals(r, bound);
     expect(report.ok).toBe(true);
     expect(oldGone).toBe(true);
     expect(r.failed).toBe(0);
+    expect(mintsDuringRotation, 'the fleet minted while the rotation ran').toBeGreaterThan(0);
   });
 
   it('clock jumps: forward into the refresh window, past expiry, back, to the last minute, during a mint', async () => {
