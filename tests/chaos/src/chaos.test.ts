@@ -361,6 +361,7 @@ describe.sequential('chaos', () => {
     const w = await world();
     const p = provider(w);
     const imsFetch = createImsFetch({ provider: p, allowedHosts: ['127.0.0.1'] });
+    const holdsToken = (): boolean => (p.status().expiresAt ?? 0) > w.clock();
     let attack401 = 0;
     const calls = 1000;
     for (let i = 0; i < calls; i += 10) {
@@ -372,9 +373,9 @@ describe.sequential('chaos', () => {
             await res.arrayBuffer();
             if (bad) attack401 += res.status === 401 ? 1 : 0;
             else if (res.status === 200) w.meter.served++;
-            else w.meter.failure(new Error(`good call answered ${res.status}`));
+            else w.meter.failure(new Error(`good call answered ${res.status}`), holdsToken());
           } catch (err) {
-            w.meter.failure(err);
+            w.meter.failure(err, holdsToken());
           }
         }),
       );
@@ -394,6 +395,7 @@ describe.sequential('chaos', () => {
     const w = await world();
     const fleet = Array.from({ length: 10 }, () => provider(w, { store: redisStore(w) }));
     const fetches = fleet.map((p) => createImsFetch({ provider: p, allowedHosts: ['127.0.0.1'] }));
+    const holdsToken = (): boolean => fleet.some((p) => (p.status().expiresAt ?? 0) > w.clock());
     let attack401 = 0;
     for (let i = 0; i < 1000; i += 20) {
       await Promise.all(
@@ -405,9 +407,9 @@ describe.sequential('chaos', () => {
             await res.arrayBuffer();
             if (bad) attack401 += res.status === 401 ? 1 : 0;
             else if (res.status === 200) w.meter.served++;
-            else w.meter.failure(new Error(`good call answered ${res.status}`));
+            else w.meter.failure(new Error(`good call answered ${res.status}`), holdsToken());
           } catch (err) {
-            w.meter.failure(err);
+            w.meter.failure(err, holdsToken());
           }
         }),
       );

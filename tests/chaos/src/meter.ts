@@ -60,10 +60,13 @@ export class Meter {
     this.#validUntil = Math.max(this.#validUntil, serveUntil(t));
   }
 
-  /** Records a failed call (its error is kept for the leak scan). */
-  failure(err: unknown): void {
+  /**
+   * Records a failed call (its error is kept for the leak scan). `validExisted` says whether a servable token existed,
+   * for callers that never see the token (API calls); by default, whether one handed out earlier is still servable.
+   */
+  failure(err: unknown, validExisted = this.clock() < this.#validUntil): void {
     this.failed++;
-    if (this.clock() < this.#validUntil) this.failedWhileValid++;
+    if (validExisted) this.failedWhileValid++;
     this.texts.push(renderings(err));
     const code = (err as { code?: unknown })?.code;
     const key = typeof code === 'string' ? code : err instanceof Error ? err.name : 'error';

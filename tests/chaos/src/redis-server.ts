@@ -59,9 +59,16 @@ export class RedisServer {
       };
       proc.stdout?.on('data', onData);
       proc.stderr?.on('data', (chunk: Buffer) => this.output.push(chunk.toString()));
-      proc.once('error', (err) => {
+      proc.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(err);
+        this.#proc = undefined;
+        reject(
+          err.code === 'ENOENT'
+            ? new Error(
+                'redis-server is not on PATH: the chaos suite starts its own (e.g. apt-get install redis-server, brew install redis)',
+              )
+            : err,
+        );
       });
       proc.once('exit', (code) => {
         clearTimeout(timer);
