@@ -134,7 +134,8 @@ describe.sequential('chaos', () => {
     expect(m.leaks()).toBe(2);
   });
 
-  it('IMS flapping: 30 % of token requests get a 503, a 429 with Retry-After, a reset or a hang', async () => {
+  /** 30 % of token requests fail (seeded): 503, 429 with Retry-After, reset, hang, equally; `simulated` of 20 min tokens. */
+  async function flapping(shared: 'memory' | 'redis', size: number, simulated: number): Promise<void> {
     const lifetime = 1_200_000; // 20 min tokens: many refreshes in a short run
     // The clock runs with real time too, and jumps only between bursts once no IMS request is on the wire: a
     // provider's real waits (backoff, Retry-After, a hang's timeout) cost it exactly that much time, never minutes.
@@ -147,9 +148,15 @@ describe.sequential('chaos', () => {
     ] as const;
     const chances = equalShares(kinds.length, 0.3);
     kinds.forEach((k, i) => w.emu.fault({ ...k, times: Infinity, probability: chances[i]!, seed: 1000 + i }));
-    const store = new MemoryStore({ clock: w.clock });
-    const fleet = Array.from({ length: 4 }, () => provider(w, { store, timeoutMs: 1000, retryBaseDelayMs: 20, retryMaxDelayMs: 1000 }));
-    const simulated = 8 * HOUR;
+    const memory = new MemoryStore({ clock: w.clock });
+    const fleet = Array.from({ length: size }, () =>
+      provider(w, {
+        store: shared === 'memory' ? memory : redisStore(w),
+        timeoutMs: 1000,
+        retryBaseDelayMs: 20,
+        retryMaxDelayMs: 1000,
+      }),
+    );
     const quiet = (): boolean => fleet.every((p) => !['refreshing', 'fetching'].includes(p.status().state));
     for (let t = 0; t < simulated; t += 30_000) {
       await burst(w.meter, fleet, 8);
@@ -157,7 +164,8 @@ describe.sequential('chaos', () => {
       w.clock.jump(30_000);
     }
     const lifetimes = Math.ceil(simulated / (0.85 * lifetime));
-    const bound = fleet.length * (lifetimes + 1);
+    // Alone (a MemoryStore has no lock) each provider may mint once a lifetime; a fleet on Redis mints once for all.
+    const bound = shared === 'memory' ? fleet.length * (lifetimes + 1) : lifetimes + fleet.length;
     const s = w.emu.stats;
     const faults = kinds
       .map((k) => {
@@ -166,12 +174,21 @@ describe.sequential('chaos', () => {
       })
       .filter(Boolean);
     const r = await finish(w, {
-      scenario: 'IMS flapping (30 % 503/429/reset/hang), 4 providers sharing a MemoryStore, 8 h of 20 min tokens',
-      mintBound: `≤ ${bound} (4 × (${lifetimes} lifetimes + 1))`,
+      scenario: `IMS flapping (30 % 503/429/reset/hang), ${size} providers sharing ${shared === 'memory' ? 'a MemoryStore' : 'Redis'}, ${simulated / HOUR} h of 20 min tokens`,
+      mintBound:
+        shared === 'memory' ? `≤ ${bound} (${size} × (${lifetimes} lifetimes + 1))` : `≤ ${bound} (${lifetimes} lifetimes + ${size})`,
       note: `${s.tokenRequests} token requests, ${s.faultsApplied} faulted (503/429×${s.faultsApplied - faults.reduce((n, f) => n + Number(f!.split('×')[1]), 0)}, ${faults.join(', ')})`,
     });
     expectGoals(r, bound);
     expect(s.faultsApplied / s.tokenRequests).toBeGreaterThan(0.15);
+  }
+
+  it('IMS flapping: 30 % of token requests get a 503, a 429 with Retry-After, a reset or a hang', async () => {
+    await flapping('memory', 4, 8 * HOUR);
+  });
+
+  it('IMS flapping under a fleet sharing Redis', async () => {
+    await flapping('redis', 3, 8 * HOUR);
   });
 
   it('Redis killed (SIGKILL) while 3 providers serve, restarted empty an hour later', async () => {
@@ -389,6 +406,34 @@ describe.sequential('chaos', () => {
     });
     expectGoals(r, 3);
     expect(r.failed).toBe(0);
+  });
+
+  it('the always-401 attack alone: 1,000 calls, 50 at a time', async () => {
+    const w = await world();
+    const p = provider(w);
+    const imsFetch = createImsFetch({ provider: p, allowedHosts: ['127.0.0.1'] });
+    let attack401 = 0;
+    for (let i = 0; i < 1000; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          try {
+            const res = await imsFetch(`${w.emu.url}/api/v1/always-401`);
+            await res.arrayBuffer();
+            attack401 += res.status === 401 ? 1 : 0;
+          } catch (err) {
+            w.meter.failure(err, false);
+          }
+        }),
+      );
+      w.clock.jump(500); // 1,000 calls over 10 s
+    }
+    const r = await finish(w, {
+      scenario: 'always-401 attack alone, 1 provider, 1,000 calls 50 at a time over 10 s',
+      mintBound: '≤ 3',
+      note: `${attack401}/1000 attack calls answered 401 (no good calls: served counts none)`,
+    });
+    expectGoals(r, 3);
+    expect(attack401).toBe(1000);
   });
 
   it('the always-401 attack across 10 providers sharing Redis', async () => {
