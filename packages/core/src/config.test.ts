@@ -84,6 +84,11 @@ describe('createTokenProvider validates its options', () => {
     expect(createTokenProvider({ ...base, scopes: 'openid,firefly_api' }).cacheKey).not.toBe(a.cacheKey);
   });
 
+  it('keeps the cache key of earlier versions: tokens are stored under it in files and in Redis', () => {
+    // SHA-256 of "https://ims-na1.adobelogin.com\nabc123\nAdobeID,firefly_api,openid", as 0.x has always computed it.
+    expect(createTokenProvider({ ...base, scopes: 'openid,AdobeID,firefly_api' }).cacheKey).toBe('ims-33a641931b285f246ccfe7c50c324754');
+  });
+
   it('a missing options object is IMS_CONFIG', () => {
     for (const options of [undefined, null, 'abc123', []]) {
       expect(configError(() => createTokenProvider(options as unknown as TokenProviderOptions)).message).toMatch(/needs an options object/);
