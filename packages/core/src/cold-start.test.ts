@@ -28,7 +28,7 @@ afterAll(async () => {
 const dist = (file: string): string => fileURLToPath(new URL(`../dist/${file}`, import.meta.url));
 
 /** Runs `body` as a script file (which must end by writing JSON on stdout) after recording the built-ins loaded so far. */
-async function cold(name: string, body: string): Promise<Record<string, string[]>> {
+async function cold<T extends Record<string, string[]>>(name: string, body: string): Promise<T> {
   const file = join(dir, name);
   writeFileSync(file, body);
   const { NODE_PATH: _np, NODE_OPTIONS: _no, HTTPS_PROXY: _a, HTTP_PROXY: _b, https_proxy: _c, http_proxy: _d, ...rest } = process.env;
@@ -36,7 +36,7 @@ async function cold(name: string, body: string): Promise<Record<string, string[]
     env: { ...rest, IMS_CLIENT_ID: env.clientId, IMS_CLIENT_SECRET: env.secret, IMS_SCOPES: 'openid', IMS_URL: env.emu.url },
     encoding: 'utf8',
   });
-  return JSON.parse(stdout) as Record<string, string[]>;
+  return JSON.parse(stdout) as T;
 }
 
 const PROBE = `
@@ -48,7 +48,7 @@ const HEAVY = ['crypto', 'fs/promises', 'module', 'https', 'tls', 'os'];
 
 describe('a cold process (CommonJS)', () => {
   it('loads no built-in at require and createTokenProvider time, and only node:http for the token', async () => {
-    const out = await cold(
+    const out = await cold<{ required: string[]; created: string[]; token: string[]; files: string[] }>(
       'core.cjs',
       `${PROBE}
       const b0 = seen();
@@ -61,7 +61,7 @@ describe('a cold process (CommonJS)', () => {
       p.getToken().then(async (t) => {
         const token = since(b2);
         await p.close();
-        process.stdout.write(JSON.stringify({ required, created, token, files: files(), key: [p.cacheKey.length] }));
+        process.stdout.write(JSON.stringify({ required, created, token, files: files() }));
       });`,
     );
     expect(out.required).toEqual([]);
@@ -72,7 +72,7 @@ describe('a cold process (CommonJS)', () => {
   });
 
   it('the cache entry reads a token file with built-ins that are already loaded', async () => {
-    const out = await cold(
+    const out = await cold<{ loaded: string[] }>(
       'cache.cjs',
       `${PROBE}
       const b0 = seen();
@@ -87,7 +87,7 @@ describe('a cold process (CommonJS)', () => {
 
 describe('a cold process (ESM)', () => {
   it('gets its token without loading node:crypto, node:fs/promises, node:os or node:https', async () => {
-    const out = await cold(
+    const out = await cold<{ loaded: string[] }>(
       'core.mjs',
       `const before = new Set(process.moduleLoadList);
       const { createTokenProvider, fromEnv } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});

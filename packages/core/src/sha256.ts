@@ -21,21 +21,19 @@ const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
 /** The SHA-256 digest of `text` (UTF-8), as 64 lowercase hex digits: the same as `createHash('sha256').update(text).digest('hex')`. */
 export function sha256Hex(text: string): string {
   const bytes = Buffer.from(text, 'utf8');
-  // The message, a 1 bit, zeros, and its length in bits as 64 bits, in big-endian 32-bit words: a multiple of 16 words.
-  const words = new Uint32Array((((bytes.length + 8) >> 6) + 1) * 16);
-  const put = (i: number, byte: number): void => {
-    words[i >> 2] = words[i >> 2]! | (byte << (24 - (i & 3) * 8));
-  };
-  for (let i = 0; i < bytes.length; i++) put(i, bytes[i]!);
-  put(bytes.length, 0x80);
-  words[words.length - 2] = Math.floor(bytes.length / 0x20000000);
-  words[words.length - 1] = bytes.length * 8;
+  // The message, a 1 bit, zeros, and its length in bits as a big-endian 64-bit number: a multiple of 64 bytes.
+  const padded = new Uint8Array((((bytes.length + 8) >> 6) + 1) * 64);
+  padded.set(bytes);
+  padded[bytes.length] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, Math.floor(bytes.length / 0x20000000));
+  view.setUint32(padded.length - 4, (bytes.length * 8) >>> 0);
 
   // First 32 bits of the fractional parts of the square roots of the first 8 primes.
   const h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
   const w = new Uint32Array(64);
-  for (let block = 0; block < words.length; block += 16) {
-    for (let t = 0; t < 16; t++) w[t] = words[block + t]!;
+  for (let block = 0; block < padded.length; block += 64) {
+    for (let t = 0; t < 16; t++) w[t] = view.getUint32(block + t * 4);
     for (let t = 16; t < 64; t++) {
       const x = w[t - 15]!;
       const y = w[t - 2]!;
