@@ -116,7 +116,7 @@ function owned<T extends TokenStore>(store: T): T {
 }
 
 /** Interprets `IMS_TOKEN_CACHE`. */
-export function storeFromEnv(
+function storeFromEnv(
   value: string | undefined,
   encryptionKey?: string,
   env: Record<string, string | undefined> = process.env,
