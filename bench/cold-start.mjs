@@ -11,7 +11,7 @@
 // --check exits 1 when the core ratio of medians is above 1.25.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -83,6 +83,11 @@ const stats = (a) => {
 };
 const fmt = (s) => (s ? `${s.median.toFixed(1).padStart(6)} ms [${s.p10.toFixed(0)}–${s.p90.toFixed(0)}]` : '      —');
 
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+const loadBefore = load();
 try {
   for (let i = 0; i < 3; i++) for (const c of commands) await once(c); // warm the OS page cache
   const walls = commands.map(() => []);
@@ -98,7 +103,7 @@ try {
   }
   const w = walls.map(stats);
   const t = tokens.map(stats);
-  console.log(`node ${process.version}, ${runs} runs each, interleaved; median [p10–p90]`);
+  console.log(`node ${process.version}, ${runs} runs each, interleaved; median [p10–p90]; load average ${loadBefore} → ${load()}`);
   console.log(`  ${'command'.padEnd(36)} ${'token in hand'.padEnd(24)} exit`);
   commands.forEach((c, j) => console.log(`  ${c.name.padEnd(36)} ${fmt(t[j]).padEnd(24)} ${fmt(w[j])}`));
   const ratio = w[1].median / w[0].median;

@@ -1,15 +1,14 @@
 /**
  * `@ims-token/core/cache`: what a process needs to find and read a cached token without loading the rest
- * of core (no zod, no undici): the cache key, the file store's location and format, and the URL and scope
+ * of core (no undici, no node:crypto): the cache key, the file store's location and format, and the URL and scope
  * rules they depend on. The `ims-token` CLI answers a warm cache with this alone.
  *
  * @packageDocumentation
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ImsTokenError, configError } from './errors';
+import { sha256Hex } from './sha256';
 import { deserializeImsToken } from './token';
 import type { ImsToken } from './token';
 
@@ -91,7 +90,8 @@ export function serveUntil(token: { readonly expiresAt: number; readonly issuedA
 
 /**
  * The store key of a credential and scope set: a hash of the IMS URL, the client ID and the sorted scopes,
- * never of the secret (so a secret rotation keeps the cached token). Inputs must be normalised
+ * never of the secret (so a secret rotation keeps the cached token). Tokens are stored under it in files and
+ * in Redis, so its value never changes from one version to the next. Inputs must be normalised
  * ({@link normalizeImsUrl}, {@link normalizeScopes}).
  *
  * @example
@@ -100,10 +100,7 @@ export function serveUntil(token: { readonly expiresAt: number; readonly issuedA
  * ```
  */
 export function cacheKeyFor(imsUrl: string, clientId: string, scopes: readonly string[]): string {
-  return `ims-${createHash('sha256')
-    .update(`${imsUrl}\n${clientId}\n${[...scopes].sort().join(',')}`)
-    .digest('hex')
-    .slice(0, 32)}`;
+  return `ims-${sha256Hex(`${imsUrl}\n${clientId}\n${[...scopes].sort().join(',')}`).slice(0, 32)}`;
 }
 
 /**
@@ -116,7 +113,7 @@ export function cacheKeyFor(imsUrl: string, clientId: string, scopes: readonly s
  */
 export function defaultCacheDir(env: Record<string, string | undefined> = process.env): string {
   const xdg = env.XDG_CACHE_HOME;
-  const home = env.HOME && env.HOME.startsWith('/') ? env.HOME : homedir();
+  const home = env.HOME && env.HOME.startsWith('/') ? env.HOME : process.getBuiltinModule('node:os').homedir();
   return join(xdg && xdg.startsWith('/') ? xdg : join(home, '.cache'), 'ims-token');
 }
 

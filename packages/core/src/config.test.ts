@@ -4,6 +4,7 @@ import type { TokenProviderOptions } from './config';
 import { fromEnv } from './env';
 import { ImsTokenError } from './errors';
 import { FileStore } from './file-store';
+import { setup } from './test/helpers';
 import { execFileSync } from 'node:child_process';
 import { inspect } from 'node:util';
 import { tmpdir } from 'node:os';
@@ -30,8 +31,10 @@ describe('createTokenProvider validates its options', () => {
     ['clientId with a comma', { clientId: 'a,b' }, 'clientId', /^clientId /],
     ['missing secret', { clientSecret: undefined }, 'clientSecret', /^clientSecret is required/],
     ['empty secret', { clientSecret: '' }, 'clientSecret', /^clientSecret /],
-    ['three secrets', { clientSecret: ['a', 'b', 'c'] }, 'clientSecret', /^clientSecret /],
-    ['a number as secret', { clientSecret: 42 }, 'clientSecret', /^clientSecret /],
+    ['three secrets', { clientSecret: ['a', 'b', 'c'] }, 'clientSecret', /^clientSecret may hold at most two secrets/],
+    ['no secret in an array', { clientSecret: [] }, 'clientSecret', /^clientSecret must hold one or two secrets/],
+    ['an empty secret in an array', { clientSecret: ['a', ' '] }, 'clientSecret.1', /^clientSecret\.1 must not be empty/],
+    ['a number as secret', { clientSecret: 42 }, 'clientSecret', /^clientSecret must be a non-empty string, an array/],
     ['secret and secret file', { clientSecretFile: '/tmp/x' }, 'clientSecretFile', /^clientSecretFile is set together with clientSecret/],
     ['missing scopes', { scopes: undefined }, 'scopes', /^scopes /],
     ['empty scopes', { scopes: ' , ' }, 'scopes', /^scopes must name at least one scope/],
@@ -42,7 +45,22 @@ describe('createTokenProvider validates its options', () => {
     ['not a URL', { imsUrl: 'ims-na1' }, 'imsUrl', /^imsUrl is not a valid URL/],
     ['URL with a query', { imsUrl: 'https://ims-na1.adobelogin.com/?client_secret=x' }, 'imsUrl', /^imsUrl must not have a query/],
     ['URL with credentials', { imsUrl: 'https://u:p@ims-na1.adobelogin.com' }, 'imsUrl', /^imsUrl must not contain credentials/],
-    ['negative timeout', { timeoutMs: -1 }, 'timeoutMs', /^timeoutMs /],
+    ['negative timeout', { timeoutMs: -1 }, 'timeoutMs', /^timeoutMs must be at least 1\./],
+    ['a timeout past 10 min', { timeoutMs: 600_001 }, 'timeoutMs', /^timeoutMs must be at most 600000\./],
+    ['NaN as a timeout', { timeoutMs: NaN }, 'timeoutMs', /^timeoutMs must be a number of milliseconds\./],
+    ['a string as a window', { refreshWindowMs: '5' }, 'refreshWindowMs', /^refreshWindowMs must be a number of milliseconds\./],
+    ['a negative back-off', { retryBaseDelayMs: -5 }, 'retryBaseDelayMs', /^retryBaseDelayMs must not be negative\./],
+    ['21 retries', { maxRetries: 21 }, 'maxRetries', /^maxRetries must be at most 20\./],
+    [
+      'a secret file that is not a string',
+      { clientSecret: undefined, clientSecretFile: 5 },
+      'clientSecretFile',
+      /^clientSecretFile must be a string/,
+    ],
+    ['an imsUrl that is not a string', { imsUrl: new URL('https://ims-na1.adobelogin.com') }, 'imsUrl', /^imsUrl must be a URL string/],
+    ['a logger that is not an object', { logger: 'pino' }, 'logger', /^logger must be a logger object/],
+    ['a dispatcher without dispatch', { dispatcher: {} }, 'dispatcher', /^dispatcher must be an undici Dispatcher/],
+    ['two bad fields: the first one named', { clientSecret: undefined, timeoutMs: 0 }, 'timeoutMs', /^timeoutMs must be at least 1/],
     ['fractional retries', { maxRetries: 1.5 }, 'maxRetries', /^maxRetries must be a whole number/],
     ['a store without get', { store: { set() {}, delete() {} } }, 'store', /^store must implement get, set and delete/],
     ['a clock that is not a function', { clock: 5 }, 'clock', /^clock /],
@@ -66,8 +84,27 @@ describe('createTokenProvider validates its options', () => {
     expect(createTokenProvider({ ...base, scopes: 'openid,firefly_api' }).cacheKey).not.toBe(a.cacheKey);
   });
 
+  it('keeps the cache key of earlier versions: tokens are stored under it in files and in Redis', () => {
+    // SHA-256 of "https://ims-na1.adobelogin.com\nabc123\nAdobeID,firefly_api,openid", as 0.x has always computed it.
+    expect(createTokenProvider({ ...base, scopes: 'openid,AdobeID,firefly_api' }).cacheKey).toBe('ims-33a641931b285f246ccfe7c50c324754');
+  });
+
   it('a missing options object is IMS_CONFIG', () => {
-    configError(() => createTokenProvider(undefined as unknown as TokenProviderOptions));
+    for (const options of [undefined, null, 'abc123', []]) {
+      expect(configError(() => createTokenProvider(options as unknown as TokenProviderOptions)).message).toMatch(/needs an options object/);
+    }
+  });
+
+  it('trims the client id and the secrets it is given (a pasted newline does not break a mint)', async () => {
+    const env = await setup();
+    try {
+      const p = env.make({ clientId: ` ${env.clientId}\n`, clientSecret: [`  ${env.secret}\n`] });
+      expect(p.clientId).toBe(env.clientId);
+      expect((await p.getToken()).clientId).toBe(env.clientId);
+      expect(p.status().secret).toEqual({ source: 'static', index: 0, count: 1 });
+    } finally {
+      await env.cleanup();
+    }
   });
 });
 

@@ -1,4 +1,3 @@
-import * as z from 'zod/mini';
 import type { Dispatcher } from 'undici';
 import { ImsTokenError, configError } from './errors';
 import { DEFAULT_IMS_URL, DEFAULT_MIN_REMAINING_MS, normalizeImsUrl, normalizeScopes } from './cache';
@@ -50,7 +49,7 @@ export interface TokenProviderOptions {
   negativeCacheMs?: number;
   /** A pino-compatible logger. Default: silent. */
   logger?: Logger;
-  /** The undici dispatcher for IMS requests. Default: one keep-alive `Agent` per provider. */
+  /** An undici dispatcher for IMS requests. Default: Node's own `http`/`https` keep-alive agents (undici's `EnvHttpProxyAgent` when `HTTPS_PROXY` / `HTTP_PROXY` is set). */
   dispatcher?: Dispatcher;
   /** The clock, in epoch ms (tests). Default `Date.now`. */
   clock?: () => number;
@@ -79,145 +78,110 @@ export interface ResolvedOptions {
   defaultClock: boolean;
 }
 
-// Built on first use, not at import: constructing zod schemas costs load time that a CLI or a cold
-// serverless start would pay even when it never validates anything.
-let schemaCache: ReturnType<typeof buildSchema> | undefined;
-function buildSchema() {
-  const nonEmpty = z.string({ error: 'must be a string' }).check(z.trim(), z.minLength(1, { error: 'must not be empty' }));
-  const isFn = (v: unknown): boolean => typeof v === 'function';
-  const ms = (max: number) =>
-    z.optional(
-      z
-        .number({ error: 'must be a number of milliseconds' })
-        .check(
-          z.int({ error: 'must be a whole number of milliseconds' }),
-          z.gte(0, { error: 'must not be negative' }),
-          z.lte(max, { error: `must be at most ${max}` }),
-        ),
-    );
+const isFn = (v: unknown): v is (...args: never[]) => unknown => typeof v === 'function';
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+/** A real array whose every slot (holes too) holds a string. */
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && Array.from(v as unknown[]).every((s) => typeof s === 'string');
 
-  return z.object({
-    clientId: z
-      .string({ error: 'is required (the API key of the OAuth Server-to-Server credential)' })
-      .check(
-        z.trim(),
-        z.minLength(1, { error: 'must not be empty' }),
-        z.regex(/^[^\s,]+$/, { error: 'must not contain spaces or commas' }),
-      ),
-    clientSecret: z.optional(
-      z.union(
-        [
-          nonEmpty,
-          z
-            .array(nonEmpty)
-            .check(
-              z.minLength(1, { error: 'must hold one or two secrets' }),
-              z.maxLength(2, { error: 'may hold at most two secrets (Adobe allows two per credential)' }),
-            ),
-          z.custom<() => unknown>(isFn),
-        ],
-        { error: 'must be a non-empty string, an array of one or two strings, or a function returning them' },
-      ),
-    ),
-    clientSecretFile: z.optional(nonEmpty),
-    scopes: z.union([z.string(), z.array(z.string({ error: 'must be strings' }))], {
-      error: 'must be an array of scopes or a comma-separated string',
-    }),
-    imsUrl: z.optional(z.string({ error: 'must be a URL string' })),
-    store: z.optional(
-      z.custom<TokenStore>(
-        (v) =>
-          typeof v === 'object' && v !== null && ['get', 'set', 'delete'].every((m) => isFn((v as unknown as Record<string, unknown>)[m])),
-        { error: 'must implement get, set and delete (a TokenStore)' },
-      ),
-    ),
-    timeoutMs: z.optional(
-      z
-        .number({ error: 'must be a number of milliseconds' })
-        .check(
-          z.int({ error: 'must be a whole number of milliseconds' }),
-          z.gte(1, { error: 'must be at least 1' }),
-          z.lte(600_000, { error: 'must be at most 600000' }),
-        ),
-    ),
-    maxRetries: z.optional(
-      z
-        .number({ error: 'must be a number' })
-        .check(
-          z.int({ error: 'must be a whole number' }),
-          z.gte(0, { error: 'must not be negative' }),
-          z.lte(20, { error: 'must be at most 20' }),
-        ),
-    ),
-    retryBaseDelayMs: ms(60_000),
-    retryMaxDelayMs: ms(600_000),
-    refreshWindowMs: ms(7 * 86_400_000),
-    minRemainingMs: ms(86_400_000),
-    negativeCacheMs: ms(86_400_000),
-    logger: z.optional(
-      z.custom<Logger>((v) => typeof v === 'object' && v !== null, { error: 'must be a logger object (pino-compatible)' }),
-    ),
-    dispatcher: z.optional(
-      z.custom<Dispatcher>((v) => typeof v === 'object' && v !== null && isFn((v as unknown as Record<string, unknown>).dispatch), {
-        error: 'must be an undici Dispatcher',
-      }),
-    ),
-    clock: z.optional(z.custom<() => number>(isFn, { error: 'must be a function returning epoch milliseconds' })),
-  });
+/** A string with something left after trimming, trimmed. */
+function nonEmpty(value: unknown, field: string, notAString = 'must be a string'): string {
+  if (typeof value !== 'string') throw configError(field, notAString);
+  const s = value.trim();
+  if (s === '') throw configError(field, 'must not be empty');
+  return s;
+}
+
+/** The numeric options: [least, most, what a value is]. Checked in this order, after the fields above them. */
+const WHOLE_NUMBERS = {
+  timeoutMs: [1, 600_000, 'number of milliseconds'],
+  maxRetries: [0, 20, 'number'],
+  retryBaseDelayMs: [0, 60_000, 'number of milliseconds'],
+  retryMaxDelayMs: [0, 600_000, 'number of milliseconds'],
+  refreshWindowMs: [0, 7 * 86_400_000, 'number of milliseconds'],
+  minRemainingMs: [0, 86_400_000, 'number of milliseconds'],
+  negativeCacheMs: [0, 86_400_000, 'number of milliseconds'],
+} as const satisfies Record<string, readonly [number, number, string]>;
+
+function checkWholeNumber(field: keyof typeof WHOLE_NUMBERS, value: unknown): void {
+  if (value === undefined) return;
+  const [least, most, unit] = WHOLE_NUMBERS[field];
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw configError(field, `must be a ${unit}`);
+  if (!Number.isSafeInteger(value)) throw configError(field, `must be a whole ${unit}`);
+  if (value < least) throw configError(field, least === 0 ? 'must not be negative' : `must be at least ${least}`);
+  if (value > most) throw configError(field, `must be at most ${most}`);
+}
+
+/** `clientSecret` as given, strings trimmed; a function is called only when a token is minted. */
+function checkSecretInput(value: unknown): ClientSecretInput | undefined {
+  if (value === undefined || isFn(value)) return value as ClientSecretInput | undefined;
+  if (typeof value === 'string') return nonEmpty(value, 'clientSecret');
+  if (isStrings(value)) {
+    if (value.length === 0) throw configError('clientSecret', 'must hold one or two secrets');
+    if (value.length > 2) throw configError('clientSecret', 'may hold at most two secrets (Adobe allows two per credential)');
+    return value.map((s, i) => nonEmpty(s, `clientSecret.${i}`));
+  }
+  throw configError('clientSecret', 'must be a non-empty string, an array of one or two strings, or a function returning them');
 }
 
 const noop = (): void => {};
 
 /** Validates options; throws `IMS_CONFIG` naming the field (never its value). */
 export function resolveOptions(input: TokenProviderOptions): ResolvedOptions {
-  if (typeof input !== 'object' || input === null) {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ImsTokenError(
       'IMS_CONFIG',
       'createTokenProvider needs an options object: { clientId, clientSecret, scopes } (or use fromEnv()).',
     );
   }
-  const parsed = (schemaCache ??= buildSchema()).safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.length ? issue.path.map(String).join('.') : 'options';
-    throw configError(field, issue.message === 'Invalid input' ? 'is invalid' : issue.message);
+  // Field by field, in this order, naming the field and never its value: the first problem is the one reported.
+  const clientId = nonEmpty(input.clientId, 'clientId', 'is required (the API key of the OAuth Server-to-Server credential)');
+  if (/[\s,]/.test(clientId)) throw configError('clientId', 'must not contain spaces or commas');
+  const secretInput = checkSecretInput(input.clientSecret);
+  const clientSecretFile = input.clientSecretFile === undefined ? undefined : nonEmpty(input.clientSecretFile, 'clientSecretFile');
+  if (typeof input.scopes !== 'string' && !isStrings(input.scopes)) {
+    throw configError('scopes', 'must be an array of scopes or a comma-separated string');
   }
-  const o = parsed.data;
-  if (o.clientSecret === undefined && o.clientSecretFile === undefined) {
+  if (input.imsUrl !== undefined && typeof input.imsUrl !== 'string') throw configError('imsUrl', 'must be a URL string');
+  const { store, logger, dispatcher, clock } = input;
+  if (store !== undefined && !(isObject(store) && isFn(store.get) && isFn(store.set) && isFn(store.delete))) {
+    throw configError('store', 'must implement get, set and delete (a TokenStore)');
+  }
+  for (const field of Object.keys(WHOLE_NUMBERS) as (keyof typeof WHOLE_NUMBERS)[]) checkWholeNumber(field, input[field]);
+  if (logger !== undefined && !isObject(logger)) throw configError('logger', 'must be a logger object (pino-compatible)');
+  if (dispatcher !== undefined && !(isObject(dispatcher) && isFn(dispatcher.dispatch))) {
+    throw configError('dispatcher', 'must be an undici Dispatcher');
+  }
+  if (clock !== undefined && !isFn(clock)) throw configError('clock', 'must be a function returning epoch milliseconds');
+  if (secretInput === undefined && clientSecretFile === undefined) {
     throw configError('clientSecret', 'is required (or give clientSecretFile / IMS_CLIENT_SECRET_FILE)');
   }
-  if (o.clientSecret !== undefined && o.clientSecretFile !== undefined) {
+  if (secretInput !== undefined && clientSecretFile !== undefined) {
     throw configError('clientSecretFile', 'is set together with clientSecret; give only one of them');
   }
-  const imsUrl = normalizeImsUrl(o.imsUrl ?? DEFAULT_IMS_URL);
-  const logger = input.logger ?? {};
+  const imsUrl = normalizeImsUrl(input.imsUrl ?? DEFAULT_IMS_URL);
+  const log: Logger = logger ?? {};
   const bind = (m: keyof Logger): ((obj: object, msg?: string) => void) => {
-    const f = logger[m];
-    return typeof f === 'function' ? f.bind(logger) : noop;
+    const f = log[m];
+    return typeof f === 'function' ? f.bind(log) : noop;
   };
   return {
-    clientId: o.clientId,
-    secretInput:
-      input.clientSecret === undefined
-        ? undefined
-        : typeof input.clientSecret === 'function'
-          ? input.clientSecret
-          : (o.clientSecret as string | string[]),
-    clientSecretFile: o.clientSecretFile,
-    scopes: normalizeScopes(o.scopes),
+    clientId,
+    secretInput,
+    clientSecretFile,
+    scopes: normalizeScopes(input.scopes),
     imsUrl,
     tokenUrl: `${imsUrl}/ims/token/v3`,
-    store: input.store,
-    timeoutMs: o.timeoutMs ?? 10_000,
-    maxRetries: o.maxRetries ?? 3,
-    retryBaseDelayMs: o.retryBaseDelayMs ?? 250,
-    retryMaxDelayMs: o.retryMaxDelayMs ?? 30_000,
-    refreshWindowMs: o.refreshWindowMs,
-    minRemainingMs: o.minRemainingMs ?? DEFAULT_MIN_REMAINING_MS,
-    negativeCacheMs: o.negativeCacheMs ?? 30_000,
+    store,
+    timeoutMs: input.timeoutMs ?? 10_000,
+    maxRetries: input.maxRetries ?? 3,
+    retryBaseDelayMs: input.retryBaseDelayMs ?? 250,
+    retryMaxDelayMs: input.retryMaxDelayMs ?? 30_000,
+    refreshWindowMs: input.refreshWindowMs,
+    minRemainingMs: input.minRemainingMs ?? DEFAULT_MIN_REMAINING_MS,
+    negativeCacheMs: input.negativeCacheMs ?? 30_000,
     logger: { debug: bind('debug'), info: bind('info'), warn: bind('warn'), error: bind('error') },
-    dispatcher: input.dispatcher,
-    clock: input.clock ?? (() => Date.now()),
-    defaultClock: input.clock === undefined,
+    dispatcher,
+    clock: clock ?? ((): number => Date.now()),
+    defaultClock: clock === undefined,
   };
 }

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { normalizeImsUrl, normalizeScopes } from './config';
@@ -117,7 +116,7 @@ function owned<T extends TokenStore>(store: T): T {
 }
 
 /** Interprets `IMS_TOKEN_CACHE`. */
-export function storeFromEnv(
+function storeFromEnv(
   value: string | undefined,
   encryptionKey?: string,
   env: Record<string, string | undefined> = process.env,
@@ -154,7 +153,7 @@ async function loadRedis(): Promise<RedisModule> {
   const bases = [join(process.cwd(), 'package.json'), process.argv[1]].filter((b): b is string => typeof b === 'string' && b !== '');
   for (const base of bases) {
     try {
-      const req = createRequire(base);
+      const req = process.getBuiltinModule('node:module').createRequire(base); // not at import: node:module loads the ESM loader
       return (await import(pathToFileURL(req.resolve(name)).href)) as RedisModule;
     } catch {
       // next base

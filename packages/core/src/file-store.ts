@@ -1,6 +1,6 @@
-import { mkdir, open, readFile, rename, rm, stat, chmod, readdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, chmod, readdir } from './lazy-builtins';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './lazy-builtins';
 import { ImsTokenError } from './errors';
 import type { TokenStore } from './store';
 import { cacheFilePath, defaultCacheDir, parseCachedToken } from './cache';

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { setup } from './test/helpers';
+import type { Env } from './test/helpers';
+
+// What a cold process pays for before its first token: require core, createTokenProvider, getToken() over
+// plain http (the emulator). Node's built-ins that the default path never uses must not load on it:
+// node:crypto (~5 ms: the cache key is hashed in JS), node:fs/promises (~3 ms), node:module (the ESM
+// loader), node:https/tls; nor undici, nor rotation's chunk. Counted from process.moduleLoadList, which
+// lists every built-in a process has loaded.
+
+let env: Env;
+let dir: string;
+beforeAll(async () => {
+  env = await setup();
+  dir = mkdtempSync(join(tmpdir(), 'ims-cold-'));
+});
+afterAll(async () => {
+  await env.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const dist = (file: string): string => fileURLToPath(new URL(`../dist/${file}`, import.meta.url));
+
+/** Runs `body` as a script file (which must end by writing JSON on stdout) after recording the built-ins loaded so far. */
+async function cold<T extends Record<string, string[]>>(name: string, body: string): Promise<T> {
+  const file = join(dir, name);
+  writeFileSync(file, body);
+  const { NODE_PATH: _np, NODE_OPTIONS: _no, HTTPS_PROXY: _a, HTTP_PROXY: _b, https_proxy: _c, http_proxy: _d, ...rest } = process.env;
+  const { stdout } = await promisify(execFile)(process.execPath, [file], {
+    env: { ...rest, IMS_CLIENT_ID: env.clientId, IMS_CLIENT_SECRET: env.secret, IMS_SCOPES: 'openid', IMS_URL: env.emu.url },
+    encoding: 'utf8',
+  });
+  return JSON.parse(stdout) as T;
+}
+
+const PROBE = `
+const seen = () => new Set(process.moduleLoadList);
+const since = (before) => process.moduleLoadList.filter((m) => !before.has(m) && m.startsWith('NativeModule ')).map((m) => m.slice(13)).filter((m) => !m.startsWith('internal/'));
+const files = () => Object.keys(require.cache).filter((f) => !f.endsWith('.cjs') || /undici|rotation/.test(f));`;
+
+const HEAVY = ['crypto', 'fs/promises', 'module', 'https', 'tls', 'os'];
+
+describe('a cold process (CommonJS)', () => {
+  it('loads no built-in at require and createTokenProvider time, and only node:http for the token', async () => {
+    const out = await cold<{ required: string[]; created: string[]; token: string[]; files: string[] }>(
+      'core.cjs',
+      `${PROBE}
+      const b0 = seen();
+      const { createTokenProvider, fromEnv } = require(${JSON.stringify(dist('index.cjs'))});
+      const required = since(b0);
+      const b1 = seen();
+      const p = createTokenProvider(fromEnv());
+      const created = since(b1);
+      const b2 = seen();
+      p.getToken().then(async (t) => {
+        const token = since(b2);
+        await p.close();
+        process.stdout.write(JSON.stringify({ required, created, token, files: files() }));
+      });`,
+    );
+    expect(out.required).toEqual([]);
+    expect(out.created).toEqual([]);
+    expect(out.token).toContain('http');
+    expect(out.token.filter((m) => HEAVY.includes(m))).toEqual([]);
+    expect(out.files).toEqual([]); // nothing required beyond core's own file: no undici, no rotation chunk
+  });
+
+  it('the cache entry reads a token file with built-ins that are already loaded', async () => {
+    const out = await cold<{ loaded: string[] }>(
+      'cache.cjs',
+      `${PROBE}
+      const b0 = seen();
+      const { cacheKeyFor, readCachedTokenSync, defaultCacheDir } = require(${JSON.stringify(dist('cache.cjs'))});
+      readCachedTokenSync(defaultCacheDir(), cacheKeyFor('https://ims-na1.adobelogin.com', 'abc', ['openid']));
+      const loaded = since(b0); // before process.stdout, which loads net for a pipe
+      process.stdout.write(JSON.stringify({ loaded }));`,
+    );
+    expect(out.loaded).toEqual([]);
+  });
+});
+
+describe('a cold process (ESM)', () => {
+  it('gets its token without loading node:crypto, node:fs/promises, node:os or node:https', async () => {
+    const out = await cold<{ loaded: string[] }>(
+      'core.mjs',
+      `const before = new Set(process.moduleLoadList);
+      const { createTokenProvider, fromEnv } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+      const p = createTokenProvider(fromEnv());
+      await p.getToken();
+      await p.close();
+      const loaded = process.moduleLoadList.filter((m) => !before.has(m)).map((m) => m.replace(/^NativeModule /, ''));
+      process.stdout.write(JSON.stringify({ loaded }));`,
+    );
+    expect(out.loaded.filter((m) => HEAVY.includes(m))).toEqual([]);
+  });
+});

@@ -1,0 +1,23 @@
+/**
+ * Node built-ins that the default path (require core, create a provider, get a token) never needs, loaded
+ * on their first call instead of at import: `node:fs/promises` costs a cold process ~3 ms and `node:crypto`
+ * ~5 ms, for a secret file, a file cache or a temp-file name that most processes never use.
+ * `process.getBuiltinModule` loads synchronously in both module formats (Node ≥ 20.16).
+ */
+import type * as Fsp from 'node:fs/promises';
+
+const fsp = (): typeof Fsp => process.getBuiltinModule('node:fs/promises');
+
+export const chmod: typeof Fsp.chmod = (...args) => fsp().chmod(...args);
+export const mkdir = ((...args: Parameters<typeof Fsp.mkdir>) => fsp().mkdir(...args)) as typeof Fsp.mkdir;
+export const open: typeof Fsp.open = (...args) => fsp().open(...args);
+export const readdir = ((...args: Parameters<typeof Fsp.readdir>) => fsp().readdir(...args)) as typeof Fsp.readdir;
+export const readFile = ((...args: Parameters<typeof Fsp.readFile>) => fsp().readFile(...args)) as typeof Fsp.readFile;
+export const rename: typeof Fsp.rename = (...args) => fsp().rename(...args);
+export const rm: typeof Fsp.rm = (...args) => fsp().rm(...args);
+export const stat = ((...args: Parameters<typeof Fsp.stat>) => fsp().stat(...args)) as typeof Fsp.stat;
+
+/** `crypto.randomBytes(size)`, synchronous. */
+export function randomBytes(size: number): Buffer {
+  return process.getBuiltinModule('node:crypto').randomBytes(size);
+}
