@@ -7,6 +7,7 @@ import { COARSE_MIN_MARGIN_MS, coarse, coarseClockUsable, startCoarseClock } fro
 import { dc, traced } from './diagnostics';
 import type { CredentialFields, InvalidateVerdict, MintReason, StoreOp } from './diagnostics';
 import { Emitter } from './emitter';
+import { guardLogger } from './safe-logger';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
 import { backoffDelay, createDefaultDispatcher } from './http';
@@ -178,6 +179,29 @@ const HARD: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
   'IMS_UNAUTHORIZED_CLIENT',
 ]);
 
+/** The name and code of what was thrown, never its message (a store's message may quote a URL with a password). */
+function causeOf(err: unknown): Error | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  return Object.assign(new Error(String(code ?? err.name)), { name: err.name, ...(code !== undefined ? { code } : {}) });
+}
+
+/** A token store failed where the provider could not fall back to minting locally. */
+function storeFailure(op: StoreOp, store: TokenStore, err: unknown): ImsTokenError {
+  const name = (store as { constructor?: { name?: string } }).constructor?.name ?? 'the token store';
+  const what = String((err as { code?: unknown })?.code ?? (err as Error)?.name ?? 'an error');
+  return new ImsTokenError('IMS_STORE', `The token store (${name}) failed (${op}): ${what}.`, { cause: causeOf(err), retryable: true });
+}
+
+/**
+ * A background refresh that failed with something other than an ImsTokenError. The only outside code on that
+ * path is the store (the logger and listeners are guarded, a secret function's error is IMS_CONFIG, a store's
+ * error is already IMS_STORE), so that is what it is called: never a network failure with a DNS hint.
+ */
+function unexpected(err: unknown, what: string): ImsTokenError {
+  return new ImsTokenError('IMS_STORE', `${what}: ${String((err as Error)?.name ?? 'error')}.`, { cause: causeOf(err) });
+}
+
 class Provider implements TokenProvider {
   readonly clientId: string;
   readonly scopes: readonly string[];
@@ -195,6 +219,10 @@ class Provider implements TokenProvider {
   /** The last entry taken into use, kept after #entry was dropped for its age: a late 401 for it is judged by it. */
   #last: Entry | undefined;
   #inflight: Promise<Entry> | undefined;
+  /** The in-flight request ignores the store and the cached token (a `forceRefresh`). */
+  #inflightForced = false;
+  /** One 'abort' listener per caller signal, however many calls wait with it (no MaxListenersExceededWarning). */
+  readonly #waiters = new WeakMap<AbortSignal, Set<() => void>>();
   #nextBackgroundAt = 0;
   #hardFailure: { error: ImsTokenError; until: number; fingerprint: string } | undefined;
   #secretIndex = 0;
@@ -225,7 +253,8 @@ class Provider implements TokenProvider {
   };
 
   constructor(options: TokenProviderOptions) {
-    const o = resolveOptions(options);
+    const o = { ...resolveOptions(options) };
+    o.logger = guardLogger(o.logger);
     this.#o = o;
     this.#clock = o.clock;
     this.clientId = o.clientId;
@@ -286,35 +315,51 @@ class Provider implements TokenProvider {
     }
     this.#c.misses++;
     const shared = this.#acquire(force);
-    if (!signal) return shared;
-    return new Promise<Entry>((resolve, reject) => {
-      const onAbort = (): void => reject(new ImsTokenError('IMS_ABORTED', 'getToken() was cancelled by its AbortSignal.'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      shared.then(
-        (v) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(v);
+    return signal ? this.#abortable(shared, signal) : shared;
+  }
+
+  /** `shared`, or `IMS_ABORTED` as soon as `signal` aborts; one listener per signal however many calls share it. */
+  #abortable(shared: Promise<Entry>, signal: AbortSignal): Promise<Entry> {
+    let set = this.#waiters.get(signal);
+    if (!set) {
+      const waiting = (set = new Set());
+      this.#waiters.set(signal, waiting);
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.#waiters.delete(signal);
+          for (const cancel of waiting) cancel();
         },
-        (err: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(err);
-        },
+        { once: true },
       );
+    }
+    const waiting = set;
+    return new Promise<Entry>((resolve, reject) => {
+      const cancel = (): void => reject(new ImsTokenError('IMS_ABORTED', 'getToken() was cancelled by its AbortSignal.'));
+      waiting.add(cancel);
+      shared.then(resolve, reject).finally(() => waiting.delete(cancel));
     });
   }
 
   #acquire(force: boolean): Promise<Entry> {
-    if (this.#inflight) return this.#inflight;
-    return this.#launch(force, false);
+    const inflight = this.#inflight;
+    if (!inflight) return this.#launch(force, false);
+    if (!force || this.#inflightForced) return inflight;
+    // A forced caller wants the token it holds replaced: the request in flight may well answer with that very
+    // token (from the store), so it must not join it. It mints once that request settled.
+    return this.#launch(true, false, inflight);
   }
 
-  #launch(force: boolean, background: boolean): Promise<Entry> {
-    const p = this.#obtain(force, background).finally(() => {
+  #launch(force: boolean, background: boolean, after?: Promise<unknown>): Promise<Entry> {
+    const obtain = (): Promise<Entry> => this.#obtain(force, background);
+    const p = (after ? after.then(obtain, obtain) : obtain()).finally(() => {
       if (this.#inflight === p) {
         this.#inflight = undefined;
+        this.#inflightForced = false;
       }
     });
     this.#inflight = p;
+    this.#inflightForced = force;
     return p;
   }
 
@@ -322,7 +367,7 @@ class Provider implements TokenProvider {
     if (this.#inflight || now < this.#nextBackgroundAt) return;
     this.#c.backgroundRefreshes++;
     this.#launch(false, true).catch((err: unknown) => {
-      const error = ImsTokenError.is(err) ? err : new ImsTokenError('IMS_NETWORK', 'Background refresh failed.', { cause: err });
+      const error = ImsTokenError.is(err) ? err : unexpected(err, 'The background refresh failed');
       this.#c.refreshFailures++;
       const e = this.#entry;
       // Try again after a pause, well before the current token stops being served.
@@ -396,7 +441,7 @@ class Provider implements TokenProvider {
       );
     } catch (err) {
       if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
-      if (ran || ImsTokenError.is(err)) throw err;
+      if (ran || (ImsTokenError.is(err) && err.code !== 'IMS_STORE')) throw err;
       this.#storeError('lock', err);
       return mint();
     }
@@ -424,7 +469,7 @@ class Provider implements TokenProvider {
 
   /** One store call, traced on `ims-token:store` when someone listens. */
   #storeCall<T>(op: StoreOp, fn: () => Promise<T>): Promise<T> {
-    return traced(
+    const call = traced(
       dc.store,
       () => ({ ...this.#dc, op, store: (this.#store as { constructor?: { name?: string } }).constructor?.name ?? 'Object' }),
       fn,
@@ -432,11 +477,16 @@ class Provider implements TokenProvider {
         if (op === 'get') ctx.hit = value !== undefined;
       },
     );
+    // What a store throws becomes an honest IMS_STORE (its cause keeps a name and code, never a message);
+    // an ImsTokenError (a FileStore's IMS_CONFIG, a lock waiter's IMS_ABORTED, the lock holder's mint) passes as is.
+    return call.catch((err: unknown) => {
+      throw ImsTokenError.is(err) ? err : storeFailure(op, this.#store, err);
+    });
   }
 
   #storeError(op: string, err: unknown): void {
     this.#c.storeErrors++;
-    const e = err as { code?: unknown; name?: unknown };
+    const e = (ImsTokenError.is(err) && err.code === 'IMS_STORE' ? err.cause : err) as { code?: unknown; name?: unknown };
     this.#o.logger.warn(
       { op, error: String(e?.code ?? e?.name ?? 'error') },
       'ims-token: token store failed; minting locally (availability over sharing)',

@@ -7,6 +7,7 @@ import type { Answer, Transport } from '../http';
 import { createTokenProvider } from '../provider';
 import type { TokenProvider } from '../provider';
 import { sleep } from '../sleep';
+import { guardLogger } from '../safe-logger';
 import type { ImsToken } from '../token';
 import { orgIdForCode, parseNewSecret, parseSecretList, secretsError } from './secrets-answers';
 import { DEFAULT_MANAGEMENT_URL, IO_MANAGEMENT_SCOPES } from './secrets-types';
@@ -41,17 +42,6 @@ export function checkId(field: string, value: unknown, what: 'option' | 'argumen
   return v;
 }
 
-const noop = (): void => {};
-
-function bindLogger(logger: Logger | undefined): Required<Logger> {
-  const l = logger ?? {};
-  const bind = (m: keyof Logger): ((obj: object, msg?: string) => void) => {
-    const f = l[m];
-    return typeof f === 'function' ? f.bind(l) : noop;
-  };
-  return { debug: bind('debug'), info: bind('info'), warn: bind('warn'), error: bind('error') };
-}
-
 const abortedRequest = (): ImsTokenError => new ImsTokenError('IMS_ABORTED', 'The request was cancelled by its AbortSignal.');
 
 class Client implements SecretsClient {
@@ -82,7 +72,7 @@ class Client implements SecretsClient {
     this.managementUrl = managementUrl;
     this.#host = new URL(managementUrl).host;
     this.#o = options;
-    this.#logger = bindLogger(options.logger);
+    this.#logger = guardLogger(options.logger);
     this.#clock = options.clock ?? Date.now;
     this.#provider = createTokenProvider({
       clientId: options.clientId,
