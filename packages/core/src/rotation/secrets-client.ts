@@ -218,9 +218,10 @@ class Client implements SecretsClient {
   }
 
   /** Who was asked, for error messages (with the secret values to scrub from what the API echoes). */
-  #asked(): Asked {
+  #asked(accessToken?: string): Asked {
     const s = this.#o.clientSecret;
     const known = typeof s === 'string' ? [s] : Array.isArray(s) ? [...(s as readonly string[])] : [];
+    if (accessToken !== undefined) known.push(accessToken);
     return { host: this.#host, clientId: this.clientId, orgId: this.orgId, credentialId: this.credentialId, known, now: this.#clock() };
   }
 
@@ -295,7 +296,8 @@ class Client implements SecretsClient {
         // An earlier try of this DELETE may have gone through before its answer was lost.
         return a;
       }
-      if (a) error = secretsError(a, op, this.#asked(), uuid);
+      // (the API may echo the bearer token it refused: scrub it with the secrets)
+      if (a) error = secretsError(a, op, this.#asked(token.accessToken), uuid);
       const e = error!;
       const safeToRepeat = op !== 'add' || e.code === 'IMS_RATE_LIMITED' || (e.code === 'IMS_NETWORK' && wasNotSent(e));
       const delay = e.retryable && attempt < maxRetries && safeToRepeat ? backoffDelay(attempt, base, cap, e.retryAfterMs) : undefined;
