@@ -5,22 +5,18 @@ import { resolveOptions } from './config';
 import type { ResolvedOptions, TokenProviderOptions } from './config';
 import { COARSE_MIN_MARGIN_MS, coarse, coarseClockUsable, startCoarseClock } from './coarse-clock';
 import { dc, traced } from './diagnostics';
-import type { CredentialFields, InvalidateVerdict, MintReason, StoreOp } from './diagnostics';
+import type { CredentialFields, InvalidateVerdict, MintReason } from './diagnostics';
 import { Emitter } from './emitter';
-import { guardLogger } from './safe-logger';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
-import { backoffDelay, createDefaultDispatcher } from './http';
-import type { Transport } from './http';
-import { rejectsClientId, requestToken } from './ims-client';
+import { ImsMinter } from './ims-mint';
 import { redactToken } from './redact';
+import { guardLogger } from './safe-logger';
 import { SecretSource } from './secret-source';
-import { UnauthorizedPolicy } from './unauthorized';
-import type { UnauthorizedBackoff } from './unauthorized';
-import { sleep } from './sleep';
-import type { SecretSnapshot, SecretSourceKind } from './secret-source';
+import type { SecretSnapshot } from './secret-source';
 import { MemoryStore } from './store';
-import type { TokenStore } from './store';
+import { StoreAccess, causeOf } from './store-access';
+import { UnauthorizedPolicy } from './unauthorized';
 import { isBearerToken } from './token';
 import type { ImsToken } from './token';
 
@@ -31,135 +27,8 @@ export const OWNED_STORE: unique symbol = Symbol.for('ims-token.ownedStore') as 
 /** A store that fromEnv created may take the provider's logger (so Redis outages are reported). */
 export const ATTACH_LOGGER: unique symbol = Symbol.for('ims-token.attachLogger') as never;
 
-/** Options of {@link TokenProvider.getToken}. */
-export interface GetTokenOptions {
-  /** Stops waiting for this caller (the shared request goes on for the others). */
-  signal?: AbortSignal;
-  /** Ignore the cached token and mint a new one. */
-  forceRefresh?: boolean;
-}
-
-/** What the provider is doing, for health checks. */
-export type TokenState = 'empty' | 'fetching' | 'valid' | 'refreshing' | 'expiring' | 'failed' | 'closed';
-
-/** A snapshot of the provider without the token value (safe to log or serve). */
-export interface TokenProviderStatus {
-  state: TokenState;
-  clientId: string;
-  scopes: readonly string[];
-  imsUrl: string;
-  cacheKey: string;
-  /** When the current token expires (epoch ms). */
-  expiresAt?: number;
-  issuedAt?: number;
-  /** Milliseconds of life left on the current token. */
-  expiresInMs?: number;
-  /** When the background refresh starts (epoch ms). */
-  refreshAt?: number;
-  /** First 6 characters of the current token. */
-  tokenPreview?: string;
-  lastError?: { code: ImsTokenErrorCode; message: string; at: number; debugId?: string };
-  /**
-   * Present while 401s cause no refresh (see {@link TokenProvider.invalidate}): until when, and the level
-   * (1 → 30 s, doubling per failed refresh up to 10 min).
-   */
-  unauthorizedBackoff?: UnauthorizedBackoff;
-  secret: { source: SecretSourceKind; index: number; count: number };
-  counters: {
-    /** getToken() answered from memory. */
-    hits: number;
-    /** getToken() calls that needed a token from the store or IMS. */
-    misses: number;
-    /** HTTP requests sent to IMS (including retries). */
-    imsRequests: number;
-    /** Tokens minted by IMS. */
-    mints: number;
-    /** Tokens taken from the store. */
-    storeHits: number;
-    backgroundRefreshes: number;
-    refreshFailures: number;
-    failovers: number;
-    storeErrors: number;
-    /** Calls refused without asking IMS, after a hard rejection. */
-    negativeCacheHits: number;
-    /** `invalidate(token)` calls (401s) that dropped the token: the caller retried with a fresh one. */
-    invalidations: number;
-    /** `invalidate(token)` calls (401s) answered `false`: passed on without a refresh, by the 401 back-off. */
-    invalidationsRefused: number;
-  };
-}
-
-/** What the `token` event tells: never the token itself. */
-export interface TokenEvent {
-  source: 'ims' | 'store';
-  expiresAt: number;
-  issuedAt: number;
-  scopes: readonly string[];
-  clientId: string;
-  tokenPreview: string;
-}
-
-/** Events of a {@link TokenProvider}. */
-export interface TokenProviderEvents {
-  /** A new token was taken into use. */
-  token: (event: TokenEvent) => void;
-  /** A background refresh failed; the current token is still served while it lives. */
-  'refresh-error': (error: ImsTokenError) => void;
-  /** The first secret was rejected and the second one worked; the provider keeps using it. */
-  'secret-failover': (event: { from: number; to: number; reason: ImsTokenErrorCode }) => void;
-}
-
-/** Gets, caches and refreshes IMS access tokens for one credential and scope set. */
-export interface TokenProvider {
-  readonly clientId: string;
-  readonly scopes: readonly string[];
-  readonly imsUrl: string;
-  /** The store key of this credential (hash of IMS URL, client id and sorted scopes; never of the secret). */
-  readonly cacheKey: string;
-  /** A token with at least `minRemainingMs` of life. Concurrent callers share one IMS request. */
-  getToken(options?: GetTokenOptions): Promise<ImsToken>;
-  /** `{ authorization: 'Bearer …', 'x-api-key': clientId }` for the current token. */
-  getAuthHeaders(options?: GetTokenOptions): Promise<ImsAuthHeaders>;
-  /**
-   * Reports that an API answered 401 to a request sent with `accessToken`. Resolves `true` when the caller
-   * should retry once with a fresh token from `getAuthHeaders()`, `false` when it should pass the 401 on
-   * without a retry. Core decides, so that no client can turn its requests into IMS mints:
-   *
-   * - The first 401 for the cached token drops it (only while it is still the cached one, so a burst of
-   *   401s for one token causes one refresh; every caller of the burst gets `true`). A 401 for a token that
-   *   was already replaced resolves `true` at once: the retry uses the current token and costs no mint.
-   * - If the token that replaced it gets a 401 too, the 401 is not about the token: it resolves `false`, and
-   *   for 30 s — doubling with each refresh that does not help, up to 10 min, and lowered again by quiet
-   *   time — every `invalidate(token)` resolves `false`, keeps the token and leaves the store alone.
-   * - A 401 for a token already past its serving window (it expired in flight) is explained by its age: it
-   *   is replaced (as it would be anyway) and resolves `true`, back-off or not.
-   * - In a fleet sharing a store, a 401 for a token another process minted within the back-off period
-   *   (at least 30 s) re-reads the store instead of deleting the token and minting: a late joiner does not
-   *   mint for the fleet.
-   *
-   * Without an argument it is an operator's action: it drops whatever is cached, deletes it from the
-   * store, whatever the back-off says, and resolves `true`.
-   *
-   * @example
-   * ```ts
-   * let h = await ims.getAuthHeaders()
-   * let res = await fetch(url, { headers: h })
-   * if (res.status === 401 && (await ims.invalidate(h.authorization.slice(7)))) {
-   *   h = await ims.getAuthHeaders()
-   *   res = await fetch(url, { headers: h }) // once; a second 401 is the answer
-   * }
-   * ```
-   */
-  invalidate(accessToken?: string): Promise<boolean>;
-  /** Replaces the client secrets in a running process (after a rotation). */
-  setSecrets(secrets: string | readonly string[]): void;
-  /** A synchronous snapshot, without the token. */
-  status(): TokenProviderStatus;
-  on<K extends keyof TokenProviderEvents>(event: K, listener: TokenProviderEvents[K]): () => void;
-  off<K extends keyof TokenProviderEvents>(event: K, listener: TokenProviderEvents[K]): void;
-  /** Stops in-flight requests and releases the HTTP agent (and a store it created). */
-  close(): Promise<void>;
-}
+export type { GetTokenOptions, TokenState, TokenProviderStatus, TokenEvent, TokenProviderEvents, TokenProvider } from './provider-types';
+import type { GetTokenOptions, TokenProviderEvents, TokenProviderStatus, TokenState, TokenProvider } from './provider-types';
 
 interface Entry {
   /** Before this (by the coarse clock) the entry is served without reading the precise clock; -Infinity disables it. */
@@ -179,18 +48,10 @@ const HARD: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
   'IMS_UNAUTHORIZED_CLIENT',
 ]);
 
-/** The name and code of what was thrown, never its message (a store's message may quote a URL with a password). */
-function causeOf(err: unknown): Error | undefined {
-  if (!(err instanceof Error)) return undefined;
-  const code = (err as { code?: unknown }).code;
-  return Object.assign(new Error(String(code ?? err.name)), { name: err.name, ...(code !== undefined ? { code } : {}) });
-}
-
-/** A token store failed where the provider could not fall back to minting locally. */
-function storeFailure(op: StoreOp, store: TokenStore, err: unknown): ImsTokenError {
-  const name = (store as { constructor?: { name?: string } }).constructor?.name ?? 'the token store';
-  const what = String((err as { code?: unknown })?.code ?? (err as Error)?.name ?? 'an error');
-  return new ImsTokenError('IMS_STORE', `The token store (${name}) failed (${op}): ${what}.`, { cause: causeOf(err), retryable: true });
+/** How a token is being fetched: `force` skips the store (`forceRefresh`); `background` is a refresh-ahead nobody waits for. */
+interface Fetch {
+  force: boolean;
+  background: boolean;
 }
 
 /**
@@ -202,6 +63,20 @@ function unexpected(err: unknown, what: string): ImsTokenError {
   return new ImsTokenError('IMS_STORE', `${what}: ${String((err as Error)?.name ?? 'error')}.`, { cause: causeOf(err) });
 }
 
+const closedError = (): ImsTokenError => new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
+
+/**
+ * The pipeline of `getToken()`, top to bottom:
+ *
+ * 1. `getToken` — the hot path: a cached token, by the coarse clock, with no I/O and no allocation.
+ * 2. `#serve` — the cached token by the precise clock (starting a refresh-ahead in its window), or a miss.
+ * 3. `#joinOrFetch` — a miss joins the fetch in flight (single-flight), or starts one (`#startFetch`); a
+ *    forced caller never joins an unforced fetch. `#abortable` lets one caller stop waiting.
+ * 4. `#fetch` — the store first (another process may have minted), then the negative cache, then a mint
+ *    under the store's lock (`#mintUnderLock`): one mint per fleet.
+ * 5. `#mintAndStore` — IMS through {@link ImsMinter} (retries, failover), the store written, the token used.
+ * 6. `#use` — the token becomes the entry served, with its refresh and serving times (`#times`).
+ */
 class Provider implements TokenProvider {
   readonly clientId: string;
   readonly scopes: readonly string[];
@@ -209,8 +84,9 @@ class Provider implements TokenProvider {
   readonly cacheKey: string;
   readonly #o: ResolvedOptions;
   readonly #clock: () => number;
-  readonly #store: TokenStore;
+  readonly #store: StoreAccess;
   readonly #secrets: SecretSource;
+  readonly #minter: ImsMinter;
   readonly #events = new Emitter<TokenProviderEvents>();
   readonly #closing = new AbortController();
   readonly #jitter = Math.random();
@@ -219,24 +95,20 @@ class Provider implements TokenProvider {
   /** The last entry taken into use, kept after #entry was dropped for its age: a late 401 for it is judged by it. */
   #last: Entry | undefined;
   #inflight: Promise<Entry> | undefined;
-  /** The in-flight request ignores the store and the cached token (a `forceRefresh`). */
+  /** The fetch in flight ignores the store and the cached token (a `forceRefresh`). */
   #inflightForced = false;
   /** One 'abort' listener per caller signal, however many calls wait with it (no MaxListenersExceededWarning). */
   readonly #waiters = new WeakMap<AbortSignal, Set<() => void>>();
   #nextBackgroundAt = 0;
   #hardFailure: { error: ImsTokenError; until: number; fingerprint: string } | undefined;
-  #secretIndex = 0;
-  #secretFingerprint = '';
   #invalidated: string[] = [];
   readonly #unauthorized: UnauthorizedPolicy;
   #lastError: TokenProviderStatus['lastError'];
-  #agent: Transport | undefined;
   #closed = false;
   /** Set when invalidate() dropped the token: the next mint's reason (diagnostics). */
   #dropped = false;
   /** The credential fields of every diagnostics message. */
   readonly #dc: CredentialFields;
-  readonly #tokenUrl: string;
   readonly #c: TokenProviderStatus['counters'] = {
     hits: 0,
     misses: 0,
@@ -261,14 +133,23 @@ class Provider implements TokenProvider {
     this.scopes = Object.freeze([...o.scopes]);
     this.imsUrl = o.imsUrl;
     this.cacheKey = cacheKeyFor(o.imsUrl, o.clientId, o.scopes);
-    this.#store = o.store ?? new MemoryStore({ clock: o.clock });
-    const attach = (this.#store as unknown as Record<symbol, unknown>)[ATTACH_LOGGER];
-    if (typeof attach === 'function') attach.call(this.#store, o.logger);
     this.#dc = { clientId: this.clientId, scopes: [...o.scopes].sort().join(','), cacheKey: this.cacheKey };
-    const u = new URL(o.tokenUrl);
-    this.#tokenUrl = `${u.origin}${u.pathname}`;
+    const store = o.store ?? new MemoryStore({ clock: o.clock });
+    const attach = (store as unknown as Record<symbol, unknown>)[ATTACH_LOGGER];
+    if (typeof attach === 'function') attach.call(store, o.logger);
+    this.#store = new StoreAccess(store, this.cacheKey, this.#dc, o.logger, this.#c);
     this.#secrets = new SecretSource(o.secretInput, o.clientSecretFile, (source, count) => {
       if (dc.secretReload.hasSubscribers) dc.secretReload.publish({ ...this.#dc, source, count });
+    });
+    this.#minter = new ImsMinter({
+      options: o,
+      secrets: this.#secrets,
+      fields: this.#dc,
+      counters: this.#c,
+      closing: this.#closing.signal,
+      isClosed: () => this.#closed,
+      fail: (err, snap) => this.#fail(err, snap),
+      failedOver: (from, to, reason) => this.#failedOver(from, to, reason),
     });
     this.#userMinRemaining = options.minRemainingMs !== undefined;
     this.#unauthorized = new UnauthorizedPolicy(o.clock);
@@ -282,7 +163,7 @@ class Provider implements TokenProvider {
       this.#c.hits++;
       return e.promise;
     }
-    return this.#slow(options).then((entry) => entry.token);
+    return this.#serve(options).then((entry) => entry.token);
   }
 
   getAuthHeaders(options?: GetTokenOptions): Promise<ImsAuthHeaders> {
@@ -291,11 +172,11 @@ class Provider implements TokenProvider {
       this.#c.hits++;
       return e.headers;
     }
-    return this.#slow(options).then((entry) => entry.headers);
+    return this.#serve(options).then((entry) => entry.headers);
   }
 
-  async #slow(options: GetTokenOptions | undefined): Promise<Entry> {
-    if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
+  async #serve(options: GetTokenOptions | undefined): Promise<Entry> {
+    if (this.#closed) throw closedError();
     const signal = options?.signal;
     if (signal?.aborted) throw new ImsTokenError('IMS_ABORTED', 'getToken() was cancelled before it started.');
     const force = options?.forceRefresh === true;
@@ -308,13 +189,13 @@ class Provider implements TokenProvider {
       }
       if (now < e.serveUntil) {
         this.#c.hits++;
-        this.#startBackgroundRefresh(now);
+        this.#refreshAhead(now);
         return e;
       }
       this.#entry = undefined; // too close to expiry: never hand it out
     }
     this.#c.misses++;
-    const shared = this.#acquire(force);
+    const shared = this.#joinOrFetch(force);
     return signal ? this.#abortable(shared, signal) : shared;
   }
 
@@ -341,32 +222,32 @@ class Provider implements TokenProvider {
     });
   }
 
-  #acquire(force: boolean): Promise<Entry> {
+  #joinOrFetch(force: boolean): Promise<Entry> {
     const inflight = this.#inflight;
-    if (!inflight) return this.#launch(force, false);
+    if (!inflight) return this.#startFetch({ force, background: false });
     if (!force || this.#inflightForced) return inflight;
-    // A forced caller wants the token it holds replaced: the request in flight may well answer with that very
-    // token (from the store), so it must not join it. It mints once that request settled.
-    return this.#launch(true, false, inflight);
+    // A forced caller wants the token it holds replaced: the fetch in flight may well answer with that very
+    // token (from the store), so it must not join it. It mints once that fetch settled.
+    return this.#startFetch({ force: true, background: false }, inflight);
   }
 
-  #launch(force: boolean, background: boolean, after?: Promise<unknown>): Promise<Entry> {
-    const obtain = (): Promise<Entry> => this.#obtain(force, background);
-    const p = (after ? after.then(obtain, obtain) : obtain()).finally(() => {
+  #startFetch(how: Fetch, after?: Promise<unknown>): Promise<Entry> {
+    const fetch = (): Promise<Entry> => this.#fetch(how);
+    const p = (after ? after.then(fetch, fetch) : fetch()).finally(() => {
       if (this.#inflight === p) {
         this.#inflight = undefined;
         this.#inflightForced = false;
       }
     });
     this.#inflight = p;
-    this.#inflightForced = force;
+    this.#inflightForced = how.force;
     return p;
   }
 
-  #startBackgroundRefresh(now: number): void {
+  #refreshAhead(now: number): void {
     if (this.#inflight || now < this.#nextBackgroundAt) return;
     this.#c.backgroundRefreshes++;
-    this.#launch(false, true).catch((err: unknown) => {
+    this.#startFetch({ force: false, background: true }).catch((err: unknown) => {
       const error = ImsTokenError.is(err) ? err : unexpected(err, 'The background refresh failed');
       this.#c.refreshFailures++;
       const e = this.#entry;
@@ -382,10 +263,10 @@ class Provider implements TokenProvider {
     });
   }
 
-  async #obtain(force: boolean, background: boolean): Promise<Entry> {
+  async #fetch(how: Fetch): Promise<Entry> {
     // A token another provider or process stored wins over everything, even our own negative cache.
-    if (!force) {
-      const stored = await this.#storeGet(background);
+    if (!how.force) {
+      const stored = await this.#readStore(how);
       if (stored) return stored;
     }
     let snap = await this.#secrets.read();
@@ -397,63 +278,63 @@ class Provider implements TokenProvider {
         throw hard.error;
       }
     }
-    const reason: MintReason = force ? 'forced' : background ? 'refresh-ahead' : this.#dropped ? 'invalidated' : 'cold';
-    const mint = async (): Promise<Entry> => {
-      const token = await traced(
-        dc.mint,
-        () => ({ ...this.#dc, reason, background }),
-        () => this.#mint(snap),
-        (t) => ({ expiresAt: t.expiresAt, issuedAt: t.issuedAt, secretIndex: this.#secretIndex }),
-      );
-      if (this.#clock() >= this.#times(token).serveUntil) {
-        // IMS answered so late (or with so short a life) that the token is past its serving window on arrival:
-        // never hand it out, and never store it for others.
-        throw this.#fail(
-          new ImsTokenError(
-            'IMS_BAD_RESPONSE',
-            `IMS answered with a token of ${token.expiresAt - token.issuedAt} ms that was already within its last margin of life when the answer arrived (${this.#clock() - token.issuedAt} ms after the request).`,
-          ),
-          snap,
-        );
-      }
-      try {
-        await this.#storeCall('set', () => this.#store.set(this.cacheKey, token));
-      } catch (err) {
-        this.#storeError('set', err);
-      }
-      return this.#adopt(token, 'ims');
-    };
-    const withLock = this.#store.withLock;
-    if (typeof withLock !== 'function') return mint();
-    // Across processes: one holder mints; the others, once they get the lock, find its token in the store.
+    return this.#mintUnderLock(how, snap);
+  }
+
+  /** Across processes: one lock holder mints; the others, once they get the lock, find its token in the store. */
+  async #mintUnderLock(how: Fetch, snap: SecretSnapshot): Promise<Entry> {
     let ran = false;
+    const locked = this.#store.withLock(async () => {
+      ran = true;
+      return (!how.force && (await this.#readStore(how))) || this.#mintAndStore(how, snap);
+    }, this.#closing.signal);
+    if (!locked) return this.#mintAndStore(how, snap);
     try {
-      return await this.#storeCall('lock', () =>
-        withLock.call<TokenStore, [string, () => Promise<Entry>, { signal: AbortSignal }], Promise<Entry>>(
-          this.#store,
-          this.cacheKey,
-          async () => {
-            ran = true;
-            return (!force && (await this.#storeGet(background))) || mint();
-          },
-          { signal: this.#closing.signal },
-        ),
-      );
+      return await locked;
     } catch (err) {
-      if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
+      if (this.#closed) throw closedError();
       if (ran || (ImsTokenError.is(err) && err.code !== 'IMS_STORE')) throw err;
-      this.#storeError('lock', err);
-      return mint();
+      this.#store.failed('lock', err);
+      return this.#mintAndStore(how, snap);
     }
   }
 
-  async #storeGet(background: boolean): Promise<Entry | undefined> {
+  async #mintAndStore(how: Fetch, snap: SecretSnapshot): Promise<Entry> {
+    const reason: MintReason = how.force ? 'forced' : how.background ? 'refresh-ahead' : this.#dropped ? 'invalidated' : 'cold';
+    const token = await traced(
+      dc.mint,
+      () => ({ ...this.#dc, reason, background: how.background }),
+      () => this.#minter.mint(snap),
+      (t) => ({ expiresAt: t.expiresAt, issuedAt: t.issuedAt, secretIndex: this.#minter.secretIndex }),
+    );
+    this.#lastError = undefined;
+    this.#hardFailure = undefined;
+    if (this.#clock() >= this.#times(token).serveUntil) {
+      // IMS answered so late (or with so short a life) that the token is past its serving window on arrival:
+      // never hand it out, and never store it for others.
+      throw this.#fail(
+        new ImsTokenError(
+          'IMS_BAD_RESPONSE',
+          `IMS answered with a token of ${token.expiresAt - token.issuedAt} ms that was already within its last margin of life when the answer arrived (${this.#clock() - token.issuedAt} ms after the request).`,
+        ),
+        snap,
+      );
+    }
+    try {
+      await this.#store.set(token);
+    } catch (err) {
+      this.#store.failed('set', err);
+    }
+    return this.#use(token, 'ims');
+  }
+
+  async #readStore(how: Fetch): Promise<Entry | undefined> {
     let token: ImsToken | undefined;
     try {
-      token = await this.#storeCall('get', () => this.#store.get(this.cacheKey));
+      token = await this.#store.get();
     } catch (err) {
       if (ImsTokenError.is(err) && err.code === 'IMS_CONFIG') throw err;
-      this.#storeError('get', err);
+      this.#store.failed('get', err);
       return undefined;
     }
     // (any store, also one of yours: a token that cannot go into an Authorization header is a miss)
@@ -462,70 +343,9 @@ class Provider implements TokenProvider {
     }
     const t = this.#times(token);
     const now = this.#clock();
-    if (now >= t.serveUntil || (background && now >= t.refreshAt)) return undefined;
+    if (now >= t.serveUntil || (how.background && now >= t.refreshAt)) return undefined;
     this.#c.storeHits++;
-    return this.#adopt(token, 'store');
-  }
-
-  /** One store call, traced on `ims-token:store` when someone listens. */
-  #storeCall<T>(op: StoreOp, fn: () => Promise<T>): Promise<T> {
-    const call = traced(
-      dc.store,
-      () => ({ ...this.#dc, op, store: (this.#store as { constructor?: { name?: string } }).constructor?.name ?? 'Object' }),
-      fn,
-      (value, ctx) => {
-        if (op === 'get') ctx.hit = value !== undefined;
-      },
-    );
-    // What a store throws becomes an honest IMS_STORE (its cause keeps a name and code, never a message);
-    // an ImsTokenError (a FileStore's IMS_CONFIG, a lock waiter's IMS_ABORTED, the lock holder's mint) passes as is.
-    return call.catch((err: unknown) => {
-      throw ImsTokenError.is(err) ? err : storeFailure(op, this.#store, err);
-    });
-  }
-
-  #storeError(op: string, err: unknown): void {
-    this.#c.storeErrors++;
-    const e = (ImsTokenError.is(err) && err.code === 'IMS_STORE' ? err.cause : err) as { code?: unknown; name?: unknown };
-    this.#o.logger.warn(
-      { op, error: String(e?.code ?? e?.name ?? 'error') },
-      'ims-token: token store failed; minting locally (availability over sharing)',
-    );
-  }
-
-  async #mint(snap: SecretSnapshot): Promise<ImsToken> {
-    if (snap.fingerprint !== this.#secretFingerprint) {
-      this.#secretFingerprint = snap.fingerprint;
-      this.#secretIndex = 0;
-    }
-    const secrets = snap.secrets;
-    const idx = this.#secretIndex < secrets.length ? this.#secretIndex : 0;
-    try {
-      return await this.#mintWithRetries(secrets[idx]!, idx);
-    } catch (err) {
-      if (!ImsTokenError.is(err)) throw err;
-      if (err.code === 'IMS_INVALID_CLIENT' && !rejectsClientId(err)) {
-        if (this.#secrets.kind === 'file') {
-          const fresh = await this.#secrets.read(true);
-          if (fresh.fingerprint !== snap.fingerprint) return this.#mint(fresh);
-        }
-        if (secrets.length === 2) {
-          const other = 1 - idx;
-          try {
-            const token = await this.#mintWithRetries(secrets[other]!, other);
-            this.#secretIndex = other;
-            this.#c.failovers++;
-            if (dc.failover.hasSubscribers) dc.failover.publish({ ...this.#dc, fromIndex: idx, toIndex: other });
-            this.#o.logger.warn({ from: idx, to: other }, 'ims-token: client secret rejected; failed over to the other configured secret');
-            this.#events.emit('secret-failover', { from: idx, to: other, reason: err.code }, (le) => this.#listenerError(le));
-            return token;
-          } catch (err2) {
-            throw this.#fail(ImsTokenError.is(err2) ? err2 : err, snap);
-          }
-        }
-      }
-      throw this.#fail(err, snap);
-    }
+    return this.#use(token, 'store');
   }
 
   #fail(err: ImsTokenError, snap: SecretSnapshot): ImsTokenError {
@@ -537,63 +357,11 @@ class Provider implements TokenProvider {
     return err;
   }
 
-  async #mintWithRetries(secret: string, secretIndex: number): Promise<ImsToken> {
-    const o = this.#o;
-    if (!o.dispatcher && !this.#agent) {
-      const agent = await createDefaultDispatcher(8);
-      if (this.#agent || this.#closed) void agent.close();
-      else this.#agent = agent;
-    }
-    for (let attempt = 0; ; attempt++) {
-      if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
-      this.#c.imsRequests++;
-      try {
-        const request = (): ReturnType<typeof requestToken> =>
-          requestToken({
-            tokenUrl: o.tokenUrl,
-            clientId: o.clientId,
-            clientSecret: secret,
-            scopes: o.scopes,
-            timeoutMs: o.timeoutMs,
-            dispatcher: o.dispatcher ?? this.#agent,
-            clock: this.#clock,
-            signal: this.#closing.signal,
-            known: this.#secrets.known(),
-          });
-        const { token, debugId } = await traced(
-          dc.imsRequest,
-          () => ({ ...this.#dc, url: this.#tokenUrl, attempt: attempt + 1, secretIndex }),
-          request,
-          (r, ctx) => {
-            ctx.status = r.status;
-            if (r.debugId !== undefined) ctx.debugId = r.debugId;
-          },
-          (err, ctx) => {
-            if (!ImsTokenError.is(err)) return;
-            if (err.status !== undefined) ctx.status = err.status;
-            if (err.debugId !== undefined) ctx.debugId = err.debugId;
-          },
-        );
-        this.#c.mints++;
-        this.#lastError = undefined;
-        this.#hardFailure = undefined;
-        o.logger.debug({ debugId, expiresAt: token.expiresAt, token: redactToken(token.accessToken) }, 'ims-token: minted a token');
-        return token;
-      } catch (err) {
-        if (!ImsTokenError.is(err)) throw err;
-        if (err.code === 'IMS_ABORTED' && this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
-        const delay =
-          err.retryable && attempt < o.maxRetries
-            ? backoffDelay(attempt, o.retryBaseDelayMs, o.retryMaxDelayMs, err.retryAfterMs)
-            : undefined;
-        if (delay === undefined) throw err; // #mint records it (#fail) once it gives up on every secret
-        o.logger.debug(
-          { code: err.code, attempt: attempt + 1, delayMs: Math.round(delay), debugId: err.debugId },
-          'ims-token: retrying the token request',
-        );
-        await sleep(delay, this.#closing.signal, () => new ImsTokenError('IMS_CLOSED', 'The token provider was closed.'));
-      }
-    }
+  #failedOver(from: number, to: number, reason: ImsTokenError): void {
+    this.#c.failovers++;
+    if (dc.failover.hasSubscribers) dc.failover.publish({ ...this.#dc, fromIndex: from, toIndex: to });
+    this.#o.logger.warn({ from, to }, 'ims-token: client secret rejected; failed over to the other configured secret');
+    this.#events.emit('secret-failover', { from, to, reason: reason.code }, (le) => this.#listenerError(le));
   }
 
   #times(token: ImsToken): { refreshAt: number; serveUntil: number } {
@@ -604,7 +372,8 @@ class Provider implements TokenProvider {
     return { refreshAt, serveUntil: until };
   }
 
-  #adopt(token: ImsToken, source: 'ims' | 'store'): Entry {
+  /** Takes `token` into use: the entry served from now on. */
+  #use(token: ImsToken, source: 'ims' | 'store'): Entry {
     const { refreshAt, serveUntil } = this.#times(token);
     let hotUntil = -Infinity;
     if (this.#o.defaultClock && serveUntil - refreshAt >= COARSE_MIN_MARGIN_MS) {
@@ -698,9 +467,9 @@ class Provider implements TokenProvider {
 
   async #storeDelete(accessToken: string | undefined): Promise<void> {
     try {
-      await this.#storeCall('delete', () => this.#store.delete(this.cacheKey, accessToken));
+      await this.#store.delete(accessToken);
     } catch (err) {
-      this.#storeError('delete', err);
+      this.#store.failed('delete', err);
     }
   }
 
@@ -738,7 +507,7 @@ class Provider implements TokenProvider {
         : {}),
       ...(this.#lastError ? { lastError: { ...this.#lastError } } : {}),
       ...(backoff ? { unauthorizedBackoff: backoff } : {}),
-      secret: { source: this.#secrets.kind, index: this.#secretIndex, count: snap?.secrets.length ?? 0 },
+      secret: { source: this.#secrets.kind, index: this.#minter.secretIndex, count: snap?.secrets.length ?? 0 },
       counters: { ...this.#c },
     };
   }
@@ -758,11 +527,10 @@ class Provider implements TokenProvider {
     this.#closing.abort();
     this.#events.clear();
     if (dc.provider.hasSubscribers) dc.provider.publish({ provider: this, closed: true, ...this.#dc });
-    const agent = this.#agent;
-    this.#agent = undefined;
+    const store = this.#store.store;
     await Promise.all([
-      agent ? agent.close().catch(() => undefined) : undefined,
-      (this.#store as unknown as Record<symbol, unknown>)[OWNED_STORE] === true ? this.#store.close?.().catch(() => undefined) : undefined,
+      this.#minter.close(),
+      (store as unknown as Record<symbol, unknown>)[OWNED_STORE] === true ? store.close?.().catch(() => undefined) : undefined,
     ]);
   }
 
