@@ -1,10 +1,12 @@
-import { authHeadersFor } from './auth-headers';
 import type { ImsAuthHeaders } from './auth-headers';
-import { cacheKeyFor, serveUntil } from './cache';
+import { cacheKeyFor } from './cache';
 import { resolveOptions } from './config';
 import type { ResolvedOptions, TokenProviderOptions } from './config';
-import { COARSE_MIN_MARGIN_MS, coarse, coarseClockUsable, startCoarseClock } from './coarse-clock';
+import { coarse, coarseClockUsable } from './coarse-clock';
+import { AbortableWaits } from './abortable';
 import { dc, traced } from './diagnostics';
+import { entryFor, entryStatus, newCounters, stateOf, timesFor, tokenEvent } from './entry';
+import type { Entry, Timing } from './entry';
 import type { CredentialFields, InvalidateVerdict, MintReason } from './diagnostics';
 import { Emitter } from './emitter';
 import { ImsTokenError } from './errors';
@@ -15,7 +17,7 @@ import { guardLogger } from './safe-logger';
 import { SecretSource } from './secret-source';
 import type { SecretSnapshot } from './secret-source';
 import { MemoryStore } from './store';
-import { StoreAccess, causeOf } from './store-access';
+import { StoreAccess, backgroundFailure } from './store-access';
 import { UnauthorizedPolicy } from './unauthorized';
 import { isBearerToken } from './token';
 import type { ImsToken } from './token';
@@ -28,19 +30,7 @@ export const OWNED_STORE: unique symbol = Symbol.for('ims-token.ownedStore') as 
 export const ATTACH_LOGGER: unique symbol = Symbol.for('ims-token.attachLogger') as never;
 
 export type { GetTokenOptions, TokenState, TokenProviderStatus, TokenEvent, TokenProviderEvents, TokenProvider } from './provider-types';
-import type { GetTokenOptions, TokenProviderEvents, TokenProviderStatus, TokenState, TokenProvider } from './provider-types';
-
-interface Entry {
-  /** Before this (by the coarse clock) the entry is served without reading the precise clock; -Infinity disables it. */
-  hotUntil: number;
-  token: ImsToken;
-  /** Minted by this provider, or taken from the store (another provider or process minted it). */
-  source: 'ims' | 'store';
-  promise: Promise<ImsToken>;
-  headers: Promise<ImsAuthHeaders>;
-  refreshAt: number;
-  serveUntil: number;
-}
+import type { GetTokenOptions, TokenProviderEvents, TokenProviderStatus, TokenProvider } from './provider-types';
 
 const HARD: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
   'IMS_INVALID_CLIENT',
@@ -54,15 +44,6 @@ interface Fetch {
   background: boolean;
 }
 
-/**
- * A background refresh that failed with something other than an ImsTokenError. The only outside code on that
- * path is the store (the logger and listeners are guarded, a secret function's error is IMS_CONFIG, a store's
- * error is already IMS_STORE), so that is what it is called: never a network failure with a DNS hint.
- */
-function unexpected(err: unknown, what: string): ImsTokenError {
-  return new ImsTokenError('IMS_STORE', `${what}: ${String((err as Error)?.name ?? 'error')}.`, { cause: causeOf(err) });
-}
-
 const closedError = (): ImsTokenError => new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
 
 /**
@@ -71,7 +52,7 @@ const closedError = (): ImsTokenError => new ImsTokenError('IMS_CLOSED', 'The to
  * 1. `getToken` — the hot path: a cached token, by the coarse clock, with no I/O and no allocation.
  * 2. `#serve` — the cached token by the precise clock (starting a refresh-ahead in its window), or a miss.
  * 3. `#joinOrFetch` — a miss joins the fetch in flight (single-flight), or starts one (`#startFetch`); a
- *    forced caller never joins an unforced fetch. `#abortable` lets one caller stop waiting.
+ *    forced caller never joins an unforced fetch. {@link AbortableWaits} lets one caller stop waiting.
  * 4. `#fetch` — the store first (another process may have minted), then the negative cache, then a mint
  *    under the store's lock (`#mintUnderLock`): one mint per fleet.
  * 5. `#mintAndStore` — IMS through {@link ImsMinter} (retries, failover), the store written, the token used.
@@ -89,19 +70,16 @@ class Provider implements TokenProvider {
   readonly #minter: ImsMinter;
   readonly #events = new Emitter<TokenProviderEvents>();
   readonly #closing = new AbortController();
-  readonly #jitter = Math.random();
-  readonly #userMinRemaining: boolean;
+  readonly #timing: Timing;
   #entry: Entry | undefined;
   /** The last entry taken into use, kept after #entry was dropped for its age: a late 401 for it is judged by it. */
   #last: Entry | undefined;
   #inflight: Promise<Entry> | undefined;
   /** The fetch in flight ignores the store and the cached token (a `forceRefresh`). */
   #inflightForced = false;
-  /** One 'abort' listener per caller signal, however many calls wait with it (no MaxListenersExceededWarning). */
-  readonly #waiters = new WeakMap<AbortSignal, Set<() => void>>();
+  readonly #waits = new AbortableWaits();
   #nextBackgroundAt = 0;
   #hardFailure: { error: ImsTokenError; until: number; fingerprint: string } | undefined;
-  #invalidated: string[] = [];
   readonly #unauthorized: UnauthorizedPolicy;
   #lastError: TokenProviderStatus['lastError'];
   #closed = false;
@@ -109,20 +87,7 @@ class Provider implements TokenProvider {
   #dropped = false;
   /** The credential fields of every diagnostics message. */
   readonly #dc: CredentialFields;
-  readonly #c: TokenProviderStatus['counters'] = {
-    hits: 0,
-    misses: 0,
-    imsRequests: 0,
-    mints: 0,
-    storeHits: 0,
-    backgroundRefreshes: 0,
-    refreshFailures: 0,
-    failovers: 0,
-    storeErrors: 0,
-    negativeCacheHits: 0,
-    invalidations: 0,
-    invalidationsRefused: 0,
-  };
+  readonly #c = newCounters();
 
   constructor(options: TokenProviderOptions) {
     const o = { ...resolveOptions(options) };
@@ -151,7 +116,11 @@ class Provider implements TokenProvider {
       fail: (err, snap) => this.#fail(err, snap),
       failedOver: (from, to, reason) => this.#failedOver(from, to, reason),
     });
-    this.#userMinRemaining = options.minRemainingMs !== undefined;
+    this.#timing = {
+      refreshWindowMs: o.refreshWindowMs,
+      minRemainingMs: options.minRemainingMs !== undefined ? o.minRemainingMs : undefined,
+      jitter: Math.random(),
+    };
     this.#unauthorized = new UnauthorizedPolicy(o.clock);
     if (dc.provider.hasSubscribers) dc.provider.publish({ provider: this, ...this.#dc });
   }
@@ -196,30 +165,7 @@ class Provider implements TokenProvider {
     }
     this.#c.misses++;
     const shared = this.#joinOrFetch(force);
-    return signal ? this.#abortable(shared, signal) : shared;
-  }
-
-  /** `shared`, or `IMS_ABORTED` as soon as `signal` aborts; one listener per signal however many calls share it. */
-  #abortable(shared: Promise<Entry>, signal: AbortSignal): Promise<Entry> {
-    let set = this.#waiters.get(signal);
-    if (!set) {
-      const waiting = (set = new Set());
-      this.#waiters.set(signal, waiting);
-      signal.addEventListener(
-        'abort',
-        () => {
-          this.#waiters.delete(signal);
-          for (const cancel of waiting) cancel();
-        },
-        { once: true },
-      );
-    }
-    const waiting = set;
-    return new Promise<Entry>((resolve, reject) => {
-      const cancel = (): void => reject(new ImsTokenError('IMS_ABORTED', 'getToken() was cancelled by its AbortSignal.'));
-      waiting.add(cancel);
-      shared.then(resolve, reject).finally(() => waiting.delete(cancel));
-    });
+    return signal ? this.#waits.wait(shared, signal) : shared;
   }
 
   #joinOrFetch(force: boolean): Promise<Entry> {
@@ -248,7 +194,7 @@ class Provider implements TokenProvider {
     if (this.#inflight || now < this.#nextBackgroundAt) return;
     this.#c.backgroundRefreshes++;
     this.#startFetch({ force: false, background: true }).catch((err: unknown) => {
-      const error = ImsTokenError.is(err) ? err : unexpected(err, 'The background refresh failed');
+      const error = ImsTokenError.is(err) ? err : backgroundFailure(err);
       this.#c.refreshFailures++;
       const e = this.#entry;
       // Try again after a pause, well before the current token stops being served.
@@ -320,25 +266,19 @@ class Provider implements TokenProvider {
         snap,
       );
     }
-    try {
-      await this.#store.set(token);
-    } catch (err) {
-      this.#store.failed('set', err);
-    }
+    await this.#store.write(token);
     return this.#use(token, 'ims');
   }
 
   async #readStore(how: Fetch): Promise<Entry | undefined> {
-    let token: ImsToken | undefined;
-    try {
-      token = await this.#store.get();
-    } catch (err) {
-      if (ImsTokenError.is(err) && err.code === 'IMS_CONFIG') throw err;
-      this.#store.failed('get', err);
-      return undefined;
-    }
+    const token = await this.#store.read();
     // (any store, also one of yours: a token that cannot go into an Authorization header is a miss)
-    if (!token || token.clientId !== this.clientId || !isBearerToken(token.accessToken) || this.#invalidated.includes(token.accessToken)) {
+    if (
+      !token ||
+      token.clientId !== this.clientId ||
+      !isBearerToken(token.accessToken) ||
+      this.#unauthorized.wasDropped(token.accessToken)
+    ) {
       return undefined;
     }
     const t = this.#times(token);
@@ -365,46 +305,17 @@ class Provider implements TokenProvider {
   }
 
   #times(token: ImsToken): { refreshAt: number; serveUntil: number } {
-    const lifetime = Math.max(0, token.expiresAt - token.issuedAt);
-    const window = (this.#o.refreshWindowMs ?? Math.min(3_600_000, lifetime / 10)) * (1 + 0.2 * this.#jitter);
-    const until = serveUntil(token, this.#userMinRemaining ? this.#o.minRemainingMs : undefined);
-    const refreshAt = Math.floor(Math.max(token.issuedAt, Math.min(until, token.expiresAt - window)));
-    return { refreshAt, serveUntil: until };
+    return timesFor(token, this.#timing);
   }
 
   /** Takes `token` into use: the entry served from now on. */
   #use(token: ImsToken, source: 'ims' | 'store'): Entry {
-    const { refreshAt, serveUntil } = this.#times(token);
-    let hotUntil = -Infinity;
-    if (this.#o.defaultClock && serveUntil - refreshAt >= COARSE_MIN_MARGIN_MS) {
-      startCoarseClock();
-      hotUntil = refreshAt;
-    }
-    const entry: Entry = {
-      hotUntil,
-      token,
-      source,
-      promise: Promise.resolve(token),
-      headers: Promise.resolve(authHeadersFor(token)),
-      refreshAt,
-      serveUntil,
-    };
+    const entry = entryFor(token, source, this.#timing, this.#o.defaultClock);
     this.#entry = this.#last = entry;
     this.#dropped = false;
     this.#nextBackgroundAt = 0;
     this.#unauthorized.adopted(token.accessToken);
-    this.#events.emit(
-      'token',
-      {
-        source,
-        expiresAt: token.expiresAt,
-        issuedAt: token.issuedAt,
-        scopes: token.scopes,
-        clientId: token.clientId,
-        tokenPreview: redactToken(token.accessToken),
-      },
-      (le) => this.#listenerError(le),
-    );
+    this.#events.emit('token', tokenEvent(entry), (le) => this.#listenerError(le));
     return entry;
   }
 
@@ -418,12 +329,12 @@ class Provider implements TokenProvider {
       // An operator's drop: unconditional, whatever the 401 back-off says.
       this.#entry = undefined;
       this.#dropped = true;
-      if (e) this.#remember(e.token.accessToken);
+      if (e) this.#unauthorized.remember(e.token.accessToken);
       this.#unauthorized.dropped();
-      await this.#storeDelete(undefined);
+      await this.#store.remove(undefined);
       return true;
     }
-    if (e ? e.token.accessToken !== accessToken : this.#invalidated.includes(accessToken) || this.#unauthorized.replacing(accessToken)) {
+    if (e ? e.token.accessToken !== accessToken : this.#unauthorized.wasDropped(accessToken) || this.#unauthorized.replacing(accessToken)) {
       this.#publishInvalidate('stale');
       return true; // already replaced (or being replaced): the retry gets the current token and costs no mint
     }
@@ -449,28 +360,13 @@ class Provider implements TokenProvider {
     this.#entry = undefined;
     this.#dropped = true;
     if (verdict === 'reread') return true; // another process's fresh token: read the store again, keep it there
-    this.#remember(accessToken);
-    await this.#storeDelete(accessToken);
+    this.#unauthorized.remember(accessToken);
+    await this.#store.remove(accessToken);
     return true;
   }
 
   #publishInvalidate(verdict: InvalidateVerdict, strike = false): void {
     if (dc.invalidate.hasSubscribers) dc.invalidate.publish({ ...this.#dc, verdict, ...(strike ? { strike: true } : {}) });
-  }
-
-  /** Never take `accessToken` back from the store (the last few dropped tokens are remembered). */
-  #remember(accessToken: string): void {
-    if (this.#invalidated.includes(accessToken)) return;
-    this.#invalidated.push(accessToken);
-    if (this.#invalidated.length > 8) this.#invalidated.shift();
-  }
-
-  async #storeDelete(accessToken: string | undefined): Promise<void> {
-    try {
-      await this.#store.delete(accessToken);
-    } catch (err) {
-      this.#store.failed('delete', err);
-    }
   }
 
   setSecrets(secrets: string | readonly string[]): void {
@@ -481,33 +377,17 @@ class Provider implements TokenProvider {
   status(): TokenProviderStatus {
     const now = this.#clock();
     const e = this.#entry;
-    let state: TokenState;
-    if (this.#closed) state = 'closed';
-    else if (e && now < e.refreshAt) state = 'valid';
-    else if (e && now < e.serveUntil) state = this.#inflight ? 'refreshing' : 'expiring';
-    else if (this.#inflight) state = 'fetching';
-    else if (this.#lastError) state = 'failed';
-    else state = 'empty';
-    const snap = this.#secrets.current;
     const backoff = this.#unauthorized.backoff();
     return {
-      state,
+      state: stateOf(e, now, this.#closed, this.#inflight !== undefined, this.#lastError !== undefined),
       clientId: this.clientId,
       scopes: this.scopes,
       imsUrl: this.imsUrl,
       cacheKey: this.cacheKey,
-      ...(e
-        ? {
-            expiresAt: e.token.expiresAt,
-            issuedAt: e.token.issuedAt,
-            expiresInMs: Math.max(0, e.token.expiresAt - now),
-            refreshAt: e.refreshAt,
-            tokenPreview: redactToken(e.token.accessToken),
-          }
-        : {}),
+      ...entryStatus(e, now),
       ...(this.#lastError ? { lastError: { ...this.#lastError } } : {}),
       ...(backoff ? { unauthorizedBackoff: backoff } : {}),
-      secret: { source: this.#secrets.kind, index: this.#minter.secretIndex, count: snap?.secrets.length ?? 0 },
+      secret: { source: this.#secrets.kind, index: this.#minter.secretIndex, count: this.#secrets.current?.secrets.length ?? 0 },
       counters: { ...this.#c },
     };
   }

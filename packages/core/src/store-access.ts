@@ -55,6 +55,26 @@ export class StoreAccess {
     );
   }
 
+  /** `get()`, with a failure logged as a miss; a store's `IMS_CONFIG` (a cache directory it must not use) is thrown. */
+  async read(): Promise<ImsToken | undefined> {
+    try {
+      return await this.get();
+    } catch (err) {
+      if (ImsTokenError.is(err) && err.code === 'IMS_CONFIG') throw err;
+      this.failed('get', err);
+      return undefined;
+    }
+  }
+
+  /** `set()` or `delete()`, with a failure logged: the provider goes on without the store. */
+  async write(token: ImsToken): Promise<void> {
+    await this.set(token).catch((err: unknown) => this.failed('set', err));
+  }
+
+  async remove(accessToken: string | undefined): Promise<void> {
+    await this.delete(accessToken).catch((err: unknown) => this.failed('delete', err));
+  }
+
   /** A store call failed and the provider goes on without it: count and log it (the code, never the message). */
   failed(op: StoreOp, err: unknown): void {
     this.#counters.storeErrors++;
@@ -69,7 +89,7 @@ export class StoreAccess {
     const call = traced(
       dc.store,
       () => ({ ...this.#dc, op, store: this.#name }),
-      fn,
+      async () => fn(), // (a store that throws synchronously rejects like any other)
       (value, ctx) => {
         if (op === 'get') ctx.hit = value !== undefined;
       },
@@ -83,4 +103,15 @@ export class StoreAccess {
       });
     });
   }
+}
+
+/**
+ * A background refresh that failed with something other than an ImsTokenError. The only outside code on that
+ * path is the store (the logger and listeners are guarded, a secret function's error is IMS_CONFIG, a store's
+ * error is already IMS_STORE), so that is what it is called: never a network failure with a DNS hint.
+ */
+export function backgroundFailure(err: unknown): ImsTokenError {
+  return new ImsTokenError('IMS_STORE', `The background refresh failed: ${String((err as Error)?.name ?? 'error')}.`, {
+    cause: causeOf(err),
+  });
 }
