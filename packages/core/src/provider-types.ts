@@ -13,6 +13,15 @@ export interface GetTokenOptions {
   signal?: AbortSignal;
   /** Ignore the cached token and mint a new one. */
   forceRefresh?: boolean;
+  /**
+   * Serve a stale token when IMS is down, for one-shot scripts and CLIs that keep a token longer than they
+   * must (a high `minRemainingMs`): when no new token can be had for a reason that is not about the
+   * credential — `IMS_NETWORK`, `IMS_TIMEOUT`, `IMS_SERVER_ERROR`, `IMS_RATE_LIMITED`, `IMS_BAD_RESPONSE` — resolve
+   * with the last token this provider used, or the one in the store, while it still has the default margin
+   * of life (60 s, or 5 % of a short token's), with a warning logged. Never after a rejected credential, never
+   * with `forceRefresh`, never a token an API refused (401). Default `false`.
+   */
+  staleIfError?: boolean;
 }
 
 /** What the provider is doing, for health checks. */

@@ -1,5 +1,5 @@
 import type { ImsAuthHeaders } from './auth-headers';
-import { cacheKeyFor } from './cache';
+import { cacheKeyFor, serveUntil } from './cache';
 import { resolveOptions } from './config';
 import type { ResolvedOptions, TokenProviderOptions } from './config';
 import { coarse, coarseClockUsable } from './coarse-clock';
@@ -36,6 +36,15 @@ const HARD: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
   'IMS_INVALID_CLIENT',
   'IMS_INVALID_SCOPE',
   'IMS_UNAUTHORIZED_CLIENT',
+]);
+
+/** Failures that `staleIfError` papers over: IMS is unreachable or failing, not the credential. */
+const STALE_IF: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
+  'IMS_NETWORK',
+  'IMS_TIMEOUT',
+  'IMS_SERVER_ERROR',
+  'IMS_RATE_LIMITED',
+  'IMS_BAD_RESPONSE',
 ]);
 
 /** How a token is being fetched: `force` skips the store (`forceRefresh`); `background` is a refresh-ahead nobody waits for. */
@@ -164,8 +173,25 @@ class Provider implements TokenProvider {
       this.#entry = undefined; // too close to expiry: never hand it out
     }
     this.#c.misses++;
-    const shared = this.#joinOrFetch(force);
+    let shared = this.#joinOrFetch(force);
+    if (options?.staleIfError === true && !force) shared = shared.catch((err: unknown) => this.#stale(err));
     return signal ? this.#waits.wait(shared, signal) : shared;
+  }
+
+  /** `staleIfError`: the last token used, or the store's, while it has the default margin of life; else `err`. */
+  async #stale(err: unknown): Promise<Entry> {
+    if (!ImsTokenError.is(err) || !STALE_IF.has(err.code)) throw err;
+    const now = this.#clock();
+    const usable = (t: ImsToken | undefined): t is ImsToken =>
+      t !== undefined && t.clientId === this.clientId && !this.#unauthorized.wasDropped(t.accessToken) && now < serveUntil(t);
+    let token = this.#last?.token;
+    if (!usable(token)) token = await this.#store.read().catch(() => undefined);
+    if (!usable(token) || !isBearerToken(token.accessToken)) throw err;
+    this.#o.logger.warn(
+      { code: err.code, debugId: err.debugId, expiresAt: token.expiresAt },
+      'ims-token: could not get a new token; serving the last one while it lives (staleIfError)',
+    );
+    return entryFor(token, 'store', this.#timing, false); // served this once, never taken into use
   }
 
   #joinOrFetch(force: boolean): Promise<Entry> {
