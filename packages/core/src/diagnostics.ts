@@ -11,7 +11,7 @@ import { channel, tracingChannel } from 'node:diagnostics_channel';
 import type { Channel, TracingChannel } from 'node:diagnostics_channel';
 import type { ImsTokenError } from './errors';
 import type { SecretSourceKind } from './secret-source';
-import type { TokenProvider } from './provider';
+import type { TokenProvider } from './provider-types';
 
 /** The names of the channels core (and `@ims-token/redis`) publish on. */
 export const DIAGNOSTICS_CHANNELS = Object.freeze({

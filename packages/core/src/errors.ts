@@ -35,6 +35,11 @@ export const ImsTokenErrorCode = {
   SECRET_LIMIT: 'IMS_SECRET_LIMIT',
   /** A secret rotation stopped; the report says which step and what was undone. */
   ROTATION_FAILED: 'IMS_ROTATION_FAILED',
+  /**
+   * The token store (a `TokenStore` of yours, `FileStore`, `RedisStore`) failed where the provider could not
+   * mint locally instead. A store that fails on a read or a write is a miss and only logged; this is the rest.
+   */
+  STORE: 'IMS_STORE',
 } as const;
 
 /** One of the stable error codes. */
@@ -64,6 +69,8 @@ const HINTS: Record<ImsTokenErrorCode, string> = {
     'Check IMS_ORG_ID, the numeric org id (not the …@AdobeOrg code), and IMS_CREDENTIAL_ID: both are in the Developer Console URL of the credential, …/console/projects/{orgId}/{projectId}/credentials/{credentialId}/details/oauthservertoserver.',
   IMS_SECRET_LIMIT:
     'Adobe allows two secrets per credential: delete the one no service uses (listClientSecrets shows when each was last used), then add or rotate again.',
+  IMS_STORE:
+    'The token store failed: check what it depends on (the Redis server, the cache directory and its permissions); the error cause names what it threw.',
   IMS_ROTATION_FAILED:
     'Read the rotation report: every step says what was done and undone, and its reason says what to do next; the old secret was not deleted unless the report says so.',
 };

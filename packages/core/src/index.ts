@@ -7,7 +7,7 @@ export type {
   TokenProviderStatus,
   TokenProviderEvents,
   TokenEvent,
-} from './provider';
+} from './provider-types';
 export { DIAGNOSTICS_CHANNELS } from './diagnostics';
 export type {
   CredentialFields,

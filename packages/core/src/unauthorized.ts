@@ -92,8 +92,22 @@ export class UnauthorizedPolicy {
   /** The token dropped on a first 401 (`old`), and the one that replaced it once adopted (`token`). */
   #probation: { old: string; token: string | undefined; since: number } | undefined;
 
+  /** The last few tokens dropped (on a 401 or by an operator): never taken back from the store. */
+  readonly #dropped: string[] = [];
+
   constructor(clock: () => number) {
     this.#clock = clock;
+  }
+
+  /** Remembers that `accessToken` was dropped: {@link wasDropped} is true for it (the last 8 are kept). */
+  remember(accessToken: string): void {
+    if (this.#dropped.includes(accessToken)) return;
+    this.#dropped.push(accessToken);
+    if (this.#dropped.length > 8) this.#dropped.shift();
+  }
+
+  wasDropped(accessToken: string): boolean {
+    return this.#dropped.includes(accessToken);
   }
 
   /** True while `accessToken` was just dropped on a 401 and its replacement is still being fetched. */

@@ -90,6 +90,7 @@ const TYPES: Record<ImsTokenErrorCode, ProblemType> = {
   IMS_INVALID_TOKEN: BAD_ANSWER,
   IMS_SECRET_LIMIT: SECRET_LIMIT,
   IMS_ROTATION_FAILED: ROTATION_FAILED,
+  IMS_STORE: UNAVAILABLE,
 };
 
 /** Maps an `ImsTokenError` to its problem details. */

@@ -128,7 +128,7 @@ export function secretsError(a: Answer, op: Op, asked: Asked, uuid?: string): Im
   const details = {
     status: a.status,
     debugId: a.debugId,
-    ...(typeof j?.error_code === 'string' ? { imsError: j.error_code } : {}),
+    ...(typeof j?.error_code === 'string' ? { imsError: scrub(j.error_code, asked.known).slice(0, 100) } : {}),
     ...(said ? { imsErrorDescription: said } : {}),
   };
   const where = `The I/O Management API (${asked.host})`;

@@ -2,11 +2,13 @@ import type { Dispatcher } from 'undici';
 import { normalizeImsUrl } from '../config';
 import type { Logger } from '../config';
 import { ImsTokenError, configError } from '../errors';
-import { backoffDelay, createDefaultDispatcher, exchange, wasNotSent } from '../http';
+import { createDefaultDispatcher, exchange, wasNotSent } from '../http';
+import { withRetries } from '../retry';
 import type { Answer, Transport } from '../http';
 import { createTokenProvider } from '../provider';
 import type { TokenProvider } from '../provider';
 import { sleep } from '../sleep';
+import { guardLogger } from '../safe-logger';
 import type { ImsToken } from '../token';
 import { orgIdForCode, parseNewSecret, parseSecretList, secretsError } from './secrets-answers';
 import { DEFAULT_MANAGEMENT_URL, IO_MANAGEMENT_SCOPES } from './secrets-types';
@@ -41,17 +43,6 @@ export function checkId(field: string, value: unknown, what: 'option' | 'argumen
   return v;
 }
 
-const noop = (): void => {};
-
-function bindLogger(logger: Logger | undefined): Required<Logger> {
-  const l = logger ?? {};
-  const bind = (m: keyof Logger): ((obj: object, msg?: string) => void) => {
-    const f = l[m];
-    return typeof f === 'function' ? f.bind(l) : noop;
-  };
-  return { debug: bind('debug'), info: bind('info'), warn: bind('warn'), error: bind('error') };
-}
-
 const abortedRequest = (): ImsTokenError => new ImsTokenError('IMS_ABORTED', 'The request was cancelled by its AbortSignal.');
 
 class Client implements SecretsClient {
@@ -82,7 +73,7 @@ class Client implements SecretsClient {
     this.managementUrl = managementUrl;
     this.#host = new URL(managementUrl).host;
     this.#o = options;
-    this.#logger = bindLogger(options.logger);
+    this.#logger = guardLogger(options.logger);
     this.#clock = options.clock ?? Date.now;
     this.#provider = createTokenProvider({
       clientId: options.clientId,
@@ -228,9 +219,10 @@ class Client implements SecretsClient {
   }
 
   /** Who was asked, for error messages (with the secret values to scrub from what the API echoes). */
-  #asked(): Asked {
+  #asked(accessToken?: string): Asked {
     const s = this.#o.clientSecret;
     const known = typeof s === 'string' ? [s] : Array.isArray(s) ? [...(s as readonly string[])] : [];
+    if (accessToken !== undefined) known.push(accessToken);
     return { host: this.#host, clientId: this.clientId, orgId: this.orgId, credentialId: this.credentialId, known, now: this.#clock() };
   }
 
@@ -268,68 +260,64 @@ class Client implements SecretsClient {
     );
   }
 
-  /**
-   * One call with a management token: 401 → new token, once; 429/5xx/network → backoff (POST only when safe).
-   * (A second retry loop beside provider.ts's; merging them into one `withRetries()` is left to the refactoring of provider.ts.)
-   */
+  /** One call with a management token: 401 → new token, once; 429/5xx/network → {@link withRetries} (a POST only when safe). */
   async #call(method: 'GET' | 'POST' | 'DELETE', url: string, op: Op, signal: AbortSignal | undefined, uuid?: string): Promise<Answer> {
     if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The secrets client was closed.');
-    const maxRetries = this.#o.maxRetries ?? 3;
-    const base = this.#o.retryBaseDelayMs ?? 250;
-    const cap = this.#o.retryMaxDelayMs ?? 30_000;
     let reauthorized = false;
     let ambiguous = false;
-    for (let attempt = 0; ; attempt++) {
-      if (signal?.aborted) throw new ImsTokenError('IMS_ABORTED', 'The I/O Management API request was cancelled by its AbortSignal.');
-      const token = await this.#token(false, signal);
-      let a: Answer | undefined;
-      let error: ImsTokenError | undefined;
-      try {
-        a = await this.#send(method, url, token.accessToken, signal);
-      } catch (err) {
-        if (!ImsTokenError.is(err)) throw err;
-        error = err;
-      }
-      if (a && a.status === 401 && !reauthorized) {
-        reauthorized = true;
-        attempt--;
-        this.#logger.debug({ op, debugId: a.debugId }, 'ims-token: the I/O Management API refused the token (401); minting a new one');
-        await this.#provider.invalidate(token.accessToken);
-        continue;
-      }
-      if (a && a.status >= 200 && a.status < 300) {
-        this.#logger.debug({ op, status: a.status, debugId: a.debugId }, 'ims-token: I/O Management API call done');
-        return a;
-      }
-      if (a && op === 'delete' && a.status === 404 && ambiguous) {
-        // An earlier try of this DELETE may have gone through before its answer was lost.
-        return a;
-      }
-      if (a) error = secretsError(a, op, this.#asked(), uuid);
-      const e = error!;
-      const safeToRepeat = op !== 'add' || e.code === 'IMS_RATE_LIMITED' || (e.code === 'IMS_NETWORK' && wasNotSent(e));
-      const delay = e.retryable && attempt < maxRetries && safeToRepeat ? backoffDelay(attempt, base, cap, e.retryAfterMs) : undefined;
-      if (delay === undefined) {
-        if (op === 'add' && e.retryable && !safeToRepeat) {
-          throw new ImsTokenError(
-            e.code,
-            `${e.message} A secret may or may not have been created: list the secrets before adding another.`,
-            {
-              status: e.status,
-              debugId: e.debugId,
-              retryAfterMs: e.retryAfterMs,
-              cause: e,
-            },
-          );
+    const safeToRepeat = (e: ImsTokenError): boolean =>
+      op !== 'add' || e.code === 'IMS_RATE_LIMITED' || (e.code === 'IMS_NETWORK' && wasNotSent(e));
+    const once = async (): Promise<Answer> => {
+      for (;;) {
+        if (signal?.aborted) throw new ImsTokenError('IMS_ABORTED', 'The I/O Management API request was cancelled by its AbortSignal.');
+        const token = await this.#token(false, signal);
+        const a = await this.#send(method, url, token.accessToken, signal);
+        if (a.status === 401 && !reauthorized) {
+          reauthorized = true; // (not counted as a try)
+          this.#logger.debug({ op, debugId: a.debugId }, 'ims-token: the I/O Management API refused the token (401); minting a new one');
+          await this.#provider.invalidate(token.accessToken);
+          continue;
         }
-        throw e;
+        if (a.status >= 200 && a.status < 300) {
+          this.#logger.debug({ op, status: a.status, debugId: a.debugId }, 'ims-token: I/O Management API call done');
+          return a;
+        }
+        // An earlier try of this DELETE may have gone through before its answer was lost.
+        if (op === 'delete' && a.status === 404 && ambiguous) return a;
+        // (the API may echo the bearer token it refused: scrub it with the secrets)
+        throw secretsError(a, op, this.#asked(token.accessToken), uuid);
       }
-      ambiguous = true;
-      this.#logger.debug(
-        { op, code: e.code, attempt: attempt + 1, delayMs: Math.round(delay), debugId: e.debugId },
-        'ims-token: retrying the I/O Management API call',
-      );
-      await sleep(delay, signal, abortedRequest);
+    };
+    try {
+      return await withRetries(once, {
+        maxRetries: this.#o.maxRetries ?? 3,
+        baseDelayMs: this.#o.retryBaseDelayMs ?? 250,
+        maxDelayMs: this.#o.retryMaxDelayMs ?? 30_000,
+        signal,
+        stopped: abortedRequest,
+        canRetry: safeToRepeat,
+        onRetry: (e, attempt, delay) => {
+          ambiguous = true;
+          this.#logger.debug(
+            { op, code: e.code, attempt, delayMs: Math.round(delay), debugId: e.debugId },
+            'ims-token: retrying the I/O Management API call',
+          );
+        },
+      });
+    } catch (err) {
+      if (op === 'add' && ImsTokenError.is(err) && err.retryable && !safeToRepeat(err)) {
+        throw new ImsTokenError(
+          err.code,
+          `${err.message} A secret may or may not have been created: list the secrets before adding another.`,
+          {
+            status: err.status,
+            debugId: err.debugId,
+            retryAfterMs: err.retryAfterMs,
+            cause: err,
+          },
+        );
+      }
+      throw err;
     }
   }
 }
