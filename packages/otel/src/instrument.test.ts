@@ -150,7 +150,9 @@ describe('IMS failing', () => {
     expect(await otel.points(METRIC.refreshFailures, cred)).toEqual([
       { attributes: { ...cred, [ATTR.scopes]: 'AdobeID,openid', [ATTR.errorType]: 'IMS_SERVER_ERROR' }, value: expect.any(Number) },
     ]);
-    expect(await otel.total(METRIC.mints, { ...cred, [ATTR.outcome]: 'failure', [ATTR.mintReason]: 'refresh-ahead' })).toBeGreaterThanOrEqual(1);
+    expect(
+      await otel.total(METRIC.mints, { ...cred, [ATTR.outcome]: 'failure', [ATTR.mintReason]: 'refresh-ahead' }),
+    ).toBeGreaterThanOrEqual(1);
     const [remaining] = await otel.points(METRIC.remainingLife, cred);
     expect(remaining!.value).toBe(40);
     emu.setTokenLifetime(86399);
@@ -195,7 +197,9 @@ describe('401s and stores', () => {
     expect(await otel.total(METRIC.storeDuration, { ...cred, [ATTR.storeOperation]: 'set', [ATTR.outcome]: 'success' })).toBe(1);
     const { p: q, clientId: other } = provider();
     await q.getToken();
-    expect(await otel.total(METRIC.storeDuration, { [ATTR.clientId]: other, [ATTR.storeOperation]: 'get', [ATTR.cacheResult]: 'miss' })).toBe(1);
+    expect(
+      await otel.total(METRIC.storeDuration, { [ATTR.clientId]: other, [ATTR.storeOperation]: 'get', [ATTR.cacheResult]: 'miss' }),
+    ).toBe(1);
   });
 });
 

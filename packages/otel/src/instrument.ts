@@ -99,7 +99,14 @@ export function instrumentImsToken(options: InstrumentImsTokenOptions = {}): Ims
 
   const plain: Array<[string, ChannelListener]> = [
     [CHANNELS.provider, (m) => registry.onMessage(m as ProviderMessage)],
-    [CHANNELS.invalidate, (m) => i.invalidations.add(1, { ...credentialAttributes(m as InvalidateMessage), [ATTR.verdict]: String((m as InvalidateMessage).verdict) })],
+    [
+      CHANNELS.invalidate,
+      (m) =>
+        i.invalidations.add(1, {
+          ...credentialAttributes(m as InvalidateMessage),
+          [ATTR.verdict]: String((m as InvalidateMessage).verdict),
+        }),
+    ],
     [
       CHANNELS.failover,
       (m) => {

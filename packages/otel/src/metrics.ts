@@ -2,9 +2,10 @@ import type { Counter, Histogram, Meter, ObservableCounter, ObservableGauge } fr
 
 /**
  * The metric names, one place (the README's table lists them with units and attributes). Dotted lowercase
- * under `ims_token.`, units in UCUM (`s`) or a `{annotation}`, no `total` suffix: OpenTelemetry's naming rules;
- * a Prometheus exporter turns `ims_token.mints` into `ims_token_mints_total` and `ims_token.mint.duration` into
- * `ims_token_mint_duration_seconds`.
+ * under `ims_token.`, units in UCUM (`s`) or a `{annotation}`, no `total` suffix: OpenTelemetry's naming rules.
+ * OpenTelemetry JS's Prometheus exporter turns `ims_token.mints` into `ims_token_mints_total` and
+ * `ims_token.mint.duration` into `ims_token_mint_duration` (+ `_bucket`/`_sum`/`_count`), the unit in `# UNIT`;
+ * the Collector's exporter also appends the unit (`ims_token_mint_duration_seconds`).
  */
 export const METRIC = {
   getTokenCalls: 'ims_token.get_token.calls',

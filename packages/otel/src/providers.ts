@@ -33,7 +33,10 @@ export class ProviderRegistry {
     return (result: BatchObservableResult): void => {
       // Providers of one credential (same client and scopes) share one series: calls add up, the shortest
       // remaining life and the highest secret index win, so an operator sees the worst of them.
-      const series = new Map<string, { attrs: Attributes; hits: number; misses: number; remaining?: number; lifetime?: number; index?: number }>();
+      const series = new Map<
+        string,
+        { attrs: Attributes; hits: number; misses: number; remaining?: number; lifetime?: number; index?: number }
+      >();
       for (const ref of this.#refs) {
         const p = ref.deref();
         if (!p) {
@@ -57,7 +60,8 @@ export class ProviderRegistry {
         e.hits += s.counters.hits;
         e.misses += s.counters.misses;
         if (s.expiresInMs !== undefined) e.remaining = Math.min(e.remaining ?? Infinity, s.expiresInMs / 1000);
-        if (s.expiresAt !== undefined && s.issuedAt !== undefined) e.lifetime = Math.max(e.lifetime ?? 0, (s.expiresAt - s.issuedAt) / 1000);
+        if (s.expiresAt !== undefined && s.issuedAt !== undefined)
+          e.lifetime = Math.max(e.lifetime ?? 0, (s.expiresAt - s.issuedAt) / 1000);
         if (s.secret.count > 0) e.index = Math.max(e.index ?? 0, s.secret.index);
       }
       for (const e of series.values()) {

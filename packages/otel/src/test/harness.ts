@@ -81,7 +81,9 @@ export function startOtel(options: { temporality?: 'delta' } = {}): Otel {
     spans: () => exporter.getFinishedSpans(),
     async dump() {
       const metrics = [...(await collect()).values()];
-      const spans = exporter.getFinishedSpans().map((s) => ({ name: s.name, attributes: s.attributes, status: s.status, events: s.events }));
+      const spans = exporter
+        .getFinishedSpans()
+        .map((s) => ({ name: s.name, attributes: s.attributes, status: s.status, events: s.events }));
       return JSON.stringify({ metrics, spans });
     },
     async shutdown() {
