@@ -1,5 +1,5 @@
 /**
- * Token metrics for Prometheus, when `IMS_METRICS=prometheus`: `@ims-token/otel` records them through the
+ * Token metrics for Prometheus, when `METRICS=prometheus`: `@ims-token/otel` records them through the
  * OpenTelemetry SDK, whose Prometheus exporter serves them at `http://HOST:METRICS_PORT/metrics` (default port
  * 9464, the exporter's registered one). A port of its own, so the scrape endpoint is not on the public API.
  * Nothing is loaded unless it is enabled. See README.md ("Metrics") for the scrape config and alert rules.
@@ -15,14 +15,14 @@ export interface Metrics {
 }
 
 /**
- * Starts the metrics endpoint when `env.IMS_METRICS` is `prometheus`; `undefined` when it is unset. Call it
+ * Starts the metrics endpoint when `env.METRICS` is `prometheus`; `undefined` when it is unset. Call it
  * before the token provider is created, so the provider is observed from its first call.
  */
 export async function startMetrics(env: Record<string, string | undefined>, host = '127.0.0.1'): Promise<Metrics | undefined> {
-  const mode = env['IMS_METRICS'];
+  const mode = env['METRICS'];
   if (mode === undefined || mode === '') return undefined;
   if (mode !== 'prometheus')
-    throw new ConfigError('Invalid configuration:\n  IMS_METRICS must be "prometheus" (or unset)', ['IMS_METRICS']);
+    throw new ConfigError('Invalid configuration:\n  METRICS must be "prometheus" (or unset)', ['METRICS']);
   const port = Number(env['METRICS_PORT'] ?? 9464);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new ConfigError('Invalid configuration:\n  METRICS_PORT must be a port number from 0 to 65535', ['METRICS_PORT']);

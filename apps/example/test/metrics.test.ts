@@ -1,5 +1,5 @@
 /**
- * IMS_METRICS=prometheus: Prometheus scrapes the token metrics at /metrics while the emulator injects
+ * METRICS=prometheus: Prometheus scrapes the token metrics at /metrics while the emulator injects
  * failures, and the counters move as an operator's alert rules (README, "Metrics") expect.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -39,9 +39,9 @@ async function scrape(url: string): Promise<{ text: string; value(name: string, 
   };
 }
 
-describe('IMS_METRICS=prometheus', () => {
+describe('METRICS=prometheus', () => {
   it('counts mints, cache hits, 401 invalidations and failed refreshes as the emulator fails', async () => {
-    const m = (metrics = (await startMetrics({ IMS_METRICS: 'prometheus', METRICS_PORT: '0' }))!);
+    const m = (metrics = (await startMetrics({ METRICS: 'prometheus', METRICS_PORT: '0' }))!);
     h = await startHarness({ jobDurationMs: 0 });
     const cred = { ims_token_client_id: h.clientId, ims_token_scopes: 'AdobeID,firefly_api,openid' };
 
@@ -86,12 +86,12 @@ describe('IMS_METRICS=prometheus', () => {
 
   it('unset: no endpoint and nothing loaded; a wrong value is a config error naming the variable', async () => {
     expect(await startMetrics({})).toBeUndefined();
-    await expect(startMetrics({ IMS_METRICS: 'statsd' })).rejects.toMatchObject({ variables: ['IMS_METRICS'] });
-    await expect(startMetrics({ IMS_METRICS: 'prometheus', METRICS_PORT: 'x' })).rejects.toMatchObject({ variables: ['METRICS_PORT'] });
+    await expect(startMetrics({ METRICS: 'statsd' })).rejects.toMatchObject({ variables: ['METRICS'] });
+    await expect(startMetrics({ METRICS: 'prometheus', METRICS_PORT: 'x' })).rejects.toMatchObject({ variables: ['METRICS_PORT'] });
   });
 
   it('the built app logs the metrics URL at start and serves /metrics there', async () => {
-    child = runMain(cleanEnv({ PORT: '0', IMS_METRICS: 'prometheus', METRICS_PORT: '0' }));
+    child = runMain(cleanEnv({ PORT: '0', METRICS: 'prometheus', METRICS_PORT: '0' }));
     const [, url] = await child.waitFor(/"metrics":"(http:\/\/[^"]+)"/);
     const s = await scrape(url!);
     expect(s.text).toContain('# TYPE ims_token_get_token_calls_total counter');
