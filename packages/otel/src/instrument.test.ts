@@ -140,10 +140,10 @@ describe('IMS failing', () => {
   it('a background refresh that fails while the token lives: a refresh failure, and the token keeps being served', async () => {
     otel = startOtel();
     emu.setTokenLifetime(1000);
-    const { p, clientId } = provider({ maxRetries: 0 });
+    const { p, clientId } = provider({ maxRetries: 0, minRemainingMs: 5_000, refreshWindowMs: 200_000 });
     const cred = { [ATTR.clientId]: clientId };
     const first = await p.getToken();
-    now += 960_000; // inside the refresh window (10 % of a short token), 40 s of life left
+    now += 960_000; // inside the refresh window, 40 s of life left (still served: more than minRemainingMs)
     emu.fault({ kind: 'status', status: 503, times: Infinity });
     expect((await p.getToken()).accessToken).toBe(first.accessToken);
     await expect.poll(() => otel!.total(METRIC.refreshFailures, cred)).toBeGreaterThanOrEqual(1);
