@@ -131,6 +131,20 @@ export async function readCapped(
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The longest `x-debug-id` kept: IMS's are short ids; anything longer is not one. */
+export const MAX_DEBUG_ID_LENGTH = 128;
+
+/**
+ * `x-debug-id` as it may reach a message, a log line or a problem document: visible ASCII only (no control
+ * characters, spaces or non-ASCII: nothing that could forge a log line or a terminal escape), at most
+ * {@link MAX_DEBUG_ID_LENGTH} characters; `undefined` when nothing is left. Adobe documents no format for it.
+ */
+export function sanitizeDebugId(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const clean = value.replace(/[^\x21-\x7e]/g, '').slice(0, MAX_DEBUG_ID_LENGTH);
+  return clean === '' ? undefined : clean;
+}
+
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -219,7 +233,7 @@ export async function exchange(x: Exchange): Promise<Answer> {
     } catch (err) {
       throw fail(err, 'reach');
     }
-    const debugId = header(res.headers, 'x-debug-id');
+    const debugId = sanitizeDebugId(header(res.headers, 'x-debug-id'));
     let text: string;
     try {
       text = await readCapped(

@@ -41,6 +41,8 @@ export interface TokenRequest {
 
 export interface TokenResult {
   token: ImsToken;
+  /** The HTTP status of IMS's answer. */
+  status: number;
   debugId: string | undefined;
 }
 
@@ -81,7 +83,7 @@ function interpret(answer: Answer, req: TokenRequest, startedAt: number, where: 
         debugId,
       });
     }
-    return { token: parseToken(json, status, debugId, req, startedAt, where), debugId };
+    return { token: parseToken(json, status, debugId, req, startedAt, where), status, debugId };
   }
 
   const known = [...req.known, req.clientSecret];

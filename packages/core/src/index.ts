@@ -8,6 +8,22 @@ export type {
   TokenProviderEvents,
   TokenEvent,
 } from './provider';
+export { DIAGNOSTICS_CHANNELS } from './diagnostics';
+export type {
+  CredentialFields,
+  ProviderMessage,
+  MintReason,
+  MintContext,
+  ImsRequestContext,
+  StoreOp,
+  StoreContext,
+  InvalidateVerdict,
+  InvalidateMessage,
+  FailoverMessage,
+  SecretReloadMessage,
+  RefreshErrorMessage,
+  StoreFallbackMessage,
+} from './diagnostics';
 export { fromEnv, ENV } from './env';
 export { DEFAULT_IMS_URL, isLoopbackHost, normalizeScopes } from './config';
 export type { TokenProviderOptions, ClientSecretInput, Logger } from './config';

@@ -4,6 +4,8 @@ import { cacheKeyFor, serveUntil } from './cache';
 import { resolveOptions } from './config';
 import type { ResolvedOptions, TokenProviderOptions } from './config';
 import { COARSE_MIN_MARGIN_MS, coarse, coarseClockUsable, startCoarseClock } from './coarse-clock';
+import { dc, traced } from './diagnostics';
+import type { CredentialFields, InvalidateVerdict, MintReason, StoreOp } from './diagnostics';
 import { Emitter } from './emitter';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
@@ -202,6 +204,11 @@ class Provider implements TokenProvider {
   #lastError: TokenProviderStatus['lastError'];
   #agent: Transport | undefined;
   #closed = false;
+  /** Set when invalidate() dropped the token: the next mint's reason (diagnostics). */
+  #dropped = false;
+  /** The credential fields of every diagnostics message. */
+  readonly #dc: CredentialFields;
+  readonly #tokenUrl: string;
   readonly #c: TokenProviderStatus['counters'] = {
     hits: 0,
     misses: 0,
@@ -228,9 +235,15 @@ class Provider implements TokenProvider {
     this.#store = o.store ?? new MemoryStore({ clock: o.clock });
     const attach = (this.#store as unknown as Record<symbol, unknown>)[ATTACH_LOGGER];
     if (typeof attach === 'function') attach.call(this.#store, o.logger);
-    this.#secrets = new SecretSource(o.secretInput, o.clientSecretFile);
+    this.#dc = { clientId: this.clientId, scopes: [...o.scopes].sort().join(','), cacheKey: this.cacheKey };
+    const u = new URL(o.tokenUrl);
+    this.#tokenUrl = `${u.origin}${u.pathname}`;
+    this.#secrets = new SecretSource(o.secretInput, o.clientSecretFile, (source, count) => {
+      if (dc.secretReload.hasSubscribers) dc.secretReload.publish({ ...this.#dc, source, count });
+    });
     this.#userMinRemaining = options.minRemainingMs !== undefined;
     this.#unauthorized = new UnauthorizedPolicy(o.clock);
+    if (dc.provider.hasSubscribers) dc.provider.publish({ provider: this, ...this.#dc });
   }
 
   getToken(options?: GetTokenOptions): Promise<ImsToken> {
@@ -319,6 +332,7 @@ class Provider implements TokenProvider {
         { code: error.code, debugId: error.debugId, servingUntil: e?.serveUntil },
         'ims-token: background refresh failed; still serving the current token',
       );
+      if (dc.refreshError.hasSubscribers) dc.refreshError.publish({ ...this.#dc, error, expiresAt: e?.token.expiresAt });
       this.#events.emit('refresh-error', error, (le) => this.#listenerError(le));
     });
   }
@@ -338,8 +352,14 @@ class Provider implements TokenProvider {
         throw hard.error;
       }
     }
+    const reason: MintReason = force ? 'forced' : background ? 'refresh-ahead' : this.#dropped ? 'invalidated' : 'cold';
     const mint = async (): Promise<Entry> => {
-      const token = await this.#mint(snap);
+      const token = await traced(
+        dc.mint,
+        () => ({ ...this.#dc, reason, background }),
+        () => this.#mint(snap),
+        (t) => ({ expiresAt: t.expiresAt, issuedAt: t.issuedAt, secretIndex: this.#secretIndex }),
+      );
       if (this.#clock() >= this.#times(token).serveUntil) {
         // IMS answered so late (or with so short a life) that the token is past its serving window on arrival:
         // never hand it out, and never store it for others.
@@ -352,7 +372,7 @@ class Provider implements TokenProvider {
         );
       }
       try {
-        await this.#store.set(this.cacheKey, token);
+        await this.#storeCall('set', () => this.#store.set(this.cacheKey, token));
       } catch (err) {
         this.#storeError('set', err);
       }
@@ -363,14 +383,16 @@ class Provider implements TokenProvider {
     // Across processes: one holder mints; the others, once they get the lock, find its token in the store.
     let ran = false;
     try {
-      return await withLock.call<TokenStore, [string, () => Promise<Entry>, { signal: AbortSignal }], Promise<Entry>>(
-        this.#store,
-        this.cacheKey,
-        async () => {
-          ran = true;
-          return (!force && (await this.#storeGet(background))) || mint();
-        },
-        { signal: this.#closing.signal },
+      return await this.#storeCall('lock', () =>
+        withLock.call<TokenStore, [string, () => Promise<Entry>, { signal: AbortSignal }], Promise<Entry>>(
+          this.#store,
+          this.cacheKey,
+          async () => {
+            ran = true;
+            return (!force && (await this.#storeGet(background))) || mint();
+          },
+          { signal: this.#closing.signal },
+        ),
       );
     } catch (err) {
       if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
@@ -383,7 +405,7 @@ class Provider implements TokenProvider {
   async #storeGet(background: boolean): Promise<Entry | undefined> {
     let token: ImsToken | undefined;
     try {
-      token = await this.#store.get(this.cacheKey);
+      token = await this.#storeCall('get', () => this.#store.get(this.cacheKey));
     } catch (err) {
       if (ImsTokenError.is(err) && err.code === 'IMS_CONFIG') throw err;
       this.#storeError('get', err);
@@ -398,6 +420,18 @@ class Provider implements TokenProvider {
     if (now >= t.serveUntil || (background && now >= t.refreshAt)) return undefined;
     this.#c.storeHits++;
     return this.#adopt(token, 'store');
+  }
+
+  /** One store call, traced on `ims-token:store` when someone listens. */
+  #storeCall<T>(op: StoreOp, fn: () => Promise<T>): Promise<T> {
+    return traced(
+      dc.store,
+      () => ({ ...this.#dc, op, store: (this.#store as { constructor?: { name?: string } }).constructor?.name ?? 'Object' }),
+      fn,
+      (value, ctx) => {
+        if (op === 'get') ctx.hit = value !== undefined;
+      },
+    );
   }
 
   #storeError(op: string, err: unknown): void {
@@ -417,7 +451,7 @@ class Provider implements TokenProvider {
     const secrets = snap.secrets;
     const idx = this.#secretIndex < secrets.length ? this.#secretIndex : 0;
     try {
-      return await this.#mintWithRetries(secrets[idx]!);
+      return await this.#mintWithRetries(secrets[idx]!, idx);
     } catch (err) {
       if (!ImsTokenError.is(err)) throw err;
       if (err.code === 'IMS_INVALID_CLIENT' && !rejectsClientId(err)) {
@@ -428,9 +462,10 @@ class Provider implements TokenProvider {
         if (secrets.length === 2) {
           const other = 1 - idx;
           try {
-            const token = await this.#mintWithRetries(secrets[other]!);
+            const token = await this.#mintWithRetries(secrets[other]!, other);
             this.#secretIndex = other;
             this.#c.failovers++;
+            if (dc.failover.hasSubscribers) dc.failover.publish({ ...this.#dc, fromIndex: idx, toIndex: other });
             this.#o.logger.warn({ from: idx, to: other }, 'ims-token: client secret rejected; failed over to the other configured secret');
             this.#events.emit('secret-failover', { from: idx, to: other, reason: err.code }, (le) => this.#listenerError(le));
             return token;
@@ -452,7 +487,7 @@ class Provider implements TokenProvider {
     return err;
   }
 
-  async #mintWithRetries(secret: string): Promise<ImsToken> {
+  async #mintWithRetries(secret: string, secretIndex: number): Promise<ImsToken> {
     const o = this.#o;
     if (!o.dispatcher && !this.#agent) {
       const agent = await createDefaultDispatcher(8);
@@ -463,17 +498,32 @@ class Provider implements TokenProvider {
       if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
       this.#c.imsRequests++;
       try {
-        const { token, debugId } = await requestToken({
-          tokenUrl: o.tokenUrl,
-          clientId: o.clientId,
-          clientSecret: secret,
-          scopes: o.scopes,
-          timeoutMs: o.timeoutMs,
-          dispatcher: o.dispatcher ?? this.#agent,
-          clock: this.#clock,
-          signal: this.#closing.signal,
-          known: this.#secrets.known(),
-        });
+        const request = (): ReturnType<typeof requestToken> =>
+          requestToken({
+            tokenUrl: o.tokenUrl,
+            clientId: o.clientId,
+            clientSecret: secret,
+            scopes: o.scopes,
+            timeoutMs: o.timeoutMs,
+            dispatcher: o.dispatcher ?? this.#agent,
+            clock: this.#clock,
+            signal: this.#closing.signal,
+            known: this.#secrets.known(),
+          });
+        const { token, debugId } = await traced(
+          dc.imsRequest,
+          () => ({ ...this.#dc, url: this.#tokenUrl, attempt: attempt + 1, secretIndex }),
+          request,
+          (r, ctx) => {
+            ctx.status = r.status;
+            if (r.debugId !== undefined) ctx.debugId = r.debugId;
+          },
+          (err, ctx) => {
+            if (!ImsTokenError.is(err)) return;
+            if (err.status !== undefined) ctx.status = err.status;
+            if (err.debugId !== undefined) ctx.debugId = err.debugId;
+          },
+        );
         this.#c.mints++;
         this.#lastError = undefined;
         this.#hardFailure = undefined;
@@ -521,6 +571,7 @@ class Provider implements TokenProvider {
       serveUntil,
     };
     this.#entry = this.#last = entry;
+    this.#dropped = false;
     this.#nextBackgroundAt = 0;
     this.#unauthorized.adopted(token.accessToken);
     this.#events.emit(
@@ -547,12 +598,14 @@ class Provider implements TokenProvider {
     if (accessToken === undefined) {
       // An operator's drop: unconditional, whatever the 401 back-off says.
       this.#entry = undefined;
+      this.#dropped = true;
       if (e) this.#remember(e.token.accessToken);
       this.#unauthorized.dropped();
       await this.#storeDelete(undefined);
       return true;
     }
     if (e ? e.token.accessToken !== accessToken : this.#invalidated.includes(accessToken) || this.#unauthorized.replacing(accessToken)) {
+      this.#publishInvalidate('stale');
       return true; // already replaced (or being replaced): the retry gets the current token and costs no mint
     }
     // The policy (unauthorized.ts) decides synchronously, so a burst of 401s sees each other's verdicts.
@@ -561,6 +614,7 @@ class Provider implements TokenProvider {
     const verdict = this.#unauthorized.onUnauthorized(
       known ? { accessToken, issuedAt: known.token.issuedAt, source: known.source, serveUntil: known.serveUntil } : accessToken,
     );
+    this.#publishInvalidate(verdict === 'strike' ? 'refuse' : verdict, verdict === 'strike');
     if (verdict === 'refuse' || verdict === 'strike') {
       this.#c.invalidationsRefused++;
       if (verdict === 'strike') {
@@ -574,10 +628,15 @@ class Provider implements TokenProvider {
     }
     this.#c.invalidations++;
     this.#entry = undefined;
+    this.#dropped = true;
     if (verdict === 'reread') return true; // another process's fresh token: read the store again, keep it there
     this.#remember(accessToken);
     await this.#storeDelete(accessToken);
     return true;
+  }
+
+  #publishInvalidate(verdict: InvalidateVerdict, strike = false): void {
+    if (dc.invalidate.hasSubscribers) dc.invalidate.publish({ ...this.#dc, verdict, ...(strike ? { strike: true } : {}) });
   }
 
   /** Never take `accessToken` back from the store (the last few dropped tokens are remembered). */
@@ -589,7 +648,7 @@ class Provider implements TokenProvider {
 
   async #storeDelete(accessToken: string | undefined): Promise<void> {
     try {
-      await this.#store.delete(this.cacheKey, accessToken);
+      await this.#storeCall('delete', () => this.#store.delete(this.cacheKey, accessToken));
     } catch (err) {
       this.#storeError('delete', err);
     }
@@ -648,6 +707,7 @@ class Provider implements TokenProvider {
     this.#entry = this.#last = undefined;
     this.#closing.abort();
     this.#events.clear();
+    if (dc.provider.hasSubscribers) dc.provider.publish({ provider: this, closed: true, ...this.#dc });
     const agent = this.#agent;
     this.#agent = undefined;
     await Promise.all([

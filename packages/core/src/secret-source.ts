@@ -54,10 +54,13 @@ export class SecretSource {
   readonly #file: string | undefined;
   #snapshot: SecretSnapshot | undefined;
   #fileStamp = '';
+  readonly #onRead: ((source: SecretSourceKind, count: number) => void) | undefined;
 
-  constructor(input: ClientSecretInput | undefined, file: string | undefined) {
+  /** `onRead` is told each time the secrets are read from their origin (a file, a function, `set()`). */
+  constructor(input: ClientSecretInput | undefined, file: string | undefined, onRead?: (source: SecretSourceKind, count: number) => void) {
     this.#input = input;
     this.#file = file;
+    this.#onRead = onRead;
     const hidden =
       typeof input === 'function' ? ((input as unknown as Record<symbol, unknown>)[STATIC] as readonly string[] | undefined) : undefined;
     this.#kind = file !== undefined ? 'file' : typeof input === 'function' && !hidden ? 'function' : 'static';
@@ -85,6 +88,7 @@ export class SecretSource {
   set(secrets: readonly string[]): SecretSnapshot {
     this.#kind = 'set';
     this.#snapshot = this.#make(checkList(secrets, 'setSecrets()'));
+    this.#onRead?.('set', this.#snapshot.secrets.length);
     return this.#snapshot;
   }
 
@@ -106,6 +110,7 @@ export class SecretSource {
       const list = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
       const next = checkList(list, 'the value returned by the clientSecret function');
       this.#snapshot = this.#make(next);
+      this.#onRead?.('function', next.length);
       return this.#snapshot!;
     }
     const file = this.#file!;
@@ -136,6 +141,7 @@ export class SecretSource {
     const next = checkList(lines, `the client secret file ${file}`);
     this.#fileStamp = stamp;
     this.#snapshot = this.#make(next);
+    this.#onRead?.('file', next.length);
     return this.#snapshot!;
   }
 }
