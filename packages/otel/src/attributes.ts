@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import type { BaseMessage, ChannelError } from './channels';
+import type { CredentialFields } from '@ims-token/core';
 
 /**
  * Attribute keys. Our own live under `ims_token.*` (OpenTelemetry's rule for a system's own attributes);
@@ -29,7 +29,7 @@ export const ATTR = {
 } as const;
 
 /** `{ ims_token.client.id, ims_token.scopes }` of a message. */
-export function credentialAttributes(m: BaseMessage): Attributes {
+export function credentialAttributes(m: CredentialFields): Attributes {
   return { [ATTR.clientId]: String(m.clientId), [ATTR.scopes]: String(m.scopes) };
 }
 
@@ -37,8 +37,9 @@ export function credentialAttributes(m: BaseMessage): Attributes {
  * `error.type` of a failure: the stable `ImsTokenError` code (`IMS_TIMEOUT` …) or an error's class name, never its
  * message. `_OTHER` (the registry's fallback) when neither is a short identifier.
  */
-export function errorType(error: ChannelError | undefined): string {
-  for (const v of [error?.code, error?.name]) {
+export function errorType(error: unknown): string {
+  const e = error as { code?: unknown; name?: unknown } | null | undefined;
+  for (const v of [e?.code, e?.name]) {
     if (typeof v === 'string' && /^[\w.-]{1,64}$/.test(v)) return v;
   }
   return '_OTHER';

@@ -3,7 +3,7 @@ import type { ChannelListener } from 'node:diagnostics_channel';
 import { metrics, trace } from '@opentelemetry/api';
 import type { Attributes, MeterProvider, Span, TracerProvider } from '@opentelemetry/api';
 import { ATTR, credentialAttributes, errorType } from './attributes';
-import { CHANNELS } from './channels';
+import { DIAGNOSTICS_CHANNELS as CHANNELS } from '@ims-token/core';
 import type {
   FailoverMessage,
   ImsRequestContext,
@@ -14,12 +14,12 @@ import type {
   SecretReloadMessage,
   StoreContext,
   StoreFallbackMessage,
-  TracedContext,
-} from './channels';
+} from '@ims-token/core';
 import { createInstruments } from './metrics';
 import { ProviderRegistry } from './providers';
 import { MintSpans } from './spans';
 import { secondsSince, traced } from './traced';
+import type { TracedContext } from './traced';
 
 /** The instrumentation scope name: what a backend shows as the meter's and tracer's name. */
 export const INSTRUMENTATION_NAME = '@ims-token/otel';

@@ -1,7 +1,6 @@
 import type { Attributes, BatchObservableCallback, BatchObservableResult } from '@opentelemetry/api';
-import type { TokenProvider } from '@ims-token/core';
+import type { ProviderMessage, TokenProvider } from '@ims-token/core';
 import { ATTR } from './attributes';
-import type { ProviderMessage } from './channels';
 import type { Instruments } from './metrics';
 
 /**

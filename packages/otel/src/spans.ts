@@ -1,7 +1,7 @@
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import { ATTR, credentialAttributes, errorType } from './attributes';
-import type { ImsRequestContext, MintContext } from './channels';
+import type { ImsRequestContext, MintContext } from '@ims-token/core';
 
 /**
  * Spans: one `ims_token.mint` per token obtained from IMS (child of whatever span was active when the mint

@@ -1,5 +1,8 @@
 import type { TracingChannelSubscribers } from 'node:diagnostics_channel';
-import type { TracedContext } from './channels';
+import type { CredentialFields } from '@ims-token/core';
+
+/** What every traced context has: the credential, and `error` once it failed. */
+export type TracedContext = CredentialFields & { error?: unknown };
 
 /**
  * Subscribers for one TracingChannel operation: `start` opens a state, the operation's last event closes it
