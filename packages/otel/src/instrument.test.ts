@@ -8,6 +8,8 @@ import { startEmulator } from '@ims-token/emulator';
 import type { Emulator } from '@ims-token/emulator';
 import { expectNoLeak } from '@ims-token/test-kit';
 import { SpanStatusCode } from '@opentelemetry/api';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ATTR, METRIC } from './index';
 import { startOtel } from './test/harness';
@@ -218,5 +220,24 @@ describe('lifecycle', () => {
     await q.getToken();
     expect(await otel.total(METRIC.mints, { [ATTR.clientId]: other })).toBe(0);
     expect(await otel.points(METRIC.getTokenCalls, { [ATTR.clientId]: other })).toEqual([]);
+  });
+
+  it('holds providers weakly: one dropped without close() is collected and stops being observed', async () => {
+    otel = startOtel({ temporality: 'delta' });
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    let clientId = '';
+    await (async () => {
+      const c = emu.addClient();
+      clientId = c.clientId;
+      const p = createTokenProvider({ clientId, clientSecret: c.clientSecret, scopes: SCOPES, imsUrl: emu.url, clock: () => now });
+      await p.getToken();
+    })();
+    expect(await otel.points(METRIC.remainingLife, { [ATTR.clientId]: clientId })).toHaveLength(1);
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      gc();
+    }
+    expect(await otel.points(METRIC.remainingLife, { [ATTR.clientId]: clientId })).toHaveLength(0);
   });
 });
