@@ -30,6 +30,7 @@ afterEach(async () => {
   otel = undefined;
   await Promise.all(providers.splice(0).map((p) => p.close()));
   emu.clearFaults();
+  emu.setTokenLifetime(86399);
 });
 
 /** A fresh client (so its series are its own) and a provider on it, on the emulator's clock, with 1 ms back-off. */
@@ -157,7 +158,6 @@ describe('IMS failing', () => {
     ).toBeGreaterThanOrEqual(1);
     const [remaining] = await otel.points(METRIC.remainingLife, cred);
     expect(remaining!.value).toBe(40);
-    emu.setTokenLifetime(86399);
   });
 });
 
