@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { handleControl } from './control';
-import { applyFault, clearFaultTimers, normalizeFaultRule, takeFault } from './faults';
+import { applyFault, clearFaultTimers, normalizeFaultRule, queueFault, takeFault } from './faults';
 import type { Category } from './faults';
 import { HttpError, positiveNumber, sendJson } from './http';
 import { handleApi, SAMPLE_ROUTES } from './sample-api';
@@ -137,8 +137,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return state.clients.get(clientId)?.pub;
     },
     fault(rule: FaultRule): void {
-      const normalized = normalizeFaultRule(rule);
-      state.faults.push({ rule: normalized, remaining: normalized.times ?? 1 });
+      state.faults.push(queueFault(normalizeFaultRule(rule)));
     },
     clearFaults(): void {
       state.faults = [];

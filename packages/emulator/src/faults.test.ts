@@ -61,6 +61,47 @@ describe('fault injection', () => {
     expect((await tokenRequest(emu, FORM)).status).toBe(200);
   });
 
+  it('probability: a rule applies to about that share of matching requests, the same ones for the same seed', async () => {
+    const run = async (): Promise<number[]> => {
+      emu.clearFaults();
+      emu.fault({ kind: 'status', status: 503, times: Infinity, probability: 0.3, seed: 42 });
+      const statuses: number[] = [];
+      for (let i = 0; i < 200; i++) statuses.push((await tokenRequest(emu, FORM)).status);
+      return statuses;
+    };
+    const a = await run();
+    const failed = a.filter((s) => s === 503).length;
+    expect(failed).toBeGreaterThan(40); // 200 × 0.3 = 60; 40..80 is more than 3 standard deviations (≈ 6.5) either way
+    expect(failed).toBeLessThan(80);
+    expect(a.filter((s) => s !== 503).every((s) => s === 200)).toBe(true); // a skipped request is handled normally
+    expect(await run()).toEqual(a); // same seed, same requests fail
+  });
+
+  it('probability: a skipped request goes on to the next rule; times counts applications', async () => {
+    emu.fault({ kind: 'status', status: 503, times: 3, probability: 0.5, seed: 7 });
+    emu.fault({ kind: 'status', status: 429, retryAfter: 1, times: Infinity });
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await tokenRequest(emu, FORM)).status);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(27);
+    expect(emu.stats.faultsApplied).toBe(30);
+  });
+
+  it('probability over the control API, and invalid values', async () => {
+    const res = await fetch(`${emu.url}/__emulator/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'reset', times: 'Infinity', probability: 1, seed: 1 }),
+    });
+    expect(res.status).toBe(201);
+    await expect(post(emu)).rejects.toThrow();
+    const bad = await fetch(`${emu.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify({ kind: 'reset', probability: 2 }) });
+    expect(bad.status).toBe(400);
+    expect(() => emu.fault({ kind: 'status', probability: 0 })).toThrow(RangeError);
+    expect(() => emu.fault({ kind: 'status', probability: Number.NaN })).toThrow(RangeError);
+    expect(() => emu.fault({ kind: 'status', probability: 0.5, seed: 1.5 })).toThrow(TypeError);
+  });
+
   it('targets: token faults leave the API alone, api/secrets/any', async () => {
     const token = await mint(emu);
     const headers = { authorization: `Bearer ${token}`, 'x-api-key': DEFAULT_CLIENT_ID };

@@ -32,6 +32,25 @@ export type Category = 'token' | 'api' | 'secrets' | 'control' | 'other';
 export interface QueuedFault {
   rule: FaultRule;
   remaining: number;
+  /** Draws in `[0, 1)` for `rule.probability`: seeded (mulberry32) or `Math.random`. */
+  random: () => number;
+}
+
+/** mulberry32: a small, fast 32-bit PRNG, good enough to pick which requests fail; the same seed gives the same draws. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Queues a normalized rule with its counter and its generator. */
+export function queueFault(rule: FaultRule): QueuedFault {
+  return { rule, remaining: rule.times ?? 1, random: rule.seed === undefined ? Math.random : seededRandom(rule.seed) };
 }
 
 /**
@@ -57,6 +76,16 @@ export function normalizeFaultRule(input: unknown): FaultRule {
   if (times === 'Infinity' || times === 'infinity') times = Infinity;
   if (typeof times !== 'number' || Number.isNaN(times) || times < 1) throw new RangeError('fault times must be a number >= 1 or Infinity');
   const rule: FaultRule = { kind: kind as FaultKind, target: target as FaultTarget, times };
+  if (raw['probability'] !== undefined) {
+    const p = raw['probability'];
+    if (typeof p !== 'number' || !(p > 0 && p <= 1)) throw new RangeError('fault probability must be a number in (0, 1]');
+    rule.probability = p;
+  }
+  if (raw['seed'] !== undefined) {
+    const seed = raw['seed'];
+    if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new TypeError('fault seed must be an integer');
+    rule.seed = seed;
+  }
   if (raw['status'] !== undefined) {
     const status = raw['status'];
     if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
@@ -96,7 +125,7 @@ function htmlPage(status: number): string {
   return `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n</body>\r\n</html>\r\n`;
 }
 
-/** Takes the first queued fault that targets `category` (never the control API), counting it down. */
+/** Takes the first queued fault that targets `category` (never the control API) and, by its `probability`, applies; counts it down. */
 export function takeFault(state: EmulatorState, category: Category): FaultRule | undefined {
   if (category === 'control') return undefined;
   const faults = state.faults;
@@ -104,6 +133,8 @@ export function takeFault(state: EmulatorState, category: Category): FaultRule |
     const q = faults[i] as QueuedFault;
     const target = q.rule.target ?? 'token';
     if (target === 'any' || target === category) {
+      // A request the rule skips by chance goes on to the next rule.
+      if (q.rule.probability !== undefined && q.random() >= q.rule.probability) continue;
       q.remaining--;
       if (q.remaining <= 0) faults.splice(i, 1);
       state.stats.faultsApplied++;

@@ -89,8 +89,19 @@ export type FaultTarget = 'token' | 'api' | 'secrets' | 'any';
 export interface FaultRule {
   /** Which requests it applies to. Default `'token'`, and `'api'` for the gateway kinds (`token-invalid`, `api-key-invalid`, `access-error`, `backpressure-limited`). */
   target?: FaultTarget;
-  /** How many matching requests it applies to. Default `1`; `Infinity` allowed. */
+  /** How many matching requests it applies to. Default `1`; `Infinity` allowed. With `probability`, counts the requests it was applied to. */
   times?: number;
+  /**
+   * The chance, in `(0, 1]`, that the rule applies to a matching request. Default `1` (every one). A request the
+   * rule skips goes on to the next rule, then to the emulator's normal handling. `0.3` with `times: Infinity`
+   * makes about 30 % of matching requests fail.
+   */
+  probability?: number;
+  /**
+   * Seeds the rule's own pseudo-random generator for `probability` (an integer), so one sequence of matching
+   * requests always gets the same faults. Without it, `Math.random()` decides.
+   */
+  seed?: number;
   /** What happens to a matching request. */
   kind: FaultKind;
   /** Status for `status` (default 500), `response` (default 200) and `html` (default 502). */
