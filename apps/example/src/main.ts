@@ -8,12 +8,15 @@
 import type { Emulator } from '@ims-token/emulator';
 import { ConfigError, emulatorEnv, ignoredInEmulatorMode, loadConfig, loadDotEnv, wantsEmulator } from './config';
 import type { AppConfig } from './config';
+import { startMetrics } from './metrics';
+import type { Metrics } from './metrics';
 import { PortInUseError, startServer } from './server';
 import type { RunningServer } from './server';
 
 async function main(): Promise<void> {
   let config: AppConfig;
   let emulator: Emulator | undefined;
+  let metrics: Metrics | undefined;
   let ignored: string[] = [];
   try {
     const envFile = process.env['ENV_FILE'];
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
       env = emulatorEnv(env, emulator.url, { clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET });
     }
     config = { ...loadConfig(env), emulator: emulator !== undefined };
+    metrics = await startMetrics(env, config.host); // before the app creates its token provider
   } catch (err) {
     await emulator?.stop();
     if (err instanceof ConfigError) {
@@ -42,6 +46,7 @@ async function main(): Promise<void> {
   try {
     server = await startServer(config);
   } catch (err) {
+    await metrics?.close();
     await emulator?.stop();
     if (err instanceof PortInUseError) {
       process.stderr.write(`${err.message}\n`);
@@ -57,6 +62,7 @@ async function main(): Promise<void> {
       url: server.url,
       adobe: emulator ? 'emulator' : config.adobeApiUrl,
       imsUrl: emulator ? 'emulator' : (config.ims.imsUrl ?? 'default'),
+      ...(metrics ? { metrics: metrics.url } : {}),
     },
     'listening',
   );
@@ -78,6 +84,7 @@ async function main(): Promise<void> {
     server
       .close()
       .then(async ({ forced }) => {
+        await metrics?.close();
         await emulator?.stop();
         logger.info({ forced }, 'stopped');
         process.exit(forced ? 1 : 0);

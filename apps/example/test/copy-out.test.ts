@@ -14,6 +14,7 @@ const PACKAGES: Record<string, string> = {
   '@ims-token/fetch': 'packages/fetch',
   '@ims-token/express': 'packages/express',
   '@ims-token/emulator': 'packages/emulator',
+  '@ims-token/otel': 'packages/otel',
 };
 
 /** Registry settings survive; what pnpm put in the environment for its own run does not. */

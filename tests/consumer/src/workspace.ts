@@ -16,7 +16,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 export const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../fixtures');
 
 /** The packages we publish, by folder; the metadata test fails when this list and `packages/*` disagree. */
-export const PUBLISHED_DIRS = ['core', 'fetch', 'express', 'cli', 'redis', 'emulator'] as const;
+export const PUBLISHED_DIRS = ['core', 'fetch', 'express', 'cli', 'redis', 'emulator', 'otel'] as const;
 export type PackageDir = (typeof PUBLISHED_DIRS)[number];
 
 export interface PackageJson {
