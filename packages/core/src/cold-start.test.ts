@@ -64,7 +64,9 @@ describe('a cold process (CommonJS)', () => {
         process.stdout.write(JSON.stringify({ required, created, token, files: files() }));
       });`,
     );
-    expect(out.required).toEqual([]);
+    // diagnostics_channel is the one built-in core needs at load (its channels, issue 17): about 0.4 ms, and
+    // node:http loads it anyway for the token request, so a cold token costs nothing more for it.
+    expect(out.required.filter((m) => m !== 'diagnostics_channel')).toEqual([]);
     expect(out.created).toEqual([]);
     expect(out.token).toContain('http');
     expect(out.token.filter((m) => HEAVY.includes(m))).toEqual([]);
