@@ -47,7 +47,7 @@ const files = () => Object.keys(require.cache).filter((f) => !f.endsWith('.cjs')
 const HEAVY = ['crypto', 'fs/promises', 'module', 'https', 'tls', 'os'];
 
 describe('a cold process (CommonJS)', () => {
-  it('loads no built-in at require and createTokenProvider time, and only node:http for the token', async () => {
+  it('loads no built-in but diagnostics_channel at require and createTokenProvider time, and only node:http for the token', async () => {
     const out = await cold<{ required: string[]; created: string[]; token: string[]; files: string[] }>(
       'core.cjs',
       `${PROBE}
