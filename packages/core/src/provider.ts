@@ -273,12 +273,22 @@ class Provider implements TokenProvider {
 
   async #mintAndStore(how: Fetch, snap: SecretSnapshot): Promise<Entry> {
     const reason: MintReason = how.force ? 'forced' : how.background ? 'refresh-ahead' : this.#dropped ? 'invalidated' : 'cold';
-    const token = await traced(
-      dc.mint,
-      () => ({ ...this.#dc, reason, background: how.background }),
-      () => this.#minter.mint(snap),
-      (t) => ({ expiresAt: t.expiresAt, issuedAt: t.issuedAt, secretIndex: this.#minter.secretIndex }),
-    );
+    let token: ImsToken;
+    try {
+      token = await traced(
+        dc.mint,
+        () => ({ ...this.#dc, reason, background: how.background }),
+        () => this.#minter.mint(snap),
+        (t) => ({ expiresAt: t.expiresAt, issuedAt: t.issuedAt, secretIndex: this.#minter.secretIndex }),
+      );
+    } catch (err) {
+      // While our mint failed, another provider sharing a lock-less store (a shared MemoryStore, a store of
+      // yours) may have stored a good token: serve it rather than fail our callers. A forced caller wants a
+      // new token, so it gets the error.
+      const stored = how.force || this.#closed ? undefined : await this.#readStore(how);
+      if (stored) return stored;
+      throw err;
+    }
     this.#lastError = undefined;
     this.#hardFailure = undefined;
     if (this.#clock() >= this.#times(token).serveUntil) {

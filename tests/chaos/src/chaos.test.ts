@@ -508,10 +508,10 @@ describe.sequential('chaos', () => {
     expect(r.served).toBe(10_000);
   });
 
-  // KNOWN FAILURE (core): a provider whose own mint fails fails its callers although another provider sharing its
-  // store has stored a good token meanwhile; the failed mint does not look at the store again. Lock-less stores only
-  // (a MemoryStore shared by providers, a custom store): with RedisStore's lock the other provider waits instead.
-  it.fails('a failed mint while a provider sharing the store holds a good token: callers get that token', async () => {
+  // A provider whose own mint fails while another provider sharing its store stored a good token meanwhile serves
+  // that token: a failed mint looks at the store once more. Lock-less stores only (a MemoryStore shared by
+  // providers, a custom store): with RedisStore's lock the other provider waits instead.
+  it('a failed mint while a provider sharing the store holds a good token: callers get that token', async () => {
     const w = await world();
     const store = new MemoryStore({ clock: w.clock });
     const a = provider(w, { store });
@@ -528,9 +528,7 @@ describe.sequential('chaos', () => {
       scenario: 'a failed mint (4 hung tries) while another provider sharing a MemoryStore stored a good token',
       mintBound: '≤ 1',
       note: `${hung} hung token requests`,
-      knownFailure: 'core: a failed mint does not re-read the store before failing its callers',
     });
-    if (r.failedWhileValid === 0) delete r.knownFailure; // fixed: the row says so, and it.fails above turns red
     expectGoals(r, 1);
   });
 });
