@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { ImsTokenError, deserializeImsToken } from '@ims-token/core';
+import { ImsTokenError } from '@ims-token/core';
+import { cacheTrustError, plausibleCachedToken, readCacheFileSync } from '@ims-token/core/cache';
 import type { ImsToken, TokenProvider } from '@ims-token/core';
 import { withSpinner } from './config';
 import type { CliConfig } from './config';
@@ -14,19 +14,14 @@ import { serveUntil, usableUntil } from './policy';
 export async function readCachedToken(config: CliConfig, provider: TokenProvider): Promise<ImsToken | undefined> {
   if (config.cache.kind === 'memory') return undefined;
   if (config.cache.kind === 'file') {
-    let text: string;
-    try {
-      text = await readFile(config.cache.store.pathFor(provider.cacheKey), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    try {
-      const token = deserializeImsToken(JSON.parse(text));
-      return token && token.clientId === provider.clientId ? token : undefined;
-    } catch {
-      return undefined;
-    }
+    const { dir, store } = config.cache;
+    const read = readCacheFileSync(dir, store.pathFor(provider.cacheKey), undefined, {
+      key: provider.cacheKey,
+      clientId: provider.clientId,
+      scopes: provider.scopes,
+    });
+    if (read.kind === 'unsafe') throw cacheTrustError(read.problem);
+    return read.kind === 'token' ? read.token : undefined;
   }
   return config.options.store?.get(provider.cacheKey);
 }
@@ -54,7 +49,13 @@ const FALLBACK: ReadonlySet<string> = new Set(['IMS_NETWORK', 'IMS_TIMEOUT', 'IM
 export async function obtainToken(ctx: Context, config: CliConfig, provider: TokenProvider): Promise<ImsToken> {
   const force = ctx.flags.force === true;
   try {
-    return await withSpinner(ctx, 'Getting a token from IMS…', () => provider.getToken(force ? { forceRefresh: true } : undefined));
+    return await withSpinner(ctx, 'Getting a token from IMS…', async () => {
+      const token = await provider.getToken(force ? { forceRefresh: true } : undefined);
+      // The launcher's rule for a cached token (this client, these scopes, a lifetime IMS gives): a stored token
+      // that breaks it is replaced, never printed. (Core's provider checks only the client of a stored token.)
+      const expect = { key: provider.cacheKey, clientId: provider.clientId, scopes: provider.scopes };
+      return force || plausibleCachedToken(token, Date.now(), expect) ? token : provider.getToken({ forceRefresh: true });
+    });
   } catch (err) {
     if (force || !ImsTokenError.is(err) || !FALLBACK.has(err.code)) throw err;
     const cached = await readCachedToken(config, provider).catch(() => undefined);

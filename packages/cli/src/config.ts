@@ -199,15 +199,22 @@ export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: 
 export function resolveCache(ctx: Context, env: Env, cacheVar = env[ENV.tokenCache]?.trim()): CacheInfo {
   const f = ctx.flags;
   if (f['no-cache'] === true) return { kind: 'memory', why: '--no-cache' };
-  if (typeof f['cache-dir'] === 'string') return fileCache(resolvePath(ctx, f['cache-dir']));
-  if (!cacheVar || cacheVar === 'file') return fileCache(defaultCacheDir(env as NodeJS.ProcessEnv));
+  if (typeof f['cache-dir'] === 'string') return fileCache(ctx, resolvePath(ctx, f['cache-dir']));
+  if (!cacheVar || cacheVar === 'file') return fileCache(ctx, defaultCacheDir(env as NodeJS.ProcessEnv));
   if (cacheVar === 'memory') return { kind: 'memory', why: `${ENV.tokenCache}=memory` };
-  if (cacheVar.startsWith('file:') && cacheVar.length > 5) return fileCache(resolvePath(ctx, cacheVar.slice(5)));
+  if (cacheVar.startsWith('file:') && cacheVar.length > 5) return fileCache(ctx, resolvePath(ctx, cacheVar.slice(5)));
   return { kind: 'redis', where: redisWhere(cacheVar) };
 }
 
-function fileCache(dir: string): CacheInfo {
-  return { kind: 'file', dir, store: new FileStore({ dir }) };
+/**
+ * The CLI's file cache: an untrusted directory or token file (not yours, writable by others, a link) stops the
+ * run with an `IMS_CONFIG` error naming the path and the fix; a write that fails is a warning on stderr.
+ */
+function fileCache(ctx: Context, dir: string): CacheInfo {
+  const noop = (): void => {};
+  const warn = (_obj: object, msg?: string): void =>
+    ctx.note(`ims-token: ${ctx.err.yellow('warning')}: ${(msg ?? '').replace(/^ims-token: /, '')}.`);
+  return { kind: 'file', dir, store: new FileStore({ dir, onUntrusted: 'error', logger: { debug: noop, info: noop, warn, error: noop } }) };
 }
 
 /**

@@ -20,8 +20,9 @@ import {
   defaultCacheDir,
   normalizeImsUrl,
   normalizeScopes,
+  cacheFilePath,
   parseSecretLines,
-  readCachedTokenSync,
+  readCacheFileSync,
 } from '@ims-token/core/cache';
 import { formatToken } from './format';
 import type { TokenFormat } from './format';
@@ -97,7 +98,9 @@ export function fastToken(argv: readonly string[], processEnv: Env, cwd: string,
     );
     const urlRaw = trimmed(flags.get('ims-url') ?? env.IMS_URL);
 
-    // What fromEnv would refuse, the full CLI reports.
+    // What fromEnv would refuse, the full CLI reports. IMS_TOKEN_CACHE_KEY (Redis encryption) never goes with a
+    // file cache: the full CLI says so.
+    if (trimmed(env.IMS_TOKEN_CACHE_KEY) !== undefined) return undefined;
     if (!clientId || /[\s,]/.test(clientId) || !scopesRaw) return undefined;
     const secret = trimmed(env.IMS_CLIENT_SECRET);
     const next = trimmed(env.IMS_CLIENT_SECRET_NEXT);
@@ -116,8 +119,11 @@ export function fastToken(argv: readonly string[], processEnv: Env, cwd: string,
     else if (cacheVar.startsWith('file:') && cacheVar.length > 5) dir = path(cacheVar.slice(5));
     else return undefined;
 
-    const cached = readCachedTokenSync(dir, cacheKeyFor(imsUrl, clientId, scopes), now);
-    if (!cached || cached.clientId !== clientId) return undefined;
+    // The full CLI reports an untrusted cache (not yours, writable by others, a link): here it is just a miss.
+    const key = cacheKeyFor(imsUrl, clientId, scopes);
+    const read = readCacheFileSync(dir, cacheFilePath(dir, key), now, { key, clientId, scopes });
+    if (read.kind !== 'token') return undefined;
+    const cached = read.token;
     const token = {
       accessToken: cached.accessToken,
       tokenType: 'bearer',

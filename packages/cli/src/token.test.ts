@@ -142,6 +142,7 @@ describe('the warm path and refreshing', () => {
       expires_in: '86400000',
     });
     const entry = {
+      key: location.slice(location.lastIndexOf('/') + 1).replace(/\.json$/, ''), // FileStore records the key a file is for
       v: 1,
       accessToken: old,
       tokenType: 'bearer',

@@ -26,10 +26,14 @@ export interface CacheTrustProblem {
   readonly fix: string;
 }
 
-/** What a cached token must match to be used: the credential it is for. */
+/**
+ * What a cached token must match to be used: the key it was written for (a file records it; one without it, or
+ * with another, was not written for this key by this version) and, when known, the credential.
+ */
 export interface CacheExpectation {
-  readonly clientId: string;
-  readonly scopes: readonly string[];
+  readonly key: string;
+  readonly clientId?: string;
+  readonly scopes?: readonly string[];
 }
 
 /** The outcome of reading one token file. */
@@ -94,29 +98,26 @@ export function cacheTrustError(p: CacheTrustProblem): ImsTokenError {
 
 /**
  * Whether a token read from a cache is one IMS could have minted for this credential: the same client and
- * scopes (when `expect` is given), `issuedAt ≤ expiresAt`, a lifetime of at most {@link MAX_TOKEN_LIFETIME_MS},
- * not issued in the future, and not expired by `now`.
+ * scopes (when `expect` names them), `issuedAt ≤ expiresAt`, a lifetime of at most {@link MAX_TOKEN_LIFETIME_MS},
+ * not issued in the future, and not expired by `now` (`undefined`: an expired token is fine, for display).
  */
-export function plausibleCachedToken(token: ImsToken, now: number, expect?: CacheExpectation): boolean {
+export function plausibleCachedToken(token: ImsToken, now: number | undefined, expect?: CacheExpectation): boolean {
   if (!(token.issuedAt <= token.expiresAt) || token.expiresAt - token.issuedAt > MAX_TOKEN_LIFETIME_MS) return false;
-  if (token.issuedAt > now + ISSUED_AHEAD_SLACK_MS || token.expiresAt <= now) return false;
-  if (expect) {
-    if (token.clientId !== expect.clientId) return false;
-    const a = [...token.scopes].sort().join(',');
-    const b = [...expect.scopes].sort().join(',');
-    if (a !== b) return false;
-  }
+  if (now !== undefined && (token.issuedAt > now + ISSUED_AHEAD_SLACK_MS || token.expiresAt <= now)) return false;
+  if (expect?.clientId !== undefined && token.clientId !== expect.clientId) return false;
+  if (expect?.scopes !== undefined && [...token.scopes].sort().join(',') !== [...expect.scopes].sort().join(',')) return false;
   return true;
 }
 
-/** Parses a token file's text and applies {@link plausibleCachedToken}; anything else is `undefined`. */
-export function parseTrustedToken(text: string, now: number, expect?: CacheExpectation): ImsToken | undefined {
+/** Parses a token file's text, checks the key it records and applies {@link plausibleCachedToken}; anything else is `undefined`. */
+export function parseTrustedToken(text: string, now: number | undefined, expect?: CacheExpectation): ImsToken | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
     return undefined;
   }
+  if (expect && (parsed as { key?: unknown } | null)?.key !== expect.key) return undefined;
   const token = deserializeImsToken(parsed);
   return token && plausibleCachedToken(token, now, expect) ? token : undefined;
 }
@@ -145,7 +146,7 @@ export function checkCacheDirSync(dir: string): CacheTrustProblem | undefined {
  * `O_NOFOLLOW` and judged by `fstat` of what was opened, then its content checked ({@link parseTrustedToken}).
  * Synchronous (the CLI's launcher); `FileStore` does the same asynchronously.
  */
-export function readCacheFileSync(dir: string, file: string, now: number, expect?: CacheExpectation): CacheRead {
+export function readCacheFileSync(dir: string, file: string, now: number | undefined, expect?: CacheExpectation): CacheRead {
   const dirProblem = checkCacheDirSync(dir);
   if (dirProblem) return { kind: 'unsafe', problem: dirProblem };
   let fd: number;

@@ -148,12 +148,17 @@ export type { CacheExpectation, CacheRead, CacheTrustProblem } from './cache-fil
  * const token = readCachedTokenSync(defaultCacheDir(), provider.cacheKey)
  * ```
  */
-export function readCachedTokenSync(dir: string, key: string, now: number = Date.now(), expect?: CacheExpectation): ImsToken | undefined {
-  const r = readCacheFileSync(dir, cacheFilePath(dir, key), now, expect);
+export function readCachedTokenSync(
+  dir: string,
+  key: string,
+  now: number = Date.now(),
+  expect?: Omit<CacheExpectation, 'key'>,
+): ImsToken | undefined {
+  const r = readCacheFileSync(dir, cacheFilePath(dir, key), now, { ...expect, key });
   return r.kind === 'token' ? r.token : undefined;
 }
 
-/** Parses a token file's text; corrupt, foreign, implausible or expired content is `undefined`. */
+/** Parses a token file's text; corrupt, foreign (another `key`), implausible or expired content is `undefined`. */
 export function parseCachedToken(text: string, now: number, expect?: CacheExpectation): ImsToken | undefined {
   return parseTrustedToken(text, now, expect);
 }

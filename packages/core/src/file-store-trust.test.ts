@@ -39,7 +39,7 @@ function fileText(o: { accessToken?: string; clientId: string; scopes: string[];
 
 async function plant(dir: string, key: string, text: string, owner?: number): Promise<string> {
   const file = join(dir, `${key}.json`);
-  await writeFile(file, text, { mode: 0o600 });
+  await writeFile(file, JSON.stringify({ key, ...(JSON.parse(text) as object) }), { mode: 0o600 }); // as FileStore writes it
   if (owner !== undefined) await chown(file, owner, owner);
   return file;
 }
@@ -134,6 +134,8 @@ describe('FileStore trusts only a cache that is yours, as ssh does', () => {
       await plant(root, 'k', text);
       expect(await store.get('k')).toBeUndefined();
     }
+    await writeFile(join(root, 'k.json'), fileText({ clientId: 'c', scopes: ['openid'] })); // no key recorded: not written by FileStore
+    expect(await store.get('k')).toBeUndefined();
     // the launcher's reader also checks the client and the scopes
     await plant(root, 'k', fileText({ clientId: 'c', scopes: ['openid'] }));
     expect(readCachedTokenSync(root, 'k', now, { clientId: 'c', scopes: ['openid'] })?.accessToken).toBe(PLANTED);

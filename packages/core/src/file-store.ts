@@ -151,10 +151,8 @@ export class FileStore implements TokenStore {
         this.#untrusted(problem);
         return undefined;
       }
-      const text = await fh.readFile('utf8');
-      const token = parseTrustedToken(text, this.#clock()); // corrupt, implausible or expired: a miss; the next set replaces it
-      if (token && !keyMatches(text, key)) return undefined;
-      return token;
+      // corrupt, implausible, expired or written for another key: a miss; the next set replaces it
+      return parseTrustedToken(await fh.readFile('utf8'), this.#clock(), { key });
     } finally {
       await fh.close();
     }
@@ -218,10 +216,4 @@ export class FileStore implements TokenStore {
     if (!(await this.#ensureDir())) return fn(); // untrusted directory: no lock, and set() writes nothing
     return withFileLock(`${this.pathFor(key)}.lock`, fn, { staleMs: this.#staleLockMs, waitMs: this.#lockWaitMs, signal: options.signal });
   }
-}
-
-/** A file written by this version records its key; one that records another key was copied or renamed: a miss. */
-function keyMatches(text: string, key: string): boolean {
-  const recorded = (JSON.parse(text) as { key?: unknown }).key;
-  return recorded === undefined || recorded === key;
 }
