@@ -3,7 +3,7 @@ import { readCachedToken } from '../cached';
 import { createProvider, resolveConfig } from '../config';
 import type { Context } from '../context';
 import { readAll } from '../io';
-import { formatDuration, iso, table } from '../output';
+import { formatDuration, iso, printable, table } from '../output';
 import type { CommandModule } from './types';
 
 /** Warn when a token has less than this left. */
@@ -54,7 +54,17 @@ Works offline and never verifies the signature: use it to look, not to trust. Pr
     const arg = ctx.positionals[0];
     const source = arg === undefined ? 'cache' : arg === '-' ? 'stdin' : 'argument';
     const raw = source === 'cache' ? await cachedToken(ctx) : clean(source === 'stdin' ? await readAll(ctx.io.stdin, 256 * 1024) : arg!);
-    const claims = decodeImsToken(raw);
+    const decoded = decodeImsToken(raw);
+    // Claims are text from outside: never a control character on a terminal (or in a log that is later cat).
+    const safe = (v: string | undefined): string | undefined => (v === undefined ? undefined : printable(v));
+    const claims = {
+      ...decoded,
+      clientId: safe(decoded.clientId),
+      scopes: decoded.scopes.map(printable),
+      authServer: safe(decoded.authServer),
+      type: safe(decoded.type),
+      userId: safe(decoded.userId),
+    };
     const now = Date.now();
     const left = claims.expiresAt === undefined ? undefined : claims.expiresAt - now;
     const expired = left !== undefined && left <= 0;
