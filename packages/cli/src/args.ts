@@ -14,7 +14,7 @@ export type OptionSpecs = Record<string, OptionSpec>;
 
 /** Options every command takes. */
 export const GLOBAL_OPTIONS = {
-  'env-file': { type: 'string', value: '<path>', help: 'read IMS_* variables from this dotenv file (it wins over the environment)' },
+  'env-file': { type: 'string', value: '<path>', help: 'read IMS_* variables from this dotenv file (the environment wins over it)' },
   'client-id': { type: 'string', value: '<id>', help: 'client ID (API key); wins over IMS_CLIENT_ID' },
   scopes: { type: 'string', value: '<list>', help: 'comma-separated scopes; wins over --preset and IMS_SCOPES' },
   preset: { type: 'string', value: '<name>', help: 'scope preset: firefly, io-management' },

@@ -5,7 +5,7 @@ import { withSpinner } from './config';
 import type { CliConfig } from './config';
 import type { Context } from './context';
 import { formatDuration } from './output';
-import { serveUntil, usableUntil } from './policy';
+import { serveUntil, usableUntil } from './launcher/policy';
 
 /**
  * The token cached for this credential, even an expired one (a file store's `get` hides those),

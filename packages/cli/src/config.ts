@@ -8,8 +8,9 @@ import { usageError } from './args';
 import type { Context } from './context';
 import { readAll } from './io';
 import { startSpinner } from './output';
-import { CLI_MIN_REMAINING_MS } from './policy';
-import { SCOPE_PRESETS } from './presets';
+import { SECRET_VARS, layerEnvFile } from './launcher/env-file';
+import { CLI_MIN_REMAINING_MS } from './launcher/policy';
+import { SCOPE_PRESETS } from './launcher/presets';
 import { canPrompt, promptHidden } from './prompt';
 
 /** Where this run keeps tokens. */
@@ -27,8 +28,6 @@ export interface CliConfig {
 
 type Env = Record<string, string | undefined>;
 
-const SECRET_VARS = [ENV.clientSecret, ENV.clientSecretNext, ENV.clientSecretFile] as const;
-
 export function resolvePath(ctx: Context, p: string): string {
   return isAbsolute(p) ? p : resolve(ctx.io.cwd, p);
 }
@@ -36,28 +35,32 @@ export function resolvePath(ctx: Context, p: string): string {
 /** Reads a dotenv file (Node's own parser: `KEY=value`, quotes, `#` comments). */
 export async function readEnvFile(ctx: Context, path: string): Promise<Env> {
   let text: string;
+  const full = resolvePath(ctx, path);
   try {
-    text = await readFile(resolvePath(ctx, path), 'utf8');
+    text = await readFile(full, 'utf8');
   } catch (err) {
-    throw usageError(
-      `Cannot read --env-file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
-      'Check the path (it is relative to the current directory).',
-    );
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOENT') {
+      // The usual cause: ims-token run from another folder than the one holding the file.
+      throw usageError(
+        `--env-file ${path}: there is no such file${isAbsolute(path) ? '' : ` in ${ctx.io.cwd}`}.`,
+        'A relative --env-file is read from the current directory: cd to the folder that holds it, or pass its full path.',
+      );
+    }
+    throw usageError(`Cannot read --env-file ${path} (${code}).`, `Check that ${full} is a readable file.`);
   }
   return parseEnv(text) as Env;
 }
 
 /**
- * The environment this run configures itself from: the process environment, then `--env-file` on top of it.
- * The secret source is one unit: when the env file names any secret variable, those of the environment are dropped.
+ * The environment this run configures itself from: `--env-file` fills in what the process environment lacks
+ * (the real environment wins; the secret source is one unit): the rule of ./launcher/env-file.ts.
  */
 export async function loadEnv(ctx: Context): Promise<{ env: Env; fromFile: Env }> {
-  const base: Env = { ...ctx.io.env };
   const file = ctx.flags['env-file'];
-  if (typeof file !== 'string') return { env: base, fromFile: {} };
-  const fromFile = await readEnvFile(ctx, file);
-  if (SECRET_VARS.some((v) => fromFile[v] !== undefined)) for (const v of SECRET_VARS) delete base[v];
-  return { env: { ...base, ...fromFile }, fromFile };
+  if (typeof file !== 'string') return { env: { ...ctx.io.env }, fromFile: {} };
+  const { env, used } = layerEnvFile(ctx.io.env, await readEnvFile(ctx, file));
+  return { env, fromFile: used };
 }
 
 /** Reads one or two secrets from stdin (hidden prompt on a terminal), once per run. */

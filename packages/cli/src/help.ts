@@ -19,8 +19,9 @@ const EXIT_CODES_HELP = `Exit codes:
   exec exits with its command's code (126 cannot run, 127 not found)
 `;
 
-const CONFIG_HELP = `Configuration (flags win over --env-file, which wins over the environment;
-./.env is never read unless you pass --env-file .env):
+const CONFIG_HELP = `Configuration (flags win over the environment, which wins over --env-file: the file
+fills in what the environment lacks, as with node --env-file; ./.env is never read unless you
+pass --env-file .env):
   IMS_CLIENT_ID            client ID (API key)
   IMS_CLIENT_SECRET        client secret (or IMS_CLIENT_SECRET_FILE, or --client-secret-stdin;
                            never a flag value)

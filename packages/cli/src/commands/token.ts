@@ -2,7 +2,7 @@ import { usageError } from '../args';
 import { obtainToken } from '../cached';
 import { createProvider, resolveConfig } from '../config';
 import type { Context } from '../context';
-import { formatToken } from '../format';
+import { formatToken } from '../launcher/format';
 import type { CommandModule } from './types';
 
 export const command: CommandModule = {

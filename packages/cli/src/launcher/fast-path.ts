@@ -24,6 +24,7 @@ import {
   parseSecretLines,
   readCacheFileSync,
 } from '@ims-token/core/cache';
+import { layerEnvFile } from './env-file';
 import { formatToken } from './format';
 import type { TokenFormat } from './format';
 import { serveUntil } from './policy';
@@ -32,7 +33,6 @@ import { SCOPE_PRESETS } from './presets';
 type Env = Record<string, string | undefined>;
 
 const STRING_OPTIONS = new Set(['env-file', 'client-id', 'scopes', 'preset', 'ims-url', 'cache-dir']);
-const SECRET_VARS = ['IMS_CLIENT_SECRET', 'IMS_CLIENT_SECRET_NEXT', 'IMS_CLIENT_SECRET_FILE'];
 
 function trimmed(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v.trim();
@@ -82,14 +82,10 @@ export function fastToken(argv: readonly string[], processEnv: Env, cwd: string,
     const { flags, format } = parsed;
     const path = (p: string): string => (isAbsolute(p) ? p : resolve(cwd, p));
 
-    // Layers: environment, then --env-file (the secret source as one unit), then flags.
-    const env: Env = { ...processEnv };
+    // Layers: --env-file under the environment (./env-file.ts), then flags.
     const envFile = flags.get('env-file');
-    if (envFile !== undefined) {
-      const fromFile = parseEnv(readFileSync(path(envFile), 'utf8')) as Env;
-      if (SECRET_VARS.some((v) => fromFile[v] !== undefined)) for (const v of SECRET_VARS) delete env[v];
-      Object.assign(env, fromFile);
-    }
+    const env: Env =
+      envFile === undefined ? { ...processEnv } : layerEnvFile(processEnv, parseEnv(readFileSync(path(envFile), 'utf8')) as Env).env;
     const preset = flags.get('preset');
     if (preset !== undefined && !Object.hasOwn(SCOPE_PRESETS, preset)) return undefined;
     const clientId = trimmed(flags.get('client-id') ?? env.IMS_CLIENT_ID);
