@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { FileStore } from '@ims-token/core';
-import { usageError } from '../args';
+import { CACHE_READER, usageError } from '../args';
 import { cacheLocation, createProvider, loadEnv, resolveCache, resolveConfig } from '../config';
 import type { Context } from '../context';
 import type { CommandModule } from './types';
@@ -26,6 +26,7 @@ async function allDir(ctx: Context): Promise<string> {
 }
 
 export const command: CommandModule = {
+  globals: CACHE_READER,
   options: {
     all: { type: 'boolean', help: 'remove every cached token in the cache directory (no credential needed)' },
   },

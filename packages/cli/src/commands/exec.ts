@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { usageError } from '../args';
+import { MINTER, usageError } from '../args';
 import { obtainToken } from '../cached';
 import { createProvider, resolveConfig } from '../config';
 import type { Context } from '../context';
@@ -26,6 +26,7 @@ function forwarded(onTerminal: boolean): NodeJS.Signals[] {
 const SECRET_VARS = ['IMS_CLIENT_SECRET', 'IMS_CLIENT_SECRET_NEXT', 'IMS_CLIENT_SECRET_FILE', 'IMS_TOKEN_CACHE_KEY'];
 
 export const command: CommandModule = {
+  globals: MINTER,
   options: {
     force: { type: 'boolean', help: 'ignore the cached token and mint a new one first' },
     'pass-secrets': {

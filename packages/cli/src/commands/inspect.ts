@@ -1,3 +1,4 @@
+import { CACHE_READER } from '../args';
 import { ImsTokenError, decodeImsToken, redactToken } from '@ims-token/core';
 import { readCachedToken } from '../cached';
 import { createProvider, resolveConfig } from '../config';
@@ -35,6 +36,7 @@ async function cachedToken(ctx: Context): Promise<string> {
 }
 
 export const command: CommandModule = {
+  globals: CACHE_READER,
   options: {},
   maxPositionals: 1,
   help: {

@@ -1,3 +1,4 @@
+import { CACHE_READER } from '../args';
 import { redactToken } from '@ims-token/core';
 import { readCachedToken, cachedState } from '../cached';
 import { cacheLocation, createProvider, resolveConfig } from '../config';
@@ -6,6 +7,7 @@ import { formatDuration, iso, table } from '../output';
 import type { CommandModule } from './types';
 
 export const command: CommandModule = {
+  globals: CACHE_READER,
   options: {},
   maxPositionals: 0,
   help: {
