@@ -1,5 +1,6 @@
 import { ImsTokenError } from '@ims-token/core';
-import { cacheTrustError, plausibleCachedToken, readCacheFileSync } from '@ims-token/core/cache';
+import { plausibleCachedToken } from '@ims-token/core/cache';
+import { readTargetToken } from './cache-target';
 import type { ImsToken, TokenProvider } from '@ims-token/core';
 import { withSpinner } from './config';
 import type { CliConfig } from './config';
@@ -7,23 +8,10 @@ import type { Context } from './context';
 import { formatDuration } from './output';
 import { serveUntil, usableUntil } from './launcher/policy';
 
-/**
- * The token cached for this credential, even an expired one (a file store's `get` hides those),
- * or `undefined`. Never asks IMS.
- */
-export async function readCachedToken(config: CliConfig, provider: TokenProvider): Promise<ImsToken | undefined> {
-  if (config.cache.kind === 'memory') return undefined;
-  if (config.cache.kind === 'file') {
-    const { dir, store } = config.cache;
-    const read = readCacheFileSync(dir, store.pathFor(provider.cacheKey), undefined, {
-      key: provider.cacheKey,
-      clientId: provider.clientId,
-      scopes: provider.scopes,
-    });
-    if (read.kind === 'unsafe') throw cacheTrustError(read.problem);
-    return read.kind === 'token' ? read.token : undefined;
-  }
-  return config.options.store?.get(provider.cacheKey);
+/** The token cached for the provider's credential, even an expired one (see {@link readTargetToken}). */
+export function readCachedToken(config: CliConfig, provider: TokenProvider): Promise<ImsToken | undefined> {
+  const { cacheKey: key, clientId, scopes } = provider;
+  return readTargetToken({ cache: config.cache, key, clientId, scopes, ...(config.options.store ? { store: config.options.store } : {}) });
 }
 
 /**

@@ -138,12 +138,8 @@ function redisWhere(url: string): string {
   }
 }
 
-/**
- * Builds the provider options of this run. Precedence: flags, then `--env-file`, then the environment.
- * `needSecret: false` (status, cache, inspect) accepts a missing secret: the provider then never mints.
- */
-export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: boolean }): Promise<CliConfig> {
-  const { env, fromFile } = await loadEnv(ctx);
+/** Puts the credential flags (--client-id, --preset, --scopes, --ims-url) over `env`: flags win. */
+export function applyFlags(ctx: Context, env: Env): void {
   const f = ctx.flags;
   if (typeof f['client-id'] === 'string') env[ENV.clientId] = f['client-id'];
   if (typeof f.preset === 'string') {
@@ -157,7 +153,16 @@ export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: 
   }
   if (typeof f.scopes === 'string') env[ENV.scopes] = f.scopes;
   if (typeof f['ims-url'] === 'string') env[ENV.imsUrl] = f['ims-url'];
+}
 
+/**
+ * Builds the provider options of this run. Precedence: flags, then the environment, then `--env-file`.
+ * (status, inspect and cache clear never mint: they read the cache through ./cache-target.ts.)
+ */
+export async function resolveConfig(ctx: Context, _options: { needSecret: true } = { needSecret: true }): Promise<CliConfig> {
+  const { env, fromFile } = await loadEnv(ctx);
+  applyFlags(ctx, env);
+  const f = ctx.flags;
   const where = (name: string): string => (fromFile[name] !== undefined ? `${name} from ${String(f['env-file'])}` : name);
   let secretSource: string;
   if (f['client-secret-stdin'] === true) {
@@ -174,7 +179,6 @@ export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: 
     secretSource = 'none';
   }
   const hasSecret = secretSource !== 'none';
-  if (!needSecret && !hasSecret) env[ENV.clientSecret] = 'placeholder-never-sent';
 
   const cacheVar = env[ENV.tokenCache]?.trim();
   delete env[ENV.tokenCache];
@@ -186,13 +190,6 @@ export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: 
     options = fromEnv(env);
   } catch (err) {
     throw cliHint(err, ctx);
-  }
-  if (!needSecret && !hasSecret) {
-    options.clientSecret = () => {
-      throw new ImsTokenError('IMS_CONFIG', `${ENV.clientSecret} is not set.`, {
-        hint: 'This command needs the client secret: set IMS_CLIENT_SECRET or pipe it to --client-secret-stdin.',
-      });
-    };
   }
   if (cache.kind === 'file') options.store = cache.store;
   return { options, cache, secretSource, hasSecret };
@@ -247,18 +244,6 @@ export function cliLogger(ctx: Context, skip?: (msg: string) => boolean): Logger
 /** The provider of this run, logging retries to the spinner and, with --verbose, to stderr. */
 export function createProvider(ctx: Context, config: CliConfig, extra: Partial<TokenProviderOptions> = {}): TokenProvider {
   return createTokenProvider({ ...config.options, minRemainingMs: CLI_MIN_REMAINING_MS, logger: cliLogger(ctx), ...extra });
-}
-
-/** Where a cached token of this credential lives, for display. */
-export function cacheLocation(config: CliConfig, provider: TokenProvider): string {
-  switch (config.cache.kind) {
-    case 'file':
-      return config.cache.store.pathFor(provider.cacheKey);
-    case 'redis':
-      return `${config.cache.where} (key ${provider.cacheKey})`;
-    default:
-      return `nowhere (${config.cache.why}: every run asks IMS)`;
-  }
 }
 
 /** Runs `fn` with a spinner on stderr (only on a terminal, only after a moment). */

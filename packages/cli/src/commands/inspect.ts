@@ -1,7 +1,6 @@
 import { CACHE_READER } from '../args';
 import { ImsTokenError, decodeImsToken, redactToken } from '@ims-token/core';
-import { readCachedToken } from '../cached';
-import { createProvider, resolveConfig } from '../config';
+import { readTargetToken, resolveCacheTarget } from '../cache-target';
 import type { Context } from '../context';
 import { readAll } from '../io';
 import { formatDuration, iso, printable, table } from '../output';
@@ -20,18 +19,17 @@ function clean(input: string): string {
 }
 
 async function cachedToken(ctx: Context): Promise<string> {
-  const config = await resolveConfig(ctx, { needSecret: false });
-  const provider = createProvider(ctx, config);
+  const target = await resolveCacheTarget(ctx);
   try {
-    const token = await readCachedToken(config, provider);
+    const token = await readTargetToken(target);
     if (!token) {
-      throw new ImsTokenError('IMS_CONFIG', `No token is cached for client id ${provider.clientId} with these scopes.`, {
+      throw new ImsTokenError('IMS_CONFIG', `No token is cached for client id ${target.clientId} with these scopes.`, {
         hint: 'Run "ims-token token" first, or pass a token to inspect (or - to read it from stdin).',
       });
     }
     return token.accessToken;
   } finally {
-    await provider.close();
+    await target.store?.close?.();
   }
 }
 
