@@ -16,9 +16,6 @@ import type { ImsToken } from './token';
  */
 export const MAX_TOKEN_LIFETIME_MS = 24 * 3_600_000 + 10 * 60_000;
 
-/** How far in the future a cached token's `issuedAt` may be (clock skew between processes on one host). */
-const ISSUED_AHEAD_SLACK_MS = 10 * 60_000;
-
 /** Why a cache directory or token file is not trusted: the path, what is wrong and the command that fixes it. */
 export interface CacheTrustProblem {
   readonly path: string;
@@ -99,11 +96,13 @@ export function cacheTrustError(p: CacheTrustProblem): ImsTokenError {
 /**
  * Whether a token read from a cache is one IMS could have minted for this credential: the same client and
  * scopes (when `expect` names them), `issuedAt ≤ expiresAt`, a lifetime of at most {@link MAX_TOKEN_LIFETIME_MS},
- * not issued in the future, and not expired by `now` (`undefined`: an expired token is fine, for display).
+ * and not expired by `now` (`undefined`: an expired token is fine, for display).
  */
 export function plausibleCachedToken(token: ImsToken, now: number | undefined, expect?: CacheExpectation): boolean {
   if (!(token.issuedAt <= token.expiresAt) || token.expiresAt - token.issuedAt > MAX_TOKEN_LIFETIME_MS) return false;
-  if (now !== undefined && (token.issuedAt > now + ISSUED_AHEAD_SLACK_MS || token.expiresAt <= now)) return false;
+  // (no check of issuedAt against `now`: providers with their own clocks share stores, and a token minted
+  // "in the future" of another clock is still the one IMS gave)
+  if (now !== undefined && token.expiresAt <= now) return false;
   if (expect?.clientId !== undefined && token.clientId !== expect.clientId) return false;
   if (expect?.scopes !== undefined && [...token.scopes].sort().join(',') !== [...expect.scopes].sort().join(',')) return false;
   return true;
