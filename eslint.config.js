@@ -31,6 +31,35 @@ export default tseslint.config(
     },
   },
   {
+    // The CLI's warm-cache launcher (the bin, and what it loads) answers before core is loaded: node built-ins and
+    // the built-ins-only `@ims-token/core/cache` only. Whatever needs core lives outside packages/cli/src/launcher/.
+    files: ['packages/cli/src/launcher/**/*.ts', 'packages/cli/src/cli.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@ims-token/core',
+              allowTypeImports: true,
+              message: 'The launcher must not load core (zod, undici): use `@ims-token/core/cache`, or move the code out of launcher/.',
+            },
+          ],
+          patterns: [
+            ...entryPointsOnly.patterns,
+            {
+              group: ['../*', '!../launcher/*'],
+              allowTypeImports: true,
+              message: 'Launcher modules import only each other (the rest of the CLI loads core).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['packages/*/src/**/*.ts'],
     ignores: ['**/*.test.ts', '**/test/**'],
     rules: {

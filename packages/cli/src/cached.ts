@@ -1,34 +1,17 @@
-import { readFile } from 'node:fs/promises';
-import { ImsTokenError, deserializeImsToken } from '@ims-token/core';
+import { ImsTokenError } from '@ims-token/core';
+import { plausibleCachedToken } from '@ims-token/core/cache';
+import { readTargetToken } from './cache-target';
 import type { ImsToken, TokenProvider } from '@ims-token/core';
 import { withSpinner } from './config';
 import type { CliConfig } from './config';
 import type { Context } from './context';
 import { formatDuration } from './output';
-import { serveUntil, usableUntil } from './policy';
+import { serveUntil, usableUntil } from './launcher/policy';
 
-/**
- * The token cached for this credential, even an expired one (a file store's `get` hides those),
- * or `undefined`. Never asks IMS.
- */
-export async function readCachedToken(config: CliConfig, provider: TokenProvider): Promise<ImsToken | undefined> {
-  if (config.cache.kind === 'memory') return undefined;
-  if (config.cache.kind === 'file') {
-    let text: string;
-    try {
-      text = await readFile(config.cache.store.pathFor(provider.cacheKey), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    try {
-      const token = deserializeImsToken(JSON.parse(text));
-      return token && token.clientId === provider.clientId ? token : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  return config.options.store?.get(provider.cacheKey);
+/** The token cached for the provider's credential, even an expired one (see {@link readTargetToken}). */
+export function readCachedToken(config: CliConfig, provider: TokenProvider): Promise<ImsToken | undefined> {
+  const { cacheKey: key, clientId, scopes } = provider;
+  return readTargetToken({ cache: config.cache, key, clientId, scopes, ...(config.options.store ? { store: config.options.store } : {}) });
 }
 
 /**
@@ -54,7 +37,13 @@ const FALLBACK: ReadonlySet<string> = new Set(['IMS_NETWORK', 'IMS_TIMEOUT', 'IM
 export async function obtainToken(ctx: Context, config: CliConfig, provider: TokenProvider): Promise<ImsToken> {
   const force = ctx.flags.force === true;
   try {
-    return await withSpinner(ctx, 'Getting a token from IMS…', () => provider.getToken(force ? { forceRefresh: true } : undefined));
+    return await withSpinner(ctx, 'Getting a token from IMS…', async () => {
+      const token = await provider.getToken(force ? { forceRefresh: true } : undefined);
+      // The launcher's rule for a cached token (this client, these scopes, a lifetime IMS gives): a stored token
+      // that breaks it is replaced, never printed. (Core's provider checks only the client of a stored token.)
+      const expect = { key: provider.cacheKey, clientId: provider.clientId, scopes: provider.scopes };
+      return force || plausibleCachedToken(token, Date.now(), expect) ? token : provider.getToken({ forceRefresh: true });
+    });
   } catch (err) {
     if (force || !ImsTokenError.is(err) || !FALLBACK.has(err.code)) throw err;
     const cached = await readCachedToken(config, provider).catch(() => undefined);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { createRequire } from 'node:module';
-import { fastToken } from './fast-path';
+import { fastToken } from './launcher/fast-path';
 import type { main as Main } from './main';
 
 // A warm `ims-token token` is answered here, from the cached token file, without loading core or the

@@ -8,8 +8,9 @@ import { usageError } from './args';
 import type { Context } from './context';
 import { readAll } from './io';
 import { startSpinner } from './output';
-import { CLI_MIN_REMAINING_MS } from './policy';
-import { SCOPE_PRESETS } from './presets';
+import { SECRET_VARS, layerEnvFile } from './launcher/env-file';
+import { CLI_MIN_REMAINING_MS } from './launcher/policy';
+import { SCOPE_PRESETS } from './launcher/presets';
 import { canPrompt, promptHidden } from './prompt';
 
 /** Where this run keeps tokens. */
@@ -27,8 +28,6 @@ export interface CliConfig {
 
 type Env = Record<string, string | undefined>;
 
-const SECRET_VARS = [ENV.clientSecret, ENV.clientSecretNext, ENV.clientSecretFile] as const;
-
 export function resolvePath(ctx: Context, p: string): string {
   return isAbsolute(p) ? p : resolve(ctx.io.cwd, p);
 }
@@ -36,28 +35,32 @@ export function resolvePath(ctx: Context, p: string): string {
 /** Reads a dotenv file (Node's own parser: `KEY=value`, quotes, `#` comments). */
 export async function readEnvFile(ctx: Context, path: string): Promise<Env> {
   let text: string;
+  const full = resolvePath(ctx, path);
   try {
-    text = await readFile(resolvePath(ctx, path), 'utf8');
+    text = await readFile(full, 'utf8');
   } catch (err) {
-    throw usageError(
-      `Cannot read --env-file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
-      'Check the path (it is relative to the current directory).',
-    );
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOENT') {
+      // The usual cause: ims-token run from another folder than the one holding the file.
+      throw usageError(
+        `--env-file ${path}: there is no such file${isAbsolute(path) ? '' : ` in ${ctx.io.cwd}`}.`,
+        'A relative --env-file is read from the current directory: cd to the folder that holds it, or pass its full path.',
+      );
+    }
+    throw usageError(`Cannot read --env-file ${path} (${code}).`, `Check that ${full} is a readable file.`);
   }
   return parseEnv(text) as Env;
 }
 
 /**
- * The environment this run configures itself from: the process environment, then `--env-file` on top of it.
- * The secret source is one unit: when the env file names any secret variable, those of the environment are dropped.
+ * The environment this run configures itself from: `--env-file` fills in what the process environment lacks
+ * (the real environment wins; the secret source is one unit): the rule of ./launcher/env-file.ts.
  */
 export async function loadEnv(ctx: Context): Promise<{ env: Env; fromFile: Env }> {
-  const base: Env = { ...ctx.io.env };
   const file = ctx.flags['env-file'];
-  if (typeof file !== 'string') return { env: base, fromFile: {} };
-  const fromFile = await readEnvFile(ctx, file);
-  if (SECRET_VARS.some((v) => fromFile[v] !== undefined)) for (const v of SECRET_VARS) delete base[v];
-  return { env: { ...base, ...fromFile }, fromFile };
+  if (typeof file !== 'string') return { env: { ...ctx.io.env }, fromFile: {} };
+  const { env, used } = layerEnvFile(ctx.io.env, await readEnvFile(ctx, file));
+  return { env, fromFile: used };
 }
 
 /** Reads one or two secrets from stdin (hidden prompt on a terminal), once per run. */
@@ -135,12 +138,8 @@ function redisWhere(url: string): string {
   }
 }
 
-/**
- * Builds the provider options of this run. Precedence: flags, then `--env-file`, then the environment.
- * `needSecret: false` (status, cache, inspect) accepts a missing secret: the provider then never mints.
- */
-export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: boolean }): Promise<CliConfig> {
-  const { env, fromFile } = await loadEnv(ctx);
+/** Puts the credential flags (--client-id, --preset, --scopes, --ims-url) over `env`: flags win. */
+export function applyFlags(ctx: Context, env: Env): void {
   const f = ctx.flags;
   if (typeof f['client-id'] === 'string') env[ENV.clientId] = f['client-id'];
   if (typeof f.preset === 'string') {
@@ -154,7 +153,16 @@ export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: 
   }
   if (typeof f.scopes === 'string') env[ENV.scopes] = f.scopes;
   if (typeof f['ims-url'] === 'string') env[ENV.imsUrl] = f['ims-url'];
+}
 
+/**
+ * Builds the provider options of this run. Precedence: flags, then the environment, then `--env-file`.
+ * (status, inspect and cache clear never mint: they read the cache through ./cache-target.ts.)
+ */
+export async function resolveConfig(ctx: Context, _options: { needSecret: true } = { needSecret: true }): Promise<CliConfig> {
+  const { env, fromFile } = await loadEnv(ctx);
+  applyFlags(ctx, env);
+  const f = ctx.flags;
   const where = (name: string): string => (fromFile[name] !== undefined ? `${name} from ${String(f['env-file'])}` : name);
   let secretSource: string;
   if (f['client-secret-stdin'] === true) {
@@ -171,7 +179,6 @@ export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: 
     secretSource = 'none';
   }
   const hasSecret = secretSource !== 'none';
-  if (!needSecret && !hasSecret) env[ENV.clientSecret] = 'placeholder-never-sent';
 
   const cacheVar = env[ENV.tokenCache]?.trim();
   delete env[ENV.tokenCache];
@@ -184,13 +191,6 @@ export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: 
   } catch (err) {
     throw cliHint(err, ctx);
   }
-  if (!needSecret && !hasSecret) {
-    options.clientSecret = () => {
-      throw new ImsTokenError('IMS_CONFIG', `${ENV.clientSecret} is not set.`, {
-        hint: 'This command needs the client secret: set IMS_CLIENT_SECRET or pipe it to --client-secret-stdin.',
-      });
-    };
-  }
   if (cache.kind === 'file') options.store = cache.store;
   return { options, cache, secretSource, hasSecret };
 }
@@ -199,15 +199,22 @@ export async function resolveConfig(ctx: Context, { needSecret }: { needSecret: 
 export function resolveCache(ctx: Context, env: Env, cacheVar = env[ENV.tokenCache]?.trim()): CacheInfo {
   const f = ctx.flags;
   if (f['no-cache'] === true) return { kind: 'memory', why: '--no-cache' };
-  if (typeof f['cache-dir'] === 'string') return fileCache(resolvePath(ctx, f['cache-dir']));
-  if (!cacheVar || cacheVar === 'file') return fileCache(defaultCacheDir(env as NodeJS.ProcessEnv));
+  if (typeof f['cache-dir'] === 'string') return fileCache(ctx, resolvePath(ctx, f['cache-dir']));
+  if (!cacheVar || cacheVar === 'file') return fileCache(ctx, defaultCacheDir(env as NodeJS.ProcessEnv));
   if (cacheVar === 'memory') return { kind: 'memory', why: `${ENV.tokenCache}=memory` };
-  if (cacheVar.startsWith('file:') && cacheVar.length > 5) return fileCache(resolvePath(ctx, cacheVar.slice(5)));
+  if (cacheVar.startsWith('file:') && cacheVar.length > 5) return fileCache(ctx, resolvePath(ctx, cacheVar.slice(5)));
   return { kind: 'redis', where: redisWhere(cacheVar) };
 }
 
-function fileCache(dir: string): CacheInfo {
-  return { kind: 'file', dir, store: new FileStore({ dir }) };
+/**
+ * The CLI's file cache: an untrusted directory or token file (not yours, writable by others, a link) stops the
+ * run with an `IMS_CONFIG` error naming the path and the fix; a write that fails is a warning on stderr.
+ */
+function fileCache(ctx: Context, dir: string): CacheInfo {
+  const noop = (): void => {};
+  const warn = (_obj: object, msg?: string): void =>
+    ctx.note(`ims-token: ${ctx.err.yellow('warning')}: ${(msg ?? '').replace(/^ims-token: /, '')}.`);
+  return { kind: 'file', dir, store: new FileStore({ dir, onUntrusted: 'error', logger: { debug: noop, info: noop, warn, error: noop } }) };
 }
 
 /**
@@ -237,18 +244,6 @@ export function cliLogger(ctx: Context, skip?: (msg: string) => boolean): Logger
 /** The provider of this run, logging retries to the spinner and, with --verbose, to stderr. */
 export function createProvider(ctx: Context, config: CliConfig, extra: Partial<TokenProviderOptions> = {}): TokenProvider {
   return createTokenProvider({ ...config.options, minRemainingMs: CLI_MIN_REMAINING_MS, logger: cliLogger(ctx), ...extra });
-}
-
-/** Where a cached token of this credential lives, for display. */
-export function cacheLocation(config: CliConfig, provider: TokenProvider): string {
-  switch (config.cache.kind) {
-    case 'file':
-      return config.cache.store.pathFor(provider.cacheKey);
-    case 'redis':
-      return `${config.cache.where} (key ${provider.cacheKey})`;
-    default:
-      return `nowhere (${config.cache.why}: every run asks IMS)`;
-  }
 }
 
 /** Runs `fn` with a spinner on stderr (only on a terminal, only after a moment). */

@@ -1,26 +1,16 @@
-import { GLOBAL_OPTIONS } from './args';
+import { GLOBAL_OPTIONS, globalsOf } from './args';
 import type { OptionSpecs } from './args';
 import { COMMANDS } from './commands/index';
 import type { CommandEntry, CommandModule } from './commands/types';
+import { exitCodeTable } from './exit-codes';
 
-const EXIT_CODES_HELP = `Exit codes:
-  0  ok
-  1  unexpected error
-  2  usage or configuration error
-  3  credentials rejected by IMS (client id, secret, scopes)
-  4  IMS unreachable or failing (network, DNS, TLS, timeout, 5xx, 429)
-  5  a doctor check failed
-  6  the I/O Management API refused a secrets command (IMS_FORBIDDEN: add the I/O
-     Management API to the project; IMS_NOT_FOUND: org, credential or uuid;
-     IMS_SECRET_LIMIT: two secrets already, or the last one)
-  7  secrets rotate failed after adding a secret (IMS_ROTATION_FAILED; the steps
-     say what was undone)
-  130 cancelled (Ctrl-C)
-  exec exits with its command's code (126 cannot run, 127 not found)
+const EXIT_CODES_POINTER = `Exit codes: 0 ok, 2 usage or configuration, 3 credentials rejected, 4 IMS unreachable;
+the whole table: ims-token help exit-codes
 `;
 
-const CONFIG_HELP = `Configuration (flags win over --env-file, which wins over the environment;
-./.env is never read unless you pass --env-file .env):
+const CONFIG_HELP = `Configuration (flags win over the environment, which wins over --env-file: the file
+fills in what the environment lacks, as with node --env-file; ./.env is never read unless you
+pass --env-file .env):
   IMS_CLIENT_ID            client ID (API key)
   IMS_CLIENT_SECRET        client secret (or IMS_CLIENT_SECRET_FILE, or --client-secret-stdin;
                            never a flag value)
@@ -65,7 +55,7 @@ ${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}\n`).join('')}
 Options (every command):
 ${options(GLOBAL_OPTIONS, [['--version', 'print the version']])}
 ${CONFIG_HELP}
-${EXIT_CODES_HELP}
+${exitCodeTable('text')}
 Examples:
   export IMS_CLIENT_ID=… IMS_SCOPES=openid,AdobeID,firefly_api
   printf %s "$SECRET" | ims-token token --client-secret-stdin
@@ -98,9 +88,9 @@ export function commandHelp(name: string, mod: CommandModule): string {
 
 ${h.description}
 ${args}${own}
-Options (every command):
-${options(GLOBAL_OPTIONS)}
+${own ? 'Other options' : 'Options'}:
+${options(globalsOf(mod.globals))}
 Examples:
 ${h.examples.map((e) => `  ${e}\n`).join('')}
-${EXIT_CODES_HELP}`;
+${EXIT_CODES_POINTER}`;
 }

@@ -3,7 +3,7 @@ import type { CliIo } from './io';
 
 export { EXIT_CODES } from './exit-codes';
 export type { ExitCode } from './exit-codes';
-export { SCOPE_PRESETS } from './presets';
+export { SCOPE_PRESETS } from './launcher/presets';
 export type { CliIo, CliReadable, CliWritable } from './io';
 
 /**

@@ -1,5 +1,5 @@
 import { ImsTokenError } from '@ims-token/core';
-import { GLOBAL_OPTIONS, firstOperand, parse, usageError } from './args';
+import { GLOBAL_OPTIONS, closest, firstOperand, globalsOf, optionSuggestion, parse, usageError } from './args';
 import { COMMANDS } from './commands/index';
 import type { CommandEntry } from './commands/types';
 import { createContext } from './context';
@@ -20,6 +20,13 @@ export interface MainResult {
 }
 
 const SAFE_WORD = /^[a-z][a-z-]{0,24}$/;
+/** An option name that is safe to repeat in a message (never a value: it could be a pasted secret). */
+const SAFE_OPTION = /^--?[A-Za-z][A-Za-z0-9-]{0,30}$/;
+
+function isGlobal(arg: string): boolean {
+  const name = arg.replace(/^--?/, '').split('=')[0]!;
+  return Object.hasOwn(GLOBAL_OPTIONS, name) || arg === '-h';
+}
 
 function find(entries: readonly CommandEntry[], name: string | undefined): CommandEntry | undefined {
   return name === undefined ? undefined : entries.find((e) => e.name === name);
@@ -42,6 +49,14 @@ export async function main(argv: readonly string[], ioIn?: Partial<CliIo>): Prom
     verbose = args.includes('--verbose');
     const name = args[at];
     if (name === undefined || name === '--') {
+      const unknown = pre.find((a) => a.startsWith('-') && a !== '--version' && !isGlobal(a));
+      if (unknown !== undefined && !wantsHelp(pre)) {
+        const shown = SAFE_OPTION.test(unknown) ? ` ${unknown}` : '';
+        throw usageError(
+          `Unknown option${shown}.`,
+          `${shown ? optionSuggestion(unknown, GLOBAL_OPTIONS, ['version']) : ''}Run "ims-token --help" for the commands and options.`,
+        );
+      }
       if (pre.includes('--version')) {
         io.stdout.write(`${VERSION}\n`);
         return { code: EXIT_CODES.OK };
@@ -55,11 +70,21 @@ export async function main(argv: readonly string[], ioIn?: Partial<CliIo>): Prom
       return { code: EXIT_CODES.USAGE };
     }
     if (name === 'help') {
-      return await main([...args.slice(at + 1).filter((a) => !a.startsWith('-')), '--help'], io);
+      const topic = args.slice(at + 1).filter((a) => !a.startsWith('-'));
+      if (topic[0] === 'exit-codes') {
+        const { exitCodeTable } = await import('./exit-codes');
+        io.stdout.write(exitCodeTable('text'));
+        return { code: EXIT_CODES.OK };
+      }
+      return await main([...topic, '--help'], io);
     }
     const entry = find(COMMANDS, name);
     if (!entry) {
-      throw usageError(`Unknown command${SAFE_WORD.test(name) ? ` "${name}"` : ''}.`, 'Run "ims-token --help" for the list of commands.');
+      const guess = SAFE_WORD.test(name) ? closest(name, [...COMMANDS.map((c) => c.name), 'help']) : undefined;
+      throw usageError(
+        `Unknown command${SAFE_WORD.test(name) ? ` "${name}"` : ''}.`,
+        `${guess ? `Did you mean "ims-token ${guess}"? ` : ''}Run "ims-token --help" for the list of commands.`,
+      );
     }
     let leaf = entry;
     let taken = 1;
@@ -77,9 +102,15 @@ export async function main(argv: readonly string[], ioIn?: Partial<CliIo>): Prom
           io.stderr.write(groupHelp(entry));
           return { code: EXIT_CODES.USAGE };
         }
+        const guess = SAFE_WORD.test(subName)
+          ? closest(
+              subName,
+              (entry.subcommands ?? []).map((c) => c.name),
+            )
+          : undefined;
         throw usageError(
           `Unknown command "ims-token ${entry.name}${SAFE_WORD.test(subName) ? ` ${subName}` : ' …'}".`,
-          `Run "ims-token ${entry.name} --help" for its commands.`,
+          `${guess ? `Did you mean "ims-token ${entry.name} ${guess}"? ` : ''}Run "ims-token ${entry.name} --help" for its commands.`,
         );
       }
       leaf = sub;
@@ -89,7 +120,7 @@ export async function main(argv: readonly string[], ioIn?: Partial<CliIo>): Prom
     const { command } = await leaf.load!();
     let own = [...pre, ...args.slice(at + taken)];
     let rest: string[] = [];
-    const specs = { ...GLOBAL_OPTIONS, ...command.options };
+    const specs = { ...globalsOf(command.globals), ...command.options };
     if (command.passthrough) {
       const split = firstOperand(own, specs);
       rest = own.slice(own[split] === '--' ? split + 1 : split);

@@ -19,6 +19,18 @@ export function styleFor(stream: CliWritable, env: CliIo['env']): Style {
   return { enabled, green: wrap(32, 39), red: wrap(31, 39), yellow: wrap(33, 39), dim: wrap(2, 22), bold: wrap(1, 22) };
 }
 
+/**
+ * Text from outside (a token's claims) made safe to print: C0 and C1 control characters and DEL become `\xNN`
+ * escapes (and bidi overrides `\\uNNNN`), so a claim holding `ESC]52;…` cannot write to the clipboard or move the cursor of a terminal.
+ */
+export function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16)}`;
+  });
+}
+
 /** `23h 59m`, `4m 10s`, `42s`; always of a non-negative duration. */
 export function formatDuration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));

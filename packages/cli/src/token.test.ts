@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES, credential, startFixture } from './test/fixture';
 import type { Fixture } from './test/fixture';
 import { WRONG_SECRET, fakeToken, runCli } from './test/run-cli';
+import { exitCodeTable } from './exit-codes';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -142,6 +143,7 @@ describe('the warm path and refreshing', () => {
       expires_in: '86400000',
     });
     const entry = {
+      key: location.slice(location.lastIndexOf('/') + 1).replace(/\.json$/, ''), // FileStore records the key a file is for
       v: 1,
       accessToken: old,
       tokenType: 'bearer',
@@ -181,22 +183,29 @@ describe('the warm path and refreshing', () => {
 });
 
 describe('configuration', () => {
-  it('flags win over --env-file, which wins over the environment; the secret can come from stdin', async () => {
+  it('the environment wins over --env-file, which fills in what it lacks; flags win over both; the secret can come from stdin', async () => {
     const c = credential(fx);
     const envFile = join(c.dir, 'ims.env');
-    writeFileSync(envFile, `# test\nIMS_CLIENT_ID=${c.clientId}\nIMS_CLIENT_SECRET="${c.clientSecret}"\nIMS_SCOPES=openid\n`, {
-      mode: 0o600,
-    });
+    writeFileSync(
+      envFile,
+      `# test\nIMS_CLIENT_ID=${c.clientId}\nIMS_CLIENT_SECRET="${c.clientSecret}"\nIMS_SCOPES=firefly_api\nIMS_URL=http://127.0.0.1:9/\n`,
+      { mode: 0o600 },
+    );
     const env = {
       HOME: c.dir,
       XDG_CACHE_HOME: c.env.XDG_CACHE_HOME,
       IMS_URL: fx.emu.url,
-      IMS_CLIENT_ID: 'wrong-id',
-      IMS_SCOPES: 'wrong_scope',
+      IMS_SCOPES: 'openid',
     };
-    const fromFile = await runCli(['token', '--json', '--env-file', envFile], { env, printsToken: true });
-    expect(fromFile.code).toBe(0);
-    expect(JSON.parse(fromFile.stdout)).toMatchObject({ clientId: c.clientId, scopes: ['openid'] });
+    for (const argv of [
+      ['token', '--json', '--env-file', envFile],
+      ['token', '--json', '--env-file', envFile],
+    ]) {
+      const fromFile = await runCli(argv, { env, printsToken: true }); // the second run is the warm-cache launcher's
+      expect(fromFile.code).toBe(0);
+      expect(JSON.parse(fromFile.stdout)).toMatchObject({ clientId: c.clientId, scopes: ['openid'] });
+    }
+    expect(c.minted()).toBe(1);
     const flags = await runCli(['token', '--json', '--env-file', envFile, '--scopes', 'openid,AdobeID'], { env, printsToken: true });
     expect(JSON.parse(flags.stdout)).toMatchObject({ scopes: ['openid', 'AdobeID'] });
     const preset = await runCli(['--preset', 'firefly', 'token', '--json', '--client-id', c.clientId, '--client-secret-stdin'], {
@@ -361,7 +370,7 @@ describe('help and version', () => {
     const top = await runCli(['--help'], { env: {} });
     expect(top.code).toBe(0);
     for (const name of ['token', 'status', 'inspect', 'exec', 'cache clear', 'doctor', 'init']) expect(top.stdout).toContain(`  ${name} `);
-    expect(top.stdout).toMatch(/Exit codes:[\s\S]*3 {2}credentials rejected[\s\S]*5 {2}a doctor check failed/);
+    expect(top.stdout).toContain(exitCodeTable('text')); // generated from exit-codes.ts
     for (const cmd of [['token'], ['status'], ['inspect'], ['exec'], ['cache', 'clear'], ['doctor'], ['init']]) {
       const r = await runCli([...cmd, '--help'], { env: {} });
       expect(r.code, cmd.join(' ')).toBe(0);

@@ -5,11 +5,11 @@
  *
  * @packageDocumentation
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImsTokenError, configError } from './errors';
+import { parseTrustedToken, readCacheFileSync } from './cache-file';
+import type { CacheExpectation } from './cache-file';
 import { sha256Hex } from './sha256';
-import { deserializeImsToken } from './token';
 import type { ImsToken } from './token';
 
 /** The production IMS. Stage is `https://ims-na1-stg1.adobelogin.com`. */
@@ -123,33 +123,39 @@ export function cacheFilePath(dir: string, key: string): string {
   return join(dir, `${key}.json`);
 }
 
+export {
+  MAX_TOKEN_LIFETIME_MS,
+  cacheTrustError,
+  checkCacheDirSync,
+  judgeCacheStat,
+  parseTrustedToken,
+  plausibleCachedToken,
+  readCacheFileSync,
+} from './cache-file';
+export type { CacheExpectation, CacheRead, CacheTrustProblem } from './cache-file';
+
 /**
  * Reads the token `FileStore` cached for `key` in `dir`, synchronously; `undefined` when there is none, it is
- * unreadable or corrupt, or it has expired by `now`.
+ * unreadable, corrupt or implausible (another client or scopes than `expect`, a lifetime IMS never gives), it
+ * has expired by `now`, or the directory or file is not trusted (not yours, writable by others, a symbolic
+ * link: {@link readCacheFileSync} says which).
  *
  * @example
  * ```ts
  * const token = readCachedTokenSync(defaultCacheDir(), provider.cacheKey)
  * ```
  */
-export function readCachedTokenSync(dir: string, key: string, now: number = Date.now()): ImsToken | undefined {
-  let text: string;
-  try {
-    text = readFileSync(cacheFilePath(dir, key), 'utf8');
-  } catch {
-    return undefined;
-  }
-  return parseCachedToken(text, now);
+export function readCachedTokenSync(
+  dir: string,
+  key: string,
+  now: number = Date.now(),
+  expect?: Omit<CacheExpectation, 'key'>,
+): ImsToken | undefined {
+  const r = readCacheFileSync(dir, cacheFilePath(dir, key), now, { ...expect, key });
+  return r.kind === 'token' ? r.token : undefined;
 }
 
-/** Parses a token file's text; corrupt, foreign or expired content is `undefined`. */
-export function parseCachedToken(text: string, now: number): ImsToken | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const token = deserializeImsToken(parsed);
-  return token && token.expiresAt > now ? token : undefined;
+/** Parses a token file's text; corrupt, foreign (another `key`), implausible or expired content is `undefined`. */
+export function parseCachedToken(text: string, now: number, expect?: CacheExpectation): ImsToken | undefined {
+  return parseTrustedToken(text, now, expect);
 }

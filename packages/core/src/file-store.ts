@@ -1,9 +1,15 @@
-import { mkdir, open, readFile, rename, rm, stat, chmod, readdir } from './lazy-builtins';
+import { constants } from 'node:fs';
+import { mkdir, open, rename, rm, lstat, chmod, readdir } from './lazy-builtins';
 import { join } from 'node:path';
 import { randomBytes } from './lazy-builtins';
 import { ImsTokenError } from './errors';
+import type { Logger } from './config';
 import type { TokenStore } from './store';
-import { cacheFilePath, defaultCacheDir, parseCachedToken } from './cache';
+import { cacheFilePath, defaultCacheDir } from './cache';
+import { cacheTrustError, judgeCacheStat, linkProblem, parseTrustedToken } from './cache-file';
+import type { CacheTrustProblem } from './cache-file';
+import { withFileLock } from './file-lock';
+import { ATTACH_LOGGER } from './provider';
 import { serializeImsToken } from './token';
 import type { ImsToken } from './token';
 
@@ -11,24 +17,40 @@ import type { ImsToken } from './token';
 export interface FileStoreOptions {
   /** Directory for token files. Default `$XDG_CACHE_HOME/ims-token`, else `~/.cache/ims-token`. Created 0700. */
   dir?: string;
-  /** A lock older than this is taken over (its holder died). Default 30 000 ms. */
+  /** A lock not renewed for this long is taken over (its holder froze, or lives on another host). Default 30 000 ms. */
   staleLockMs?: number;
-  /** How long `withLock` waits for another process before giving up and minting anyway. Default 20 000 ms. */
+  /** How long `withLock` waits for a live holder before giving up and minting anyway. Default 20 000 ms. */
   lockWaitMs?: number;
   /** Clock for expiry checks (tests). */
   clock?: () => number;
+  /**
+   * Where warnings go (an untrusted directory or file, a failed write). Default: the provider's logger, and an
+   * untrusted cache also raises one `process.emitWarning` per path.
+   */
+  logger?: Logger;
+  /**
+   * What an untrusted directory or token file (not yours, writable by others, a symbolic link) does:
+   * `'miss'` (default) — a warning, and the store acts as if empty and writes nothing; `'error'` — every call
+   * rejects with an `IMS_CONFIG` error that names the path and the fix (what the `ims-token` CLI does).
+   */
+  onUntrusted?: 'miss' | 'error';
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
 }
 
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+
 /**
  * Keeps tokens in files, one per credential, so separate processes (CLI runs, workers on one host)
  * share them. The directory is 0700 and every file 0600; writes are atomic (temp file + rename);
  * a corrupt file is a miss and is replaced; a lock file makes parallel processes mint once.
+ *
+ * Like ssh with `~/.ssh`, it trusts only a directory and token files owned by the current user and not
+ * writable by group or others, never follows a symbolic link to them, and uses a token only when it is
+ * plausible (the file's key, `issuedAt ≤ expiresAt`, a lifetime of at most 24 h plus slack). An untrusted
+ * cache is a miss with a warning (or an `IMS_CONFIG` error with `onUntrusted: 'error'`).
  *
  * @example
  * ```ts
@@ -41,16 +63,27 @@ export class FileStore implements TokenStore {
   readonly #staleLockMs: number;
   readonly #lockWaitMs: number;
   readonly #clock: () => number;
-  #dirReady: Promise<void> | undefined;
+  readonly #strict: boolean;
+  #logger: Logger | undefined;
+  readonly #ownLogger: boolean;
+  readonly #warned = new Set<string>();
 
   constructor(options: FileStoreOptions = {}) {
     if (options.dir !== undefined && (typeof options.dir !== 'string' || options.dir.trim() === '')) {
-      throw new ImsTokenError('IMS_CONFIG', 'FileStore option "dir" must be a non-empty path.');
+      throw new ImsTokenError('IMS_CONFIG', 'FileStore option "dir" must be a non-empty path.', { field: 'dir' });
     }
     this.dir = options.dir ?? defaultCacheDir();
     this.#staleLockMs = options.staleLockMs ?? 30_000;
     this.#lockWaitMs = options.lockWaitMs ?? 20_000;
     this.#clock = options.clock ?? Date.now;
+    this.#strict = options.onUntrusted === 'error';
+    this.#logger = options.logger;
+    this.#ownLogger = options.logger !== undefined;
+  }
+
+  /** The provider hands its logger to the store (unless one was given). */
+  [ATTACH_LOGGER](logger: Logger): void {
+    if (!this.#ownLogger) this.#logger = logger;
   }
 
   /** The path of the token file for `key`. */
@@ -58,51 +91,100 @@ export class FileStore implements TokenStore {
     return cacheFilePath(this.dir, key);
   }
 
-  #ensureDir(): Promise<void> {
-    this.#dirReady ??= (async () => {
+  /** An untrusted directory or file: throws (`onUntrusted: 'error'`), or warns once per path. */
+  #untrusted(p: CacheTrustProblem): void {
+    if (this.#strict) throw cacheTrustError(p);
+    const msg = `ims-token: ignoring the token cache: ${p.problem}. Fix: ${p.fix}.`;
+    try {
+      this.#logger?.warn?.({ path: p.path }, msg);
+    } catch {
+      // a throwing logger must not break the store
+    }
+    if (!this.#ownLogger && !this.#warned.has(p.path)) {
+      this.#warned.add(p.path);
+      process.emitWarning(msg, { code: 'IMS_TOKEN_UNTRUSTED_CACHE' });
+    }
+  }
+
+  /** Whether the directory exists and is trusted; a missing one is created 0700. `false`: untrusted (warned). */
+  async #dirTrusted(create: boolean): Promise<boolean> {
+    let st;
+    try {
+      st = await lstat(this.dir);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      if (!create) return true;
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      const st = await stat(this.dir);
-      if ((st.mode & 0o077) !== 0 && typeof process.getuid === 'function' && st.uid === process.getuid()) {
-        await chmod(this.dir, 0o700);
-      }
-    })().catch((err: unknown) => {
-      this.#dirReady = undefined;
-      throw err;
-    });
-    return this.#dirReady;
+      st = await lstat(this.dir);
+    }
+    const problem = judgeCacheStat(st, 'dir', this.dir);
+    if (problem) {
+      this.#untrusted(problem);
+      return false;
+    }
+    if ((st.mode & 0o077) !== 0) await chmod(this.dir, 0o700); // ours, and readable by others: tighten it
+    return true;
+  }
+
+  /** Judged on every write (one `lstat`): a directory swapped for a link meanwhile is caught. */
+  #ensureDir(): Promise<boolean> {
+    return this.#dirTrusted(true);
   }
 
   async get(key: string): Promise<ImsToken | undefined> {
-    let text: string;
+    const path = this.pathFor(key);
+    if (!(await this.#dirTrusted(false))) return undefined;
+    let fh;
     try {
-      text = await readFile(this.pathFor(key), 'utf8');
+      fh = await open(path, constants.O_RDONLY | O_NOFOLLOW);
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) return undefined;
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
+      if (isErrno(err, 'ELOOP')) {
+        this.#untrusted(linkProblem(path));
+        return undefined;
+      }
       throw err;
     }
-    return parseCachedToken(text, this.#clock()); // corrupt or expired: a miss; the next set replaces it
-  }
-
-  async set(key: string, token: ImsToken): Promise<void> {
-    await this.#ensureDir();
-    const target = this.pathFor(key);
-    const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const fh = await open(tmp, 'wx', 0o600);
     try {
-      await fh.writeFile(JSON.stringify(serializeImsToken(token)));
-      await fh.sync();
+      const problem = judgeCacheStat(await fh.stat(), 'file', path);
+      if (problem) {
+        this.#untrusted(problem);
+        return undefined;
+      }
+      // corrupt, implausible, expired or written for another key: a miss; the next set replaces it
+      return parseTrustedToken(await fh.readFile('utf8'), this.#clock(), { key });
     } finally {
       await fh.close();
     }
+  }
+
+  async set(key: string, token: ImsToken): Promise<void> {
+    const target = this.pathFor(key);
+    if (!(await this.#ensureDir())) return; // never write a token where others could read or replace it
+    const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
+      const fh = await open(tmp, 'wx', 0o600);
+      try {
+        await fh.writeFile(JSON.stringify({ ...serializeImsToken(token), key }));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
       await rename(tmp, target);
     } catch (err) {
-      await rm(tmp, { force: true });
+      await rm(tmp, { force: true }).catch(() => undefined);
+      const code = (err as NodeJS.ErrnoException)?.code ?? 'error';
+      try {
+        this.#logger?.warn?.({ path: target, error: code }, `ims-token: could not write the token cache file ${target} (${code})`);
+      } catch {
+        // a throwing logger must not hide the write error
+      }
       throw err;
     }
   }
 
   async delete(key: string, accessToken?: string): Promise<void> {
+    if (!(await this.#dirTrusted(false))) return;
     if (accessToken !== undefined) {
       const current = await this.get(key).catch(() => undefined);
       if (current && current.accessToken !== accessToken) return;
@@ -112,6 +194,7 @@ export class FileStore implements TokenStore {
 
   /** Removes every token file in the directory (what `ims-token cache clear --all` does). */
   async clear(): Promise<number> {
+    if (!(await this.#dirTrusted(false))) return 0;
     let names: string[];
     try {
       names = await readdir(this.dir);
@@ -124,50 +207,13 @@ export class FileStore implements TokenStore {
     return files.length;
   }
 
-  async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    await this.#ensureDir();
-    const lockPath = `${this.pathFor(key)}.lock`;
-    const deadline = this.#clock() + this.#lockWaitMs;
-    let delay = 10;
-    for (;;) {
-      try {
-        const fh = await open(lockPath, 'wx', 0o600);
-        await fh.writeFile(`${process.pid}\n`);
-        await fh.close();
-        break;
-      } catch (err) {
-        if (!isErrno(err, 'EEXIST')) throw err;
-      }
-      if (await this.#isStale(lockPath)) {
-        await rm(lockPath, { force: true });
-        continue;
-      }
-      if (this.#clock() > deadline) return fn(); // the holder is stuck: availability over sharing
-      await sleep(delay);
-      delay = Math.min(delay * 2, 200);
-    }
-    try {
-      return await fn();
-    } finally {
-      await rm(lockPath, { force: true });
-    }
-  }
-
-  async #isStale(lockPath: string): Promise<boolean> {
-    try {
-      const [st, text] = await Promise.all([stat(lockPath), readFile(lockPath, 'utf8')]);
-      if (Date.now() - st.mtimeMs > this.#staleLockMs) return true;
-      const pid = Number.parseInt(text, 10);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-        try {
-          process.kill(pid, 0);
-        } catch (err) {
-          if (isErrno(err, 'ESRCH')) return true;
-        }
-      }
-      return false;
-    } catch (err) {
-      return isErrno(err, 'ENOENT') ? false : false;
-    }
+  /**
+   * Runs `fn` holding this key's lock file, so that parallel processes mint once. The lock names its holder
+   * and is renewed while `fn` runs; a lock whose holder died (a pid on this host) or that was not renewed for
+   * `staleLockMs` is taken over; a holder removes only its own lock. `signal` stops the wait at once.
+   */
+  async withLock<T>(key: string, fn: () => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
+    if (!(await this.#ensureDir())) return fn(); // untrusted directory: no lock, and set() writes nothing
+    return withFileLock(`${this.pathFor(key)}.lock`, fn, { staleMs: this.#staleLockMs, waitMs: this.#lockWaitMs, signal: options.signal });
   }
 }

@@ -16,8 +16,15 @@ export const readFile = ((...args: Parameters<typeof Fsp.readFile>) => fsp().rea
 export const rename: typeof Fsp.rename = (...args) => fsp().rename(...args);
 export const rm: typeof Fsp.rm = (...args) => fsp().rm(...args);
 export const stat = ((...args: Parameters<typeof Fsp.stat>) => fsp().stat(...args)) as typeof Fsp.stat;
+export const lstat = ((...args: Parameters<typeof Fsp.lstat>) => fsp().lstat(...args)) as typeof Fsp.lstat;
+export const utimes: typeof Fsp.utimes = (...args) => fsp().utimes(...args);
 
 /** `crypto.randomBytes(size)`, synchronous. */
 export function randomBytes(size: number): Buffer {
   return process.getBuiltinModule('node:crypto').randomBytes(size);
+}
+
+/** `os.hostname()`, loaded on first call. */
+export function hostname(): string {
+  return process.getBuiltinModule('node:os').hostname();
 }

@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { FileStore } from '@ims-token/core';
-import { usageError } from '../args';
-import { cacheLocation, createProvider, loadEnv, resolveCache, resolveConfig } from '../config';
+import { CACHE_READER, usageError } from '../args';
+import { resolveCacheTarget, targetLocation } from '../cache-target';
+import { loadEnv, resolveCache } from '../config';
 import type { Context } from '../context';
 import type { CommandModule } from './types';
 
@@ -26,6 +27,7 @@ async function allDir(ctx: Context): Promise<string> {
 }
 
 export const command: CommandModule = {
+  globals: CACHE_READER,
   options: {
     all: { type: 'boolean', help: 'remove every cached token in the cache directory (no credential needed)' },
   },
@@ -49,30 +51,29 @@ export const command: CommandModule = {
       else ctx.print(`${ctx.out.green('✓')} removed ${removed} cached token${removed === 1 ? '' : 's'} from ${dir}\n`);
       return 0;
     }
-    const config = await resolveConfig(ctx, { needSecret: false });
-    const provider = createProvider(ctx, config);
+    const target = await resolveCacheTarget(ctx);
     try {
-      const where = cacheLocation(config, provider);
+      const where = targetLocation(target);
       let removed = 0;
-      if (config.cache.kind === 'file') {
-        const path = config.cache.store.pathFor(provider.cacheKey);
+      if (target.cache.kind === 'file') {
+        const path = target.cache.store.pathFor(target.key);
         if (await exists(path)) removed = 1;
-        await config.cache.store.delete(provider.cacheKey);
-      } else if (config.cache.kind === 'redis') {
-        await config.options.store?.delete(provider.cacheKey);
+        await target.cache.store.delete(target.key);
+      } else if (target.cache.kind === 'redis') {
+        await target.store?.delete(target.key);
         removed = 1;
       }
-      if (ctx.flags.json === true) ctx.printJson({ removed, clientId: provider.clientId, location: where });
-      else if (config.cache.kind === 'memory') ctx.print(`${ctx.out.dim('–')} nothing to clear: ${where}\n`);
+      if (ctx.flags.json === true) ctx.printJson({ removed, clientId: target.clientId, location: where });
+      else if (target.cache.kind === 'memory') ctx.print(`${ctx.out.dim('–')} nothing to clear: ${where}\n`);
       else
         ctx.print(
           removed
-            ? `${ctx.out.green('✓')} removed the cached token of ${provider.clientId} (${where})\n`
-            : `${ctx.out.dim('–')} no token was cached for ${provider.clientId} (${where})\n`,
+            ? `${ctx.out.green('✓')} removed the cached token of ${target.clientId} (${where})\n`
+            : `${ctx.out.dim('–')} no token was cached for ${target.clientId} (${where})\n`,
         );
       return 0;
     } finally {
-      await provider.close();
+      await target.store?.close?.();
     }
   },
 };

@@ -1,25 +1,50 @@
 import { constants } from 'node:os';
-import { usageError } from '../args';
+import { MINTER, usageError } from '../args';
 import { obtainToken } from '../cached';
 import { createProvider, resolveConfig } from '../config';
 import type { Context } from '../context';
 import type { CommandModule } from './types';
 
-/** Signals passed on to the command (a terminal's Ctrl-C reaches both processes anyway, like with npm). */
-const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+/** Signals passed on to the command, each exactly once (see {@link forwarded}). */
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** A terminal sends these to its whole foreground process group: the command, which is in ours, gets them itself. */
+const FROM_TERMINAL: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGQUIT']);
+
+/**
+ * Which signals to forward: every one the command would not get by itself. On a terminal, Ctrl-C (SIGINT) and
+ * Ctrl-\\ (SIGQUIT) reach every process of the foreground group, the command included: forwarding them too
+ * would deliver them twice (a rotation under exec would die mid-verify, skipping its rollback). Node cannot tell
+ * who sent a signal, so with a terminal attached they are not forwarded; `kill -INT <ims-token pid>` from
+ * elsewhere then stops only ims-token's wait. SIGTERM, SIGHUP, SIGUSR1/2 (sent to our pid) are forwarded.
+ */
+function forwarded(onTerminal: boolean): NodeJS.Signals[] {
+  return SIGNALS.filter((s) => !(onTerminal && FROM_TERMINAL.has(s)));
+}
+
+/** What the command never inherits unless --pass-secrets: the client secrets and the cache's encryption key. */
+const SECRET_VARS = ['IMS_CLIENT_SECRET', 'IMS_CLIENT_SECRET_NEXT', 'IMS_CLIENT_SECRET_FILE', 'IMS_TOKEN_CACHE_KEY'];
 
 export const command: CommandModule = {
+  globals: MINTER,
   options: {
     force: { type: 'boolean', help: 'ignore the cached token and mint a new one first' },
+    'pass-secrets': {
+      type: 'boolean',
+      help: 'also pass IMS_CLIENT_SECRET, IMS_CLIENT_SECRET_NEXT, IMS_CLIENT_SECRET_FILE and IMS_TOKEN_CACHE_KEY on (default: removed)',
+    },
   },
   maxPositionals: 0,
   passthrough: true,
   help: {
     usage: 'ims-token exec [options] -- <command> [args…]',
     description: `Gets a token (cached like "ims-token token") and runs <command> with IMS_ACCESS_TOKEN (the token)
-and IMS_API_KEY (the client id) added to its environment; the rest of the environment is passed as is
-(variables read from --env-file are not). Signals are passed on; ims-token exits with the command's
-exit code, or dies of the same signal. 127: command not found, 126: it cannot be run.`,
+and IMS_API_KEY (the client id) added to its environment. The rest of the environment is passed on, except
+the secrets (IMS_CLIENT_SECRET, IMS_CLIENT_SECRET_NEXT, IMS_CLIENT_SECRET_FILE, IMS_TOKEN_CACHE_KEY) unless
+--pass-secrets; variables read from --env-file are not passed. Each signal reaches the command once (a
+terminal's Ctrl-C reaches it directly; SIGTERM, SIGHUP, SIGUSR1/2 sent to ims-token are forwarded).
+ims-token exits with the command's exit code, or dies of the same signal. 127: command not found, 126:
+it cannot be run.`,
     examples: [
       'ims-token exec -- sh -c \'curl -H "Authorization: Bearer $IMS_ACCESS_TOKEN" -H "x-api-key: $IMS_API_KEY" https://…\'',
       'ims-token exec --env-file .env -- node scripts/generate.js',
@@ -36,6 +61,7 @@ exit code, or dies of the same signal. 127: command not found, 126: it cannot be
     try {
       const token = await obtainToken(ctx, config, provider);
       env = { ...ctx.io.env, IMS_ACCESS_TOKEN: token.accessToken, IMS_API_KEY: token.clientId };
+      if (ctx.flags['pass-secrets'] !== true) for (const v of SECRET_VARS) delete env[v];
     } finally {
       await provider.close();
     }
@@ -49,9 +75,12 @@ exit code, or dies of the same signal. 127: command not found, 126: it cannot be
       child.stderr?.on('data', (c: Buffer) => io.stderr.write(c.toString()));
       if (child.stdin) io.stdin.pipe(child.stdin).on('error', () => {});
     }
-    const handlers = FORWARDED.map((sig) => {
+    const onTerminal = [process.stdin, process.stdout, process.stderr].some((s) => s.isTTY === true);
+    const pass = new Set(forwarded(onTerminal));
+    // Every signal is caught (ims-token waits for the command to decide), only those it would not get are passed on.
+    const handlers = SIGNALS.map((sig) => {
       const h = (): void => {
-        if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+        if (pass.has(sig) && child.exitCode === null && child.signalCode === null) child.kill(sig);
       };
       process.on(sig, h);
       return [sig, h] as const;

@@ -9,7 +9,7 @@ import { editEnv } from '../files/dotenv';
 import { keepOutOfGit } from '../files/gitignore';
 import type { GitStatus } from '../files/gitignore';
 import { formatDuration } from '../output';
-import { SCOPE_PRESETS } from '../presets';
+import { SCOPE_PRESETS } from '../launcher/presets';
 import { canPrompt, promptHidden, promptLine } from '../prompt';
 import type { CommandModule } from './types';
 

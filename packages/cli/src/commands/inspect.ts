@@ -1,9 +1,9 @@
+import { CACHE_READER } from '../args';
 import { ImsTokenError, decodeImsToken, redactToken } from '@ims-token/core';
-import { readCachedToken } from '../cached';
-import { createProvider, resolveConfig } from '../config';
+import { readTargetToken, resolveCacheTarget } from '../cache-target';
 import type { Context } from '../context';
 import { readAll } from '../io';
-import { formatDuration, iso, table } from '../output';
+import { formatDuration, iso, printable, table } from '../output';
 import type { CommandModule } from './types';
 
 /** Warn when a token has less than this left. */
@@ -19,22 +19,22 @@ function clean(input: string): string {
 }
 
 async function cachedToken(ctx: Context): Promise<string> {
-  const config = await resolveConfig(ctx, { needSecret: false });
-  const provider = createProvider(ctx, config);
+  const target = await resolveCacheTarget(ctx);
   try {
-    const token = await readCachedToken(config, provider);
+    const token = await readTargetToken(target);
     if (!token) {
-      throw new ImsTokenError('IMS_CONFIG', `No token is cached for client id ${provider.clientId} with these scopes.`, {
+      throw new ImsTokenError('IMS_CONFIG', `No token is cached for client id ${target.clientId} with these scopes.`, {
         hint: 'Run "ims-token token" first, or pass a token to inspect (or - to read it from stdin).',
       });
     }
     return token.accessToken;
   } finally {
-    await provider.close();
+    await target.store?.close?.();
   }
 }
 
 export const command: CommandModule = {
+  globals: CACHE_READER,
   options: {},
   maxPositionals: 1,
   help: {
@@ -54,7 +54,17 @@ Works offline and never verifies the signature: use it to look, not to trust. Pr
     const arg = ctx.positionals[0];
     const source = arg === undefined ? 'cache' : arg === '-' ? 'stdin' : 'argument';
     const raw = source === 'cache' ? await cachedToken(ctx) : clean(source === 'stdin' ? await readAll(ctx.io.stdin, 256 * 1024) : arg!);
-    const claims = decodeImsToken(raw);
+    const decoded = decodeImsToken(raw);
+    // Claims are text from outside: never a control character on a terminal (or in a log that is later cat).
+    const safe = (v: string | undefined): string | undefined => (v === undefined ? undefined : printable(v));
+    const claims = {
+      ...decoded,
+      clientId: safe(decoded.clientId),
+      scopes: decoded.scopes.map(printable),
+      authServer: safe(decoded.authServer),
+      type: safe(decoded.type),
+      userId: safe(decoded.userId),
+    };
     const now = Date.now();
     const left = claims.expiresAt === undefined ? undefined : claims.expiresAt - now;
     const expired = left !== undefined && left <= 0;

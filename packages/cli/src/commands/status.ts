@@ -1,11 +1,13 @@
+import { CACHE_READER } from '../args';
 import { redactToken } from '@ims-token/core';
-import { readCachedToken, cachedState } from '../cached';
-import { cacheLocation, createProvider, resolveConfig } from '../config';
+import { cachedState } from '../cached';
+import { readTargetToken, resolveCacheTarget, targetLocation } from '../cache-target';
 import type { Context } from '../context';
 import { formatDuration, iso, table } from '../output';
 import type { CommandModule } from './types';
 
 export const command: CommandModule = {
+  globals: CACHE_READER,
   options: {},
   maxPositionals: 0,
   help: {
@@ -16,21 +18,20 @@ client secret. Exits 0 whether or not a token is cached (see "valid" in --json).
     examples: ['ims-token status --env-file .env', 'ims-token status --json | jq .valid'],
   },
   async run(ctx: Context): Promise<number> {
-    const config = await resolveConfig(ctx, { needSecret: false });
-    const provider = createProvider(ctx, config);
+    const target = await resolveCacheTarget(ctx);
     try {
       const now = Date.now();
-      const token = await readCachedToken(config, provider);
+      const token = await readTargetToken(target);
       const state = cachedState(token, now);
-      const where = cacheLocation(config, provider);
+      const where = targetLocation(target);
       if (ctx.flags.json === true) {
         ctx.printJson({
           state,
           valid: state === 'valid' || state === 'expiring',
-          clientId: provider.clientId,
-          scopes: [...provider.scopes],
-          imsUrl: provider.imsUrl,
-          cache: { kind: config.cache.kind, location: where },
+          clientId: target.clientId,
+          scopes: [...target.scopes],
+          imsUrl: target.imsUrl,
+          cache: { kind: target.cache.kind, location: where },
           expiresAt: iso(token?.expiresAt),
           expiresIn: token ? Math.max(0, Math.floor((token.expiresAt - now) / 1000)) : null,
           issuedAt: iso(token?.issuedAt),
@@ -48,9 +49,9 @@ client secret. Exits 0 whether or not a token is cached (see "valid" in --json).
               ? `${s.yellow('✗')} cached token expired (the next "ims-token token" mints a new one)`
               : `${s.dim('–')} no token cached (the next "ims-token token" mints one)`;
       const rows: Array<[string, string]> = [
-        ['client id', provider.clientId],
-        ['scopes', provider.scopes.join(',')],
-        ['IMS', provider.imsUrl],
+        ['client id', target.clientId],
+        ['scopes', target.scopes.join(',')],
+        ['IMS', target.imsUrl],
       ];
       if (token) {
         const left = token.expiresAt - now;
@@ -65,7 +66,7 @@ client secret. Exits 0 whether or not a token is cached (see "valid" in --json).
       ctx.print(`${headline}\n${table(rows, s)}`);
       return 0;
     } finally {
-      await provider.close();
+      await target.store?.close?.();
     }
   },
 };

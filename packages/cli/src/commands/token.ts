@@ -1,11 +1,12 @@
-import { usageError } from '../args';
+import { MINTER, usageError } from '../args';
 import { obtainToken } from '../cached';
 import { createProvider, resolveConfig } from '../config';
 import type { Context } from '../context';
-import { formatToken } from '../format';
+import { formatToken } from '../launcher/format';
 import type { CommandModule } from './types';
 
 export const command: CommandModule = {
+  globals: MINTER,
   options: {
     header: { type: 'boolean', help: 'print the two headers an Adobe API needs: "Authorization: Bearer …" and "x-api-key: …"' },
     force: { type: 'boolean', help: 'ignore the cached token and mint a new one' },

@@ -1,4 +1,4 @@
-import type { OptionSpecs } from '../args';
+import type { GlobalName, OptionSpecs } from '../args';
 import type { Context } from '../context';
 
 /** Help of one command: shown by `ims-token <command> --help`. */
@@ -15,6 +15,8 @@ export interface CommandHelp {
 export interface CommandModule {
   /** Options of this command (the global ones are added by the router). */
   options: OptionSpecs;
+  /** The global options that apply to it (default: all); the others are refused and left out of its help. */
+  globals?: readonly GlobalName[];
   /** How many positional arguments it takes. */
   maxPositionals: number;
   /** `exec`: everything after `--` (or after the first argument that is not an option) is handed over as is. */

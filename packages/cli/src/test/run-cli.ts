@@ -33,6 +33,8 @@ export interface RunOptions {
   /** Run through another program (e.g. `script` for a terminal): gets the argv, returns [file, args]. */
   wrap?: (argv: string[]) => [string, string[]];
   timeoutMs?: number;
+  /** Run as this user (uid = gid; the tests run as root): another user's view of the cache. */
+  uid?: number;
 }
 
 /** Every client secret handed out in this test run: no output may contain one. */
@@ -63,6 +65,7 @@ export function runCli(args: string[], options: RunOptions): Promise<CliResult> 
     env: { PATH: process.env.PATH, ...options.env } as NodeJS.ProcessEnv,
     cwd: options.cwd,
     stdio: 'pipe',
+    ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}),
   });
   let stdout = '';
   let stderr = '';

@@ -18,7 +18,7 @@ import { loadEnv, resolvePath } from '../../config';
 import type { Context } from '../../context';
 import { FileLock, lockPathFor } from '../../files/lock';
 import type { LockOwner, StaleRecord } from '../../files/lock';
-import { SCOPE_PRESETS } from '../../presets';
+import { SCOPE_PRESETS } from '../../launcher/presets';
 import type { CommandModule } from '../types';
 import { parseDuration } from './files';
 import { Journal, recover } from './journal';

@@ -20,9 +20,11 @@ import {
   defaultCacheDir,
   normalizeImsUrl,
   normalizeScopes,
+  cacheFilePath,
   parseSecretLines,
-  readCachedTokenSync,
+  readCacheFileSync,
 } from '@ims-token/core/cache';
+import { layerEnvFile } from './env-file';
 import { formatToken } from './format';
 import type { TokenFormat } from './format';
 import { serveUntil } from './policy';
@@ -31,7 +33,6 @@ import { SCOPE_PRESETS } from './presets';
 type Env = Record<string, string | undefined>;
 
 const STRING_OPTIONS = new Set(['env-file', 'client-id', 'scopes', 'preset', 'ims-url', 'cache-dir']);
-const SECRET_VARS = ['IMS_CLIENT_SECRET', 'IMS_CLIENT_SECRET_NEXT', 'IMS_CLIENT_SECRET_FILE'];
 
 function trimmed(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v.trim();
@@ -81,14 +82,10 @@ export function fastToken(argv: readonly string[], processEnv: Env, cwd: string,
     const { flags, format } = parsed;
     const path = (p: string): string => (isAbsolute(p) ? p : resolve(cwd, p));
 
-    // Layers: environment, then --env-file (the secret source as one unit), then flags.
-    const env: Env = { ...processEnv };
+    // Layers: --env-file under the environment (./env-file.ts), then flags.
     const envFile = flags.get('env-file');
-    if (envFile !== undefined) {
-      const fromFile = parseEnv(readFileSync(path(envFile), 'utf8')) as Env;
-      if (SECRET_VARS.some((v) => fromFile[v] !== undefined)) for (const v of SECRET_VARS) delete env[v];
-      Object.assign(env, fromFile);
-    }
+    const env: Env =
+      envFile === undefined ? { ...processEnv } : layerEnvFile(processEnv, parseEnv(readFileSync(path(envFile), 'utf8')) as Env).env;
     const preset = flags.get('preset');
     if (preset !== undefined && !Object.hasOwn(SCOPE_PRESETS, preset)) return undefined;
     const clientId = trimmed(flags.get('client-id') ?? env.IMS_CLIENT_ID);
@@ -97,7 +94,9 @@ export function fastToken(argv: readonly string[], processEnv: Env, cwd: string,
     );
     const urlRaw = trimmed(flags.get('ims-url') ?? env.IMS_URL);
 
-    // What fromEnv would refuse, the full CLI reports.
+    // What fromEnv would refuse, the full CLI reports. IMS_TOKEN_CACHE_KEY (Redis encryption) never goes with a
+    // file cache: the full CLI says so.
+    if (trimmed(env.IMS_TOKEN_CACHE_KEY) !== undefined) return undefined;
     if (!clientId || /[\s,]/.test(clientId) || !scopesRaw) return undefined;
     const secret = trimmed(env.IMS_CLIENT_SECRET);
     const next = trimmed(env.IMS_CLIENT_SECRET_NEXT);
@@ -116,8 +115,11 @@ export function fastToken(argv: readonly string[], processEnv: Env, cwd: string,
     else if (cacheVar.startsWith('file:') && cacheVar.length > 5) dir = path(cacheVar.slice(5));
     else return undefined;
 
-    const cached = readCachedTokenSync(dir, cacheKeyFor(imsUrl, clientId, scopes), now);
-    if (!cached || cached.clientId !== clientId) return undefined;
+    // The full CLI reports an untrusted cache (not yours, writable by others, a link): here it is just a miss.
+    const key = cacheKeyFor(imsUrl, clientId, scopes);
+    const read = readCacheFileSync(dir, cacheFilePath(dir, key), now, { key, clientId, scopes });
+    if (read.kind !== 'token') return undefined;
+    const cached = read.token;
     const token = {
       accessToken: cached.accessToken,
       tokenType: 'bearer',

@@ -65,11 +65,14 @@ describe('fastToken: the same cache key and files as core', () => {
     }
   });
 
-  it('follows --env-file (which wins over the environment), --cache-dir, IMS_TOKEN_CACHE=file:<dir> and IMS_CLIENT_SECRET_FILE', async () => {
+  it('follows --env-file (the environment wins over it), --cache-dir, IMS_TOKEN_CACHE=file:<dir> and IMS_CLIENT_SECRET_FILE', async () => {
     const h = home();
     writeFileSync(join(h.cwd, 'ims.env'), 'IMS_CLIENT_ID=from-file\nIMS_CLIENT_SECRET="s e c r e t"\nIMS_SCOPES=openid\n');
     const t1 = await store({ ...h.env, IMS_CLIENT_ID: 'from-file', IMS_CLIENT_SECRET: 'x', IMS_SCOPES: 'openid' }, h.dir);
-    expect(fastToken(['token', '--env-file', 'ims.env'], { ...h.env, ...base, IMS_CLIENT_SECRET_FILE: '/nowhere' }, h.cwd)).toBe(`${t1}\n`);
+    expect(fastToken(['token', '--env-file', 'ims.env'], { ...h.env }, h.cwd)).toBe(`${t1}\n`);
+    // the environment's secret source wins as one unit: the file's IMS_CLIENT_SECRET is not used beside it
+    expect(fastToken(['token', '--env-file', 'ims.env'], { ...h.env, IMS_CLIENT_SECRET_FILE: '/nowhere' }, h.cwd)).toBeUndefined();
+    expect(fastToken(['token', '--env-file', 'ims.env'], { ...h.env, IMS_CLIENT_SECRET: 'env-secret' }, h.cwd)).toBe(`${t1}\n`);
 
     const t2 = await store(base, join(h.cwd, 'custom'));
     expect(fastToken(['token', '--cache-dir', 'custom'], { ...h.env, ...base }, h.cwd)).toBe(`${t2}\n`);
