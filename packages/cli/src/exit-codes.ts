@@ -1,3 +1,4 @@
+import type { ImsTokenErrorCode } from '@ims-token/core';
 /**
  * The exit codes of `ims-token`, stable across releases (scripts branch on them). What each means is
  * {@link EXIT_CODE_DOCS}, the one source of the table in `ims-token help exit-codes` and in the README.
@@ -30,33 +31,33 @@ export const EXIT_CODES = {
  */
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
 
-/** The exit code for an `ImsTokenError` code. */
-export function exitCodeFor(code: string): ExitCode {
-  switch (code) {
-    case 'IMS_CONFIG':
-    case 'IMS_INVALID_TOKEN':
-      return EXIT_CODES.USAGE;
-    case 'IMS_INVALID_CLIENT':
-    case 'IMS_INVALID_SCOPE':
-    case 'IMS_UNAUTHORIZED_CLIENT':
-      return EXIT_CODES.CREDENTIALS;
-    case 'IMS_RATE_LIMITED':
-    case 'IMS_SERVER_ERROR':
-    case 'IMS_NETWORK':
-    case 'IMS_TIMEOUT':
-    case 'IMS_BAD_RESPONSE':
-      return EXIT_CODES.IMS_UNAVAILABLE;
-    case 'IMS_FORBIDDEN':
-    case 'IMS_NOT_FOUND':
-    case 'IMS_SECRET_LIMIT':
-      return EXIT_CODES.SECRETS_REFUSED;
-    case 'IMS_ROTATION_FAILED':
-      return EXIT_CODES.ROTATION_FAILED;
-    case 'IMS_ABORTED':
-      return EXIT_CODES.CANCELLED;
-    default:
-      return EXIT_CODES.UNEXPECTED;
-  }
+/**
+ * The exit code for each `ImsTokenError` code: a `Record` over core's codes, so a code core adds cannot reach
+ * users as "unexpected error" unnoticed — the CLI stops compiling until it is placed here.
+ */
+const EXIT_CODE_OF: Record<ImsTokenErrorCode, ExitCode> = {
+  IMS_CONFIG: EXIT_CODES.USAGE,
+  IMS_INVALID_TOKEN: EXIT_CODES.USAGE,
+  IMS_STORE: EXIT_CODES.USAGE,
+  IMS_INVALID_CLIENT: EXIT_CODES.CREDENTIALS,
+  IMS_INVALID_SCOPE: EXIT_CODES.CREDENTIALS,
+  IMS_UNAUTHORIZED_CLIENT: EXIT_CODES.CREDENTIALS,
+  IMS_RATE_LIMITED: EXIT_CODES.IMS_UNAVAILABLE,
+  IMS_SERVER_ERROR: EXIT_CODES.IMS_UNAVAILABLE,
+  IMS_NETWORK: EXIT_CODES.IMS_UNAVAILABLE,
+  IMS_TIMEOUT: EXIT_CODES.IMS_UNAVAILABLE,
+  IMS_BAD_RESPONSE: EXIT_CODES.IMS_UNAVAILABLE,
+  IMS_FORBIDDEN: EXIT_CODES.SECRETS_REFUSED,
+  IMS_NOT_FOUND: EXIT_CODES.SECRETS_REFUSED,
+  IMS_SECRET_LIMIT: EXIT_CODES.SECRETS_REFUSED,
+  IMS_ROTATION_FAILED: EXIT_CODES.ROTATION_FAILED,
+  IMS_ABORTED: EXIT_CODES.CANCELLED,
+  IMS_CLOSED: EXIT_CODES.UNEXPECTED,
+};
+
+/** The exit code for an `ImsTokenError` code (an unknown code — from a newer core — is `UNEXPECTED`). */
+export function exitCodeFor(code: ImsTokenErrorCode | (string & {})): ExitCode {
+  return Object.hasOwn(EXIT_CODE_OF, code) ? EXIT_CODE_OF[code as ImsTokenErrorCode] : EXIT_CODES.UNEXPECTED;
 }
 
 /**
@@ -74,7 +75,7 @@ export const EXIT_CODE_DOCS: ReadonlyArray<{ readonly code: number | string; rea
   {
     code: EXIT_CODES.USAGE,
     meaning:
-      'usage or configuration error (an option, a variable, a token that cannot be decoded, an existing file `init` may not change, a token cache that is not yours)',
+      'usage or configuration error (an option, a variable, a token that cannot be decoded, an existing file `init` may not change, a token cache that is not yours or cannot be used: `IMS_STORE`)',
   },
   {
     code: EXIT_CODES.CREDENTIALS,
