@@ -7,16 +7,23 @@ redis.call('PUBLISH', ARGV[3], 'set')
 return 1`;
 
 /**
- * KEYS[1] lock, KEYS[2] data · ARGV owner, ttl ms → {1, 0, ''} when the lock was taken, else
- * {0, <lock PTTL>, <header of the stored entry or ''>} so a waiter knows when to look again and
- * whether the token changed since it started waiting.
+ * KEYS[1] lock, KEYS[2] data · ARGV owner, ttl ms → {1, 0, '', 0} when the lock was taken, else
+ * {0, <lock PTTL>, <header of the stored entry or ''>, <1 if repaired>} so a waiter knows when to look
+ * again and whether the token changed since it started waiting. A lock key without an expiry is never
+ * ours (we always set PX): left by an operator's `SET` or an old version, it would block the fleet for
+ * ever, so it gets the lock TTL here and expires like a dead holder's lock.
  */
 export const ACQUIRE = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0, ''} end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0, '', 0} end
 local v = redis.pcall('GET', KEYS[2])
 local h = ''
 if type(v) == 'string' then h = string.sub(v, 1, 70) end
-return {0, redis.call('PTTL', KEYS[1]), h}`;
+local t = redis.call('PTTL', KEYS[1])
+if t == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {0, tonumber(ARGV[2]), h, 1}
+end
+return {0, t, h, 0}`;
 
 /** KEYS[1] lock · ARGV owner, ttl ms → extends the lock only while this owner holds it. */
 export const RENEW = `

@@ -390,6 +390,22 @@ describe('withLock', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
   });
 
+  it('repairs a lock key without an expiry (left by hand or an old version) instead of waiting on it', async () => {
+    // `SET <lock> x` with no PX: no holder renews it and it never expires by itself.
+    await raw.set(`${prefix}k:lock`, 'left-by-ops');
+    const s = store({ lockTtlMs: 300 }); // waitTimeoutMs stays at its default, 20 s
+    const w = log.lines.length;
+    const started = Date.now();
+    let held = false;
+    await s.withLock('k', async () => {
+      held = (await raw.get(`${prefix}k:lock`)) !== 'left-by-ops' && (await raw.exists(`${prefix}k:lock`)) === 1;
+    });
+    expect(held).toBe(true); // taken over once the repaired lock expired, not after waitTimeoutMs
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(log.lines.slice(w).some((l) => l.level === 'warn' && /no expiry/.test(l.msg ?? ''))).toBe(true);
+    expect(log.lines.slice(w).some((l) => /too long/.test(l.msg ?? ''))).toBe(false);
+  });
+
   it('releases the locks it holds when closed (a graceful shutdown mid-mint leaves no lock to expire)', async () => {
     const holder = new RedisStore({ url: REDIS_URL, prefix, logger: log });
     const waiter = store();

@@ -311,11 +311,18 @@ export class RedisStore implements TokenStore {
       this.#failed('lock', err);
       return undefined;
     }
-    if (!Array.isArray(reply) || reply.length !== 3) {
+    if (!Array.isArray(reply) || reply.length !== 4) {
       this.#failed('lock', new Error('unexpected reply to the lock script'));
       return undefined;
     }
-    const [acquired, pttl, head] = reply as [unknown, unknown, unknown];
+    const [acquired, pttl, head, repaired] = reply as [unknown, unknown, unknown, unknown];
+    if (Number(repaired) === 1) {
+      this.#warn(
+        'lock-no-ttl',
+        { op: 'lock', lockTtlMs: this.#lockTtlMs },
+        'ims-token/redis: the mint lock had no expiry (set by hand or by an old version); gave it lockTtlMs so it expires',
+      );
+    }
     return { acquired: Number(acquired) === 1, pttl: Number(pttl), header: String(head ?? '') };
   }
 
