@@ -88,7 +88,8 @@ async function pod() {
     scopes: 'openid',
     imsUrl: cfg.imsUrl,
   });
-  await warm.getToken();
+  // (Its answer may arrive too late to serve when 50 workers load at once on a small machine: only loading counts.)
+  await warm.getToken().catch(() => {});
   await warm.close();
   if (cfg.shared) await new RedisStore({ url: REDIS_URL, prefix: cfg.prefix }).close();
   parentPort.postMessage({ type: 'ready' });
