@@ -291,6 +291,12 @@ export class Connection {
     };
   }
 
+  /** Starts opening the pub/sub connection (a miss is about to wait on a lock), without waiting for it. */
+  prepareListening(): void {
+    if (!this.#o.pubsub || this.#closed || this.#subFailed || this.#sub) return;
+    this.#subscriber().catch(noop);
+  }
+
   async #subscriber(): Promise<Link> {
     if (!this.#sub) {
       const main = this.#main.client;

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '@ims-token/emulator';
 import type { Emulator } from '@ims-token/emulator';
-import { PACKAGE_DIR, REDIS_URL, cleanup, randomPrefix, rawClient, startChild, stopProcess, waitFor } from '../test/helpers';
+import { PACKAGE_DIR, REDIS_URL, cleanup, freePort, randomPrefix, rawClient, startChild, stopProcess, waitFor } from '../test/helpers';
 import type { Child, ChildResult, RawClient } from '../test/helpers';
 
 // Separate Node processes, each importing the BUILT packages (core dist, redis dist) through
@@ -166,5 +166,40 @@ describe('a fleet of processes', () => {
     } finally {
       await raw.del([`ims-token:${a.cacheKey}`, `ims-token:${a.cacheKey}:lock`]);
     }
+  });
+
+  it('IMS_TOKEN_CACHE pointing at no Redis: the first fallback is one stderr line naming the URL without its password; repeats are silent', async () => {
+    const client = emu.addClient();
+    const port = await freePort(); // nothing listens there
+    const proc = spawn(process.execPath, [join(PACKAGE_DIR, 'test', 'fixtures', 'fallback.mjs')], {
+      cwd: PACKAGE_DIR,
+      env: {
+        PATH: process.env.PATH,
+        IMS_CLIENT_ID: client.clientId,
+        IMS_CLIENT_SECRET: client.clientSecret,
+        IMS_SCOPES: 'openid,AdobeID',
+        IMS_URL: emu.url,
+        IMS_TOKEN_CACHE: `redis://ops:hunter2-redis-password@127.0.0.1:${port}/2`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(proc, 'exit')) as [number | null];
+    expect(code, stderr).toBe(0);
+    const result = JSON.parse(stdout.trim().split('\n').pop()!) as { sha256: string; fallbacks: Array<{ store: string; code: string }> };
+    expect(emu.stats.mintedByClient[client.clientId]).toBe(3); // minted locally, three times
+    const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`redis://127.0.0.1:${port}/2`);
+    expect(lines[0]).toMatch(/minting tokens locally/);
+    expect(stderr).not.toContain('hunter2');
+    expect(stderr).not.toContain('ops@');
+    expect(stderr).not.toContain(client.clientSecret);
+    expect(result.fallbacks.length).toBeGreaterThanOrEqual(3); // one per mint, on the diagnostics channel
+    expect(result.fallbacks.every((f) => f.store === 'RedisStore' && typeof f.code === 'string')).toBe(true);
+    expect(JSON.stringify(result.fallbacks)).not.toContain('hunter2');
   });
 });

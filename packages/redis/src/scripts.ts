@@ -1,9 +1,13 @@
 // Lua scripts, run with EVAL so that each check-and-act is atomic on the server.
 
-/** KEYS[1] data · ARGV value, ttl ms, channel → stores the entry with its expiry and wakes the waiters. */
+/**
+ * KEYS[1] data · ARGV value, ttl ms, channel → stores the entry with its expiry and wakes the waiters with
+ * `set:<entry>`, so they use it without reading it back (an older waiter sees a message other than `set`,
+ * looks again and finds the entry).
+ */
 export const SET_AND_NOTIFY = `
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('PUBLISH', ARGV[3], 'set')
+redis.call('PUBLISH', ARGV[3], 'set:' .. ARGV[1])
 return 1`;
 
 /**
