@@ -9,7 +9,7 @@ import type { Logger } from '@ims-token/core';
  * @example
  * ```ts
  * import { createClient } from 'redis'
- * const client: RedisClientLike = createClient({ url: process.env.REDIS_URL })
+ * const client: RedisClientLike = createClient({ url: 'redis://redis:6379' })
  * const store = new RedisStore({ client }) // store.close() leaves `client` open
  * ```
  */

@@ -7,7 +7,7 @@ import type { RedisClientLike } from './connection';
  *
  * @example
  * ```ts
- * const options: RedisStoreOptions = { url: 'redis://redis:6379', prefix: 'my-api:ims:', encryptionKey: process.env.IMS_TOKEN_CACHE_KEY, logger }
+ * const options: RedisStoreOptions = { url: 'redis://redis:6379', prefix: 'my-api:ims:', encryptionKey: process.env.IMS_TOKEN_CACHE_KEY, logger: console }
  * const store = new RedisStore(options)
  * ```
  */

@@ -51,8 +51,8 @@ const PROBLEMS: Record<DecodeProblem, string> = {
  * import { createTokenProvider } from '@ims-token/core'
  * import { RedisStore } from '@ims-token/redis'
  *
- * const store = new RedisStore({ url: process.env.REDIS_URL, encryptionKey: process.env.IMS_TOKEN_CACHE_KEY, logger })
- * const ims = createTokenProvider({ clientId, clientSecret, scopes: ['openid', 'AdobeID'], store, logger })
+ * const store = new RedisStore({ url: 'redis://redis:6379', encryptionKey: process.env.IMS_TOKEN_CACHE_KEY, logger: console })
+ * const ims = createTokenProvider({ clientId: 'my-client-id', clientSecret: process.env.IMS_CLIENT_SECRET ?? '', scopes: ['openid', 'AdobeID'], store, logger: console })
  * const headers = await ims.getAuthHeaders() // 50 pods, one token
  * // on shutdown
  * await ims.close(); await store.close()
