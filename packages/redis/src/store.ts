@@ -66,8 +66,11 @@ export class RedisStore implements TokenStore {
   readonly #lockTtlMs: number;
   readonly #waitTimeoutMs: number;
   readonly #hedgeAfterMs: number;
-  /** Entries that arrived with a `set:` notification, read by get() in the waiter's fn instead of a round trip. */
-  readonly #landed = new Map<string, string>();
+  /**
+   * What the lock script or a `set:` notification just showed of an entry (`null`: none), read once by the
+   * get() that starts a holder's or a waiter's fn instead of a round trip.
+   */
+  readonly #landed = new Map<string, string | null>();
   readonly #log: Required<Logger>;
   readonly #warned = new Map<string, number>();
   readonly #wakeOnClose = new Set<() => void>();
@@ -174,7 +177,8 @@ export class RedisStore implements TokenStore {
     if (this.#closed) return undefined;
     const redisKey = this.#dataKey(key);
     let value: unknown = this.#landed.get(redisKey);
-    if (value === undefined) {
+    if (value !== undefined) this.#landed.delete(redisKey);
+    else {
       try {
         value = await this.#conn.command(['GET', redisKey]);
       } catch (err) {
@@ -267,7 +271,7 @@ export class RedisStore implements TokenStore {
     const first = await this.#acquire(lockKey, dataKey, owner);
     if (first === undefined || first.acquired) {
       stopListening();
-      return first === undefined ? fn() : this.#hold(lockKey, owner, channel, fn);
+      return first === undefined ? fn() : this.#hold(lockKey, owner, channel, () => this.#withLanded(dataKey, first.header || null, fn));
     }
     const before = first.header;
     const onClose = (): void => wake?.();
@@ -283,7 +287,7 @@ export class RedisStore implements TokenStore {
           lookedSubscribed = subscribed;
           const again = await this.#acquire(lockKey, dataKey, owner);
           if (again === undefined) return await fn();
-          if (again.acquired) return await this.#hold(lockKey, owner, channel, fn);
+          if (again.acquired) return await this.#hold(lockKey, owner, channel, () => this.#withLanded(dataKey, again.header || null, fn));
           r = again;
         }
         if (r.header !== '' && r.header !== before) return await fn(); // a new token was stored
@@ -334,8 +338,8 @@ export class RedisStore implements TokenStore {
     }
   }
 
-  /** Runs a waiter's `fn` with the entry its notification carried at hand for get(), saving a round trip per waiter. */
-  async #withLanded<T>(dataKey: string, landed: string | undefined, fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` with what is known of the entry at hand for its first get(), saving a round trip. */
+  async #withLanded<T>(dataKey: string, landed: string | null | undefined, fn: () => Promise<T>): Promise<T> {
     if (landed === undefined) return fn();
     this.#landed.set(dataKey, landed);
     try {
@@ -359,7 +363,9 @@ export class RedisStore implements TokenStore {
     lockKey: string,
     dataKey: string,
     owner: string,
-  ): Promise<{ acquired: boolean; pttl: number; header: string } | undefined> {
+  ): Promise<
+    { acquired: boolean; pttl: number; /** the entry's header, or (acquired) the whole entry; '' when none */ header: string } | undefined
+  > {
     if (this.#closed) return undefined;
     let reply: unknown;
     try {
