@@ -9,7 +9,7 @@ import type { Logger } from '@ims-token/core';
  * @example
  * ```ts
  * import { createClient } from 'redis'
- * const client: RedisClientLike = createClient({ url: process.env.REDIS_URL })
+ * const client: RedisClientLike = createClient({ url: 'redis://redis:6379' })
  * const store = new RedisStore({ client }) // store.close() leaves `client` open
  * ```
  */
@@ -289,6 +289,12 @@ export class Connection {
         if (sub && sub.client.isReady) sub.client.unsubscribe!(channel).catch(noop);
       }
     };
+  }
+
+  /** Starts opening the pub/sub connection (a miss is about to wait on a lock), without waiting for it. */
+  prepareListening(): void {
+    if (!this.#o.pubsub || this.#closed || this.#subFailed || this.#sub) return;
+    this.#subscriber().catch(noop);
   }
 
   async #subscriber(): Promise<Link> {

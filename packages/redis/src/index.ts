@@ -1,3 +1,3 @@
 export { RedisStore } from './store';
-export type { RedisStoreOptions } from './store';
+export type { RedisStoreOptions } from './options';
 export type { RedisClientLike } from './connection';

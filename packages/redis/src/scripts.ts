@@ -1,22 +1,37 @@
 // Lua scripts, run with EVAL so that each check-and-act is atomic on the server.
 
-/** KEYS[1] data · ARGV value, ttl ms, channel → stores the entry with its expiry and wakes the waiters. */
+/**
+ * KEYS[1] data · ARGV value, ttl ms, channel → stores the entry with its expiry and wakes the waiters with
+ * `set:<entry>`, so they use it without reading it back (an older waiter sees a message other than `set`,
+ * looks again and finds the entry).
+ */
 export const SET_AND_NOTIFY = `
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('PUBLISH', ARGV[3], 'set')
+redis.call('PUBLISH', ARGV[3], 'set:' .. ARGV[1])
 return 1`;
 
 /**
- * KEYS[1] lock, KEYS[2] data · ARGV owner, ttl ms → {1, 0, ''} when the lock was taken, else
- * {0, <lock PTTL>, <header of the stored entry or ''>} so a waiter knows when to look again and
- * whether the token changed since it started waiting.
+ * KEYS[1] lock, KEYS[2] data · ARGV owner, ttl ms → {1, 0, <the stored entry or ''>, 0} when the lock was
+ * taken (so the holder's first look at the store costs no round trip), else
+ * {0, <lock PTTL>, <header of the stored entry or ''>, <1 if repaired>} so a waiter knows when to look
+ * again and whether the token changed since it started waiting. A lock key without an expiry is never
+ * ours (we always set PX): left by an operator's `SET` or an old version, it would block the fleet for
+ * ever, so it gets the lock TTL here and expires like a dead holder's lock.
  */
 export const ACQUIRE = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0, ''} end
 local v = redis.pcall('GET', KEYS[2])
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  if type(v) == 'string' then return {1, 0, v, 0} end
+  return {1, 0, '', 0}
+end
 local h = ''
 if type(v) == 'string' then h = string.sub(v, 1, 70) end
-return {0, redis.call('PTTL', KEYS[1]), h}`;
+local t = redis.call('PTTL', KEYS[1])
+if t == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {0, tonumber(ARGV[2]), h, 1}
+end
+return {0, t, h, 0}`;
 
 /** KEYS[1] lock · ARGV owner, ttl ms → extends the lock only while this owner holds it. */
 export const RENEW = `

@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
@@ -7,6 +9,7 @@ import type { ImsToken } from '@ims-token/core';
 import { startEmulator } from '@ims-token/emulator';
 import type { Emulator } from '@ims-token/emulator';
 import { RedisStore } from './index';
+import type { RedisClientLike } from './index';
 import { REDIS_URL, captureLogger, cleanup, randomPrefix, rawClient, waitFor } from '../test/helpers';
 import type { RawClient } from '../test/helpers';
 
@@ -388,6 +391,85 @@ describe('withLock', () => {
     });
     expect(held).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+
+  it('one waiter (only one) mints too when the holder is alive but slow, long before waitTimeoutMs', async () => {
+    const holder = store();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const held = holder.withLock('k', () => gate); // renews its lock, never stores a token
+    await lockTaken();
+    const started = Date.now();
+    let mints = 0;
+    const waiters = Array.from({ length: 4 }, () => store({ hedgeAfterMs: 300 }));
+    const got = await Promise.all(
+      waiters.map((w) =>
+        w.withLock('k', async () => {
+          const stored = await w.get('k');
+          if (stored) return stored.accessToken;
+          mints++;
+          const token = fakeToken();
+          await w.set('k', token);
+          return token.accessToken;
+        }),
+      ),
+    );
+    expect(Date.now() - started).toBeLessThan(5_000); // not waitTimeoutMs (20 s)
+    expect(mints).toBe(1);
+    expect(new Set(got).size).toBe(1);
+    expect(log.lines.some((l) => l.level === 'warn' && /slow to store a token/.test(l.msg ?? ''))).toBe(true);
+    release();
+    await held;
+  });
+
+  it('a waiter whose pub/sub connection hangs still gets the token at once (it polls until subscribed)', async () => {
+    // A server that accepts connections and never answers: the pub/sub connection never becomes ready.
+    const silent = createNetServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const client = createClient({ url: REDIS_URL });
+    const blackhole = createClient({ url: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}` });
+    blackhole.on('error', () => undefined);
+    Object.assign(client, { duplicate: () => blackhole });
+    try {
+      const holder = store();
+      const waiter = store({ url: undefined, client: client as unknown as RedisClientLike, commandTimeoutMs: 5_000 });
+      const token = fakeToken();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const held = holder.withLock('k', async () => {
+        await gate;
+        await holder.set('k', token);
+      });
+      await lockTaken();
+      const waited = waiter.withLock('k', async () => ({ at: Date.now(), token: (await waiter.get('k'))?.accessToken }));
+      await sleep(100);
+      const storedAt = Date.now();
+      release();
+      await held;
+      const w = await waited;
+      expect(w.token).toBe(token.accessToken);
+      expect(w.at - storedAt).toBeLessThan(1_500); // not the 5 s pub/sub connect timeout
+    } finally {
+      await Promise.all(stores.splice(0).map((s) => s.close()));
+      client.destroy(); // (the store destroyed the pub/sub client it duplicated)
+      silent.close();
+    }
+  });
+
+  it('repairs a lock key without an expiry (left by hand or an old version) instead of waiting on it', async () => {
+    // `SET <lock> x` with no PX: no holder renews it and it never expires by itself.
+    await raw.set(`${prefix}k:lock`, 'left-by-ops');
+    const s = store({ lockTtlMs: 300 }); // waitTimeoutMs stays at its default, 20 s
+    const w = log.lines.length;
+    const started = Date.now();
+    let held = false;
+    await s.withLock('k', async () => {
+      held = (await raw.get(`${prefix}k:lock`)) !== 'left-by-ops' && (await raw.exists(`${prefix}k:lock`)) === 1;
+    });
+    expect(held).toBe(true); // taken over once the repaired lock expired, not after waitTimeoutMs
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(log.lines.slice(w).some((l) => l.level === 'warn' && /no expiry/.test(l.msg ?? ''))).toBe(true);
+    expect(log.lines.slice(w).some((l) => /too long/.test(l.msg ?? ''))).toBe(false);
   });
 
   it('releases the locks it holds when closed (a graceful shutdown mid-mint leaves no lock to expire)', async () => {

@@ -1,62 +1,30 @@
 import { randomBytes } from 'node:crypto';
-import { ImsTokenError, serveUntil } from '@ims-token/core';
+import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
+import { serveUntil } from '@ims-token/core';
 import type { ImsToken, Logger, TokenStore } from '@ims-token/core';
 import { decode, encode, header, parseEncryptionKey } from './codec';
 import type { DecodeProblem, EncryptionKey } from './codec';
-import { Connection, describe } from './connection';
-import type { RedisClientLike } from './connection';
+import { Connection, RedisUnavailable, describe } from './connection';
+import { DEFAULTS, configError, positiveMs } from './options';
+import type { RedisStoreOptions } from './options';
 import { ACQUIRE, DELETE_IF, RELEASE, RENEW, SET_AND_NOTIFY } from './scripts';
 
-/**
- * Options of {@link RedisStore}. Give `client` or `url`.
- *
- * @example
- * ```ts
- * const options: RedisStoreOptions = { url: 'redis://redis:6379', prefix: 'my-api:ims:', encryptionKey: process.env.IMS_TOKEN_CACHE_KEY, logger }
- * const store = new RedisStore(options)
- * ```
- */
-export interface RedisStoreOptions {
-  /** An existing node-redis client (connected or not). The store never closes it. */
-  client?: RedisClientLike;
-  /** A `redis://` or `rediss://` URL; the store creates, connects and (on `close()`) quits its own client. */
-  url?: string;
-  /** Prefix of every key and channel. Default `ims-token:`. */
-  prefix?: string;
-  /**
-   * Encrypts entries at rest with AES-256-GCM: 32 random bytes as 64 hex characters or base64
-   * (e.g. `openssl rand -base64 32`), or a `Uint8Array`. Every process of the fleet needs the same key.
-   */
-  encryptionKey?: string | Uint8Array;
-  /** How long the mint lock lives without renewal; the holder renews it every third of this while it works. Default 10 000. */
-  lockTtlMs?: number;
-  /** How long a process waits for another one's token before minting itself. Default 20 000. */
-  waitTimeoutMs?: number;
-  /** Per-command timeout; a slower Redis counts as a miss. Default 500. */
-  commandTimeoutMs?: number;
-  /** Wake waiters through pub/sub (default `true`); `false` polls only (for proxies without SUBSCRIBE). */
-  pubsub?: boolean;
-  /** A pino-compatible logger for warnings (Redis down, unreadable entries). Default: silent. */
-  logger?: Logger;
-}
-
-const DEFAULTS = { prefix: 'ims-token:', lockTtlMs: 10_000, waitTimeoutMs: 20_000, commandTimeoutMs: 500 } as const;
 const REPEAT_WARN_MS = 30_000;
 const noop = (): void => {};
+/** `ims-token:store-fallback` of the diagnostics contract (core will export the channel names; until then the name lives here). */
+const fallbackChannel = diagnosticsChannel('ims-token:store-fallback');
+/** Where the first fallback to local minting was already written to stderr, in this process. */
+const announced = new Set<string>();
 
-function configError(field: string, problem: string): ImsTokenError {
-  return new ImsTokenError('IMS_CONFIG', `Invalid option "${field}": ${problem}.`, {
-    hint: `Fix "${field}" in the options passed to new RedisStore() (IMS_TOKEN_CACHE / IMS_TOKEN_CACHE_KEY with fromEnv).`,
-  });
-}
-
-function positiveMs(options: RedisStoreOptions, field: 'lockTtlMs' | 'waitTimeoutMs' | 'commandTimeoutMs', min: number): number {
-  const v = options[field];
-  if (v === undefined) return DEFAULTS[field];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 3_600_000) {
-    throw configError(field, `must be a whole number of milliseconds from ${min} to 3600000`);
+/** A Redis URL as it may be shown: no user name, no password. */
+export function displayUrl(url: string | undefined): string {
+  if (url === undefined) return 'Redis (the client given to RedisStore)';
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return 'Redis';
   }
-  return v;
 }
 
 /** @internal How long before its own expiry an entry leaves Redis: 60 s, or 5 % of a short token's life (as core stops serving it). */
@@ -83,8 +51,8 @@ const PROBLEMS: Record<DecodeProblem, string> = {
  * import { createTokenProvider } from '@ims-token/core'
  * import { RedisStore } from '@ims-token/redis'
  *
- * const store = new RedisStore({ url: process.env.REDIS_URL, encryptionKey: process.env.IMS_TOKEN_CACHE_KEY, logger })
- * const ims = createTokenProvider({ clientId, clientSecret, scopes: ['openid', 'AdobeID'], store, logger })
+ * const store = new RedisStore({ url: 'redis://redis:6379', encryptionKey: process.env.IMS_TOKEN_CACHE_KEY, logger: console })
+ * const ims = createTokenProvider({ clientId: 'my-client-id', clientSecret: process.env.IMS_CLIENT_SECRET ?? '', scopes: ['openid', 'AdobeID'], store, logger: console })
  * const headers = await ims.getAuthHeaders() // 50 pods, one token
  * // on shutdown
  * await ims.close(); await store.close()
@@ -97,11 +65,18 @@ export class RedisStore implements TokenStore {
   readonly #enc: EncryptionKey | undefined;
   readonly #lockTtlMs: number;
   readonly #waitTimeoutMs: number;
+  readonly #hedgeAfterMs: number;
+  /**
+   * What the lock script or a `set:` notification just showed of an entry (`null`: none), read once by the
+   * get() that starts a holder's or a waiter's fn instead of a round trip.
+   */
+  readonly #landed = new Map<string, string | null>();
   readonly #log: Required<Logger>;
   readonly #warned = new Map<string, number>();
   readonly #wakeOnClose = new Set<() => void>();
   /** Locks this store holds right now: close() releases them, so a graceful shutdown never leaves one to expire. */
   readonly #held = new Set<[lockKey: string, owner: string, channel: string]>();
+  readonly #where: string;
   #closed = false;
 
   constructor(options: RedisStoreOptions) {
@@ -129,11 +104,13 @@ export class RedisStore implements TokenStore {
     this.prefix = prefix;
     this.#lockTtlMs = positiveMs(options, 'lockTtlMs', 1);
     this.#waitTimeoutMs = positiveMs(options, 'waitTimeoutMs', 0);
+    this.#hedgeAfterMs = positiveMs(options, 'hedgeAfterMs', 0);
     const commandTimeoutMs = positiveMs(options, 'commandTimeoutMs', 1);
     if (options.pubsub !== undefined && typeof options.pubsub !== 'boolean') throw configError('pubsub', 'must be true or false');
     if (options.logger !== undefined && (typeof options.logger !== 'object' || options.logger === null)) {
       throw configError('logger', 'must be a logger object (pino-compatible)');
     }
+    this.#where = displayUrl(url);
     this.#enc = options.encryptionKey === undefined ? undefined : parseEncryptionKey(options.encryptionKey);
     const logger = options.logger ?? {};
     const bind = (m: keyof Logger): ((obj: object, msg?: string) => void) => {
@@ -169,6 +146,28 @@ export class RedisStore implements TokenStore {
     this.#warn(`op:${d.error}`, { op, ...d }, 'ims-token/redis: Redis command failed; acting as a miss (minting locally if needed)');
   }
 
+  /**
+   * The store could not take the lock because Redis failed: the provider mints locally. The first time in
+   * the process (per URL) this is one line on stderr whatever the logger — the default logger is silent, and a
+   * mistyped IMS_TOKEN_CACHE must not go unnoticed; later ones are for the logger and the diagnostics channel.
+   */
+  #fellBack(err: unknown): void {
+    const d = describe(err);
+    if (!announced.has(this.#where)) {
+      announced.add(this.#where);
+      try {
+        process.stderr.write(
+          `ims-token/redis: cannot use ${this.#where} (${d.error}); minting tokens locally in this process until it is back (reported once)\n`,
+        );
+      } catch {
+        // no stderr (a closed pipe): the logger still has it
+      }
+    }
+    if (fallbackChannel.hasSubscribers) {
+      fallbackChannel.publish({ store: 'RedisStore', error: new RedisUnavailable(d.error, d.reason ?? 'Redis failed') });
+    }
+  }
+
   #dataKey(key: string): string {
     return `${this.prefix}${key}`;
   }
@@ -177,14 +176,20 @@ export class RedisStore implements TokenStore {
   async get(key: string): Promise<ImsToken | undefined> {
     if (this.#closed) return undefined;
     const redisKey = this.#dataKey(key);
-    let value: unknown;
-    try {
-      value = await this.#conn.command(['GET', redisKey]);
-    } catch (err) {
-      this.#failed('get', err);
+    let value: unknown = this.#landed.get(redisKey);
+    if (value !== undefined) this.#landed.delete(redisKey);
+    else {
+      try {
+        value = await this.#conn.command(['GET', redisKey]);
+      } catch (err) {
+        this.#failed('get', err);
+        return undefined;
+      }
+    }
+    if (value === null || value === undefined) {
+      this.#conn.prepareListening(); // core's withLock() follows a miss: have pub/sub ready by then
       return undefined;
     }
-    if (value === null || value === undefined) return undefined;
     const text = typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
     const token = text === undefined ? 'format' : decode(text, redisKey, this.#enc);
     if (typeof token === 'string') {
@@ -230,9 +235,9 @@ export class RedisStore implements TokenStore {
   /**
    * Runs `fn` while holding the fleet-wide mint lock of `key` (`SET NX PX`, renewed while `fn` runs,
    * released by compare-and-delete). When another process holds it, waits for the token it stores,
-   * then runs `fn` (which reads the store first and finds it). Runs `fn` without the lock when the
-   * holder died (its lock expired: the first waiter to take it mints), after `waitTimeoutMs`, or when
-   * Redis is unavailable.
+   * then runs `fn` (which reads the store first and finds it). After `hedgeAfterMs` one waiter mints as
+   * well (a second lock keeps it to one); the lock expiring (the holder died) hands it to a waiter;
+   * after `waitTimeoutMs`, or with Redis unavailable, `fn` runs without a lock.
    */
   async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
     if (this.#closed) return fn();
@@ -240,33 +245,54 @@ export class RedisStore implements TokenStore {
     const lockKey = `${dataKey}:lock`;
     const channel = `${dataKey}:events`;
     const owner = randomBytes(16).toString('hex');
-    const deadline = Date.now() + this.#waitTimeoutMs;
-
-    const first = await this.#acquire(lockKey, dataKey, owner);
-    if (first === undefined) return fn();
-    if (first.acquired) return this.#hold(lockKey, owner, channel, fn);
-    const before = first.header;
+    const started = Date.now();
+    const deadline = started + this.#waitTimeoutMs;
+    const hedgeAt = started + this.#hedgeAfterMs;
 
     let signalled: 'set' | 'released' | undefined;
+    let landed: string | undefined;
+    let subscribed = false;
     let wake: (() => void) | undefined;
     const onMessage = (message: string): void => {
-      if (message === 'set' || signalled === undefined) signalled = message === 'set' ? 'set' : 'released';
+      if (message.startsWith('set')) {
+        signalled = 'set';
+        if (message.startsWith('set:')) landed = message.slice(4);
+      } else signalled ??= 'released';
       wake?.();
     };
-    const unlisten = await this.#conn.listen(channel, onMessage);
+    // Subscribe while asking for the lock, and never wait for the subscription: until it is there the
+    // waiter polls; once it is, it looks once more (a token stored meanwhile sent its message to nobody).
+    const listening = this.#conn.listen(channel, onMessage).then((unlisten) => {
+      subscribed = unlisten !== undefined;
+      wake?.();
+      return unlisten;
+    });
+    const stopListening = (): void => void listening.then((unlisten) => unlisten?.());
+    const first = await this.#acquire(lockKey, dataKey, owner);
+    if (first === undefined || first.acquired) {
+      stopListening();
+      return first === undefined ? fn() : this.#hold(lockKey, owner, channel, () => this.#withLanded(dataKey, first.header || null, fn));
+    }
+    const before = first.header;
     const onClose = (): void => wake?.();
     this.#wakeOnClose.add(onClose);
+    let r = first;
+    let lookedSubscribed = false; // whether the last look-up started after the subscription was in place
+    let hedged = this.#hedgeAfterMs >= this.#waitTimeoutMs;
     try {
       for (let attempt = 0; ; attempt++) {
-        if (signalled === 'set') return await fn();
+        if (signalled === 'set') return await this.#withLanded(dataKey, landed, fn);
         signalled = undefined;
-        // Look again (also right after subscribing, so a token stored meanwhile is not missed).
-        const r = attempt === 0 && unlisten === undefined ? first : await this.#acquire(lockKey, dataKey, owner);
-        if (r === undefined) return await fn();
-        if (r.acquired) return await this.#hold(lockKey, owner, channel, fn);
+        if (attempt > 0) {
+          lookedSubscribed = subscribed;
+          const again = await this.#acquire(lockKey, dataKey, owner);
+          if (again === undefined) return await fn();
+          if (again.acquired) return await this.#hold(lockKey, owner, channel, () => this.#withLanded(dataKey, again.header || null, fn));
+          r = again;
+        }
         if (r.header !== '' && r.header !== before) return await fn(); // a new token was stored
-        const remaining = deadline - Date.now();
-        if (remaining <= 0) {
+        const now = Date.now();
+        if (now >= deadline) {
           this.#warn(
             'wait',
             { op: 'lock', waitedMs: this.#waitTimeoutMs },
@@ -274,12 +300,26 @@ export class RedisStore implements TokenStore {
           );
           return await fn();
         }
-        // Pub/sub wakes us at once; the timer is the fallback (a lost message, a holder that died).
-        const backoff = unlisten ? Math.min(250 * 2 ** attempt, 1_000) : Math.min(20 * 1.5 ** attempt, 250);
-        let delay = Math.min(remaining, backoff * (0.8 + 0.4 * Math.random()));
+        if (!hedged && now >= hedgeAt) {
+          hedged = true;
+          const hedgeKey = `${lockKey}:hedge`;
+          if (await this.#take(hedgeKey, owner)) {
+            this.#warn(
+              'hedge',
+              { op: 'lock', waitedMs: now - started },
+              'ims-token/redis: the lock holder is slow to store a token; minting here too (one waiter of the fleet)',
+            );
+            return await this.#hold(hedgeKey, owner, channel, fn);
+          }
+        }
+        // Pub/sub wakes us at once; the timer is the fallback (not subscribed yet, a lost message, a holder that died).
+        const backoff = subscribed ? Math.min(250 * 2 ** attempt, 1_000) : Math.min(20 * 1.5 ** attempt, 250);
+        let delay = Math.min(deadline - now, backoff * (0.8 + 0.4 * Math.random()));
+        if (!hedged) delay = Math.min(delay, hedgeAt - now);
         if (r.pttl >= 0)
           delay = Math.min(delay, r.pttl + 5); // the lock expires then: the holder died or is done
         else if (r.pttl === -2) delay = 0; // released between SET and PTTL
+        if (subscribed && !lookedSubscribed) delay = 0; // subscribed since that look-up began: look once more
         if (signalled === undefined && delay > 0 && !this.#closed) {
           await new Promise<void>((resolve) => {
             const t = setTimeout(resolve, delay);
@@ -294,7 +334,28 @@ export class RedisStore implements TokenStore {
       }
     } finally {
       this.#wakeOnClose.delete(onClose);
-      unlisten?.();
+      stopListening();
+    }
+  }
+
+  /** Runs `fn` with what is known of the entry at hand for its first get(), saving a round trip. */
+  async #withLanded<T>(dataKey: string, landed: string | null | undefined, fn: () => Promise<T>): Promise<T> {
+    if (landed === undefined) return fn();
+    this.#landed.set(dataKey, landed);
+    try {
+      return await fn();
+    } finally {
+      if (this.#landed.get(dataKey) === landed) this.#landed.delete(dataKey);
+    }
+  }
+
+  /** `SET NX PX` of a plain lock; false when another owner has it or Redis fails. */
+  async #take(lockKey: string, owner: string): Promise<boolean> {
+    try {
+      return (await this.#conn.command(['SET', lockKey, owner, 'NX', 'PX', String(this.#lockTtlMs)])) !== null;
+    } catch (err) {
+      this.#failed('lock', err);
+      return false;
     }
   }
 
@@ -302,20 +363,32 @@ export class RedisStore implements TokenStore {
     lockKey: string,
     dataKey: string,
     owner: string,
-  ): Promise<{ acquired: boolean; pttl: number; header: string } | undefined> {
+  ): Promise<
+    { acquired: boolean; pttl: number; /** the entry's header, or (acquired) the whole entry; '' when none */ header: string } | undefined
+  > {
     if (this.#closed) return undefined;
     let reply: unknown;
     try {
       reply = await this.#conn.command(['EVAL', ACQUIRE, '2', lockKey, dataKey, owner, String(this.#lockTtlMs)]);
     } catch (err) {
       this.#failed('lock', err);
+      this.#fellBack(err);
       return undefined;
     }
-    if (!Array.isArray(reply) || reply.length !== 3) {
-      this.#failed('lock', new Error('unexpected reply to the lock script'));
+    if (!Array.isArray(reply) || reply.length !== 4) {
+      const err = new RedisUnavailable('BAD_REPLY', 'unexpected reply to the lock script');
+      this.#failed('lock', err);
+      this.#fellBack(err);
       return undefined;
     }
-    const [acquired, pttl, head] = reply as [unknown, unknown, unknown];
+    const [acquired, pttl, head, repaired] = reply as [unknown, unknown, unknown, unknown];
+    if (Number(repaired) === 1) {
+      this.#warn(
+        'lock-no-ttl',
+        { op: 'lock', lockTtlMs: this.#lockTtlMs },
+        'ims-token/redis: the mint lock had no expiry (set by hand or by an old version); gave it lockTtlMs so it expires',
+      );
+    }
     return { acquired: Number(acquired) === 1, pttl: Number(pttl), header: String(head ?? '') };
   }
 

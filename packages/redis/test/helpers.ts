@@ -110,9 +110,9 @@ export interface Child {
   go(): void;
 }
 
-/** Starts one fleet member: test/fixtures/child.mjs, which imports the built core and redis packages. */
-export function startChild(config: object, env: NodeJS.ProcessEnv = {}): Child {
-  const proc = spawn(process.execPath, [CHILD, JSON.stringify(config)], {
+/** Starts one fleet member: test/fixtures/child.mjs (or another fixture), which imports the built core and redis packages. */
+export function startChild(config: object, env: NodeJS.ProcessEnv = {}, script = CHILD): Child {
+  const proc = spawn(process.execPath, [script, JSON.stringify(config)], {
     cwd: PACKAGE_DIR,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
