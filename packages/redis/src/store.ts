@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
-import { serveUntil } from '@ims-token/core';
+import { DIAGNOSTICS_CHANNELS, serveUntil } from '@ims-token/core';
 import type { ImsToken, Logger, TokenStore } from '@ims-token/core';
 import { decode, encode, header, parseEncryptionKey } from './codec';
 import type { DecodeProblem, EncryptionKey } from './codec';
@@ -11,8 +11,8 @@ import { ACQUIRE, DELETE_IF, RELEASE, RENEW, SET_AND_NOTIFY } from './scripts';
 
 const REPEAT_WARN_MS = 30_000;
 const noop = (): void => {};
-/** `ims-token:store-fallback` of the diagnostics contract (core will export the channel names; until then the name lives here). */
-const fallbackChannel = diagnosticsChannel('ims-token:store-fallback');
+/** `ims-token:store-fallback` of core's diagnostics contract. */
+const fallbackChannel = diagnosticsChannel(DIAGNOSTICS_CHANNELS.storeFallback);
 /** Where the first fallback to local minting was already written to stderr, in this process. */
 const announced = new Set<string>();
 
