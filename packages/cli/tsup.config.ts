@@ -31,5 +31,7 @@ export default defineConfig([
       writeFileSync(file, `#!/bin/sh\n':' //; exec node -- "$0" "$@"\n${js}`);
     },
   }),
-  preset({ entry: ['src/main.ts'], format: ['cjs'], dts: false, clean: false, define }),
+  // No rollup tree-shaking for the whole CLI: rollup hoists every built-in a command needs (crypto,
+  // child_process …) to the top of the file; esbuild alone keeps them inside each lazily imported command.
+  preset({ entry: ['src/main.ts'], format: ['cjs'], dts: false, clean: false, define, treeshake: false }),
 ]);
