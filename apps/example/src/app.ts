@@ -52,7 +52,9 @@ export function createApp(config: AppConfig, options: { logger?: Logger } = {}):
         return id;
       },
       // The path without its query string (it may carry data), and no request headers.
-      serializers: { req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }) },
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+      },
       quietReqLogger: true, // req.log adds only reqId
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
     }),
@@ -69,7 +71,12 @@ export function createApp(config: AppConfig, options: { logger?: Logger } = {}):
     // The token's claims are for display only (never trust them for security); the token itself is not shown.
     const token = await req.ims.token();
     const claims = decodeImsToken(token.accessToken);
-    res.json({ clientId: claims.clientId, scopes: claims.scopes, authServer: claims.authServer, expiresAt: new Date(token.expiresAt).toISOString() });
+    res.json({
+      clientId: claims.clientId,
+      scopes: claims.scopes,
+      authServer: claims.authServer,
+      expiresAt: new Date(token.expiresAt).toISOString(),
+    });
   });
 
   const json = express.json({ limit: '64kb' });
@@ -79,7 +86,10 @@ export function createApp(config: AppConfig, options: { logger?: Logger } = {}):
     const job = await jobs.submit(parseInput(req), abortOnClose(res));
     req.log.info({ jobId: job.jobId }, 'job submitted');
     const statusUrl = ownUrl(req, job.jobId);
-    res.status(202).location(statusUrl).json({ ...job, statusUrl });
+    res
+      .status(202)
+      .location(statusUrl)
+      .json({ ...job, statusUrl });
   });
 
   app.post('/jobs/run', requireJson, json, async (req, res) => {
@@ -93,12 +103,15 @@ export function createApp(config: AppConfig, options: { logger?: Logger } = {}):
     try {
       job = await jobs.waitFor(submitted.jobId, { deadline, intervalMs: config.JOB_POLL_INTERVAL_MS, signal });
     } catch (err) {
-      if (err instanceof AppError && err.code === 'JOB_TIMEOUT') err.more.extra = { ...err.more.extra, statusUrl: ownUrl(req, submitted.jobId) };
+      if (err instanceof AppError && err.code === 'JOB_TIMEOUT')
+        err.more.extra = { ...err.more.extra, statusUrl: ownUrl(req, submitted.jobId) };
       throw err;
     }
     req.log.info({ jobId: job.jobId, status: job.status }, 'job finished');
     if (job.status !== 'succeeded') {
-      throw new AppError(502, 'JOB_FAILED', `The job ended with status ${job.status}.`, { extra: { jobId: job.jobId, jobStatus: job.status } });
+      throw new AppError(502, 'JOB_FAILED', `The job ended with status ${job.status}.`, {
+        extra: { jobId: job.jobId, jobStatus: job.status },
+      });
     }
     res.json(job);
   });
@@ -123,14 +136,22 @@ export function createApp(config: AppConfig, options: { logger?: Logger } = {}):
 /** A job is sent as JSON; anything else (a form, text) gets 415 saying so, not a confusing validation error. */
 const requireJson: RequestHandler = (req, _res, next) => {
   if (req.is('application/json')) return next();
-  next(new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the job as JSON with content-type: application/json, e.g. {"prompt":"a lighthouse at dusk"}.'));
+  next(
+    new AppError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      'Send the job as JSON with content-type: application/json, e.g. {"prompt":"a lighthouse at dusk"}.',
+    ),
+  );
 };
 
 function parseInput(req: Request): z.infer<typeof JobInput> {
   const parsed = JobInput.safeParse(req.body ?? {});
   if (!parsed.success) {
     const errors = parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
-    throw new AppError(400, 'INVALID_INPUT', 'The job input is not valid: send JSON like {"prompt":"a lighthouse at dusk"}.', { extra: { errors } });
+    throw new AppError(400, 'INVALID_INPUT', 'The job input is not valid: send JSON like {"prompt":"a lighthouse at dusk"}.', {
+      extra: { errors },
+    });
   }
   return parsed.data;
 }

@@ -6,7 +6,11 @@ import * as z from 'zod';
 type Env = Record<string, string | undefined>;
 
 const whole = (min: number, max: number, what: string) =>
-  z.coerce.number({ error: `must be ${what}` }).int(`must be ${what}`).min(min, `must be ${what}`).max(max, `must be ${what}`);
+  z.coerce
+    .number({ error: `must be ${what}` })
+    .int(`must be ${what}`)
+    .min(min, `must be ${what}`)
+    .max(max, `must be ${what}`);
 
 const schema = z.object({
   ADOBE_API_URL: z
@@ -18,7 +22,11 @@ const schema = z.object({
     }, 'must use https (plain http only for a loopback host such as the emulator)'),
   PORT: whole(0, 65535, 'a port number from 0 to 65535').default(3000),
   HOST: z.string().default('127.0.0.1'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
   JOB_POLL_INTERVAL_MS: whole(10, 60_000, 'a number of milliseconds from 10 to 60000').default(1000),
   JOB_RUN_TIMEOUT_MS: whole(100, 600_000, 'a number of milliseconds from 100 to 600000').default(25_000),
   SHUTDOWN_TIMEOUT_MS: whole(0, 600_000, 'a number of milliseconds from 0 to 600000').default(30_000),
@@ -48,7 +56,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const set: Env = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const problems: Array<{ variable: string; message: string }> = [];
   const parsed = schema.safeParse(set);
-  if (!parsed.success) for (const i of parsed.error.issues) problems.push({ variable: String(i.path[0]), message: `${String(i.path[0])} ${i.message}` });
+  if (!parsed.success)
+    for (const i of parsed.error.issues) problems.push({ variable: String(i.path[0]), message: `${String(i.path[0])} ${i.message}` });
   const ims = imsOptions(set, problems);
   if (!parsed.success || ims === undefined) throw new ConfigError(problems);
   const adobeApiUrl = parsed.data.ADOBE_API_URL.replace(/\/+$/, '');

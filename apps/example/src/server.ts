@@ -47,7 +47,8 @@ export async function startServer(config: AppConfig, options: { logger?: Logger 
     throw err;
   }
   const { port } = server.address() as AddressInfo;
-  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+  const host =
+    config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
 
   function close(): Promise<{ forced: boolean }> {
     closing ??= new Promise((resolve) => {

@@ -22,7 +22,10 @@ export async function start(options: { note?: string } = {}): Promise<void> {
   }
 
   const server = await startServer(config).catch((err: NodeJS.ErrnoException) => {
-    const why = err.code === 'EADDRINUSE' ? `port ${config.PORT} on ${config.HOST} is in use (set PORT to another one; 0 picks a free one)` : err.message;
+    const why =
+      err.code === 'EADDRINUSE'
+        ? `port ${config.PORT} on ${config.HOST} is in use (set PORT to another one; 0 picks a free one)`
+        : err.message;
     process.stderr.write(`Could not start: ${why}\n`);
     process.exit(1);
   });

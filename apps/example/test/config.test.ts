@@ -53,7 +53,8 @@ describe('loadConfig()', () => {
   it('reports every missing variable in one go (one start tells you all of them)', () => {
     const err = configError({});
     expect(variables(err)).toEqual(['ADOBE_API_URL', 'IMS_CLIENT_ID', 'IMS_CLIENT_SECRET', 'IMS_SCOPES']);
-    for (const name of ['ADOBE_API_URL', 'IMS_CLIENT_ID', 'IMS_CLIENT_SECRET', 'IMS_SCOPES']) expect(err.message).toContain(`${name} is not set`);
+    for (const name of ['ADOBE_API_URL', 'IMS_CLIENT_ID', 'IMS_CLIENT_SECRET', 'IMS_SCOPES'])
+      expect(err.message).toContain(`${name} is not set`);
     // Bad IMS values and bad app values together, too.
     const mixed = configError({ ...GOOD, IMS_SCOPES: '', IMS_URL: 'http://ims.example.com', PORT: 'x' });
     expect(variables(mixed)).toEqual(['IMS_SCOPES', 'IMS_URL', 'PORT']);

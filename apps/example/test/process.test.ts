@@ -90,7 +90,8 @@ describe.skipIf(REPO_ROOT === undefined)('quick start: `pnpm start` at the repo 
       expect(res.status, line).toBeLessThan(300);
       const body = (await res.json()) as Record<string, unknown>;
       if (line.includes('/readyz')) expect(body['status']).toBe('ok');
-      if (line.includes('/jobs/run')) expect(body).toMatchObject({ status: 'succeeded', result: { input: { prompt: 'a lighthouse at dusk' } } });
+      if (line.includes('/jobs/run'))
+        expect(body).toMatchObject({ status: 'succeeded', result: { input: { prompt: 'a lighthouse at dusk' } } });
       if (line.includes('/jobs ')) expect(res.status).toBe(202);
     }
 
