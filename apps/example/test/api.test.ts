@@ -72,9 +72,10 @@ describe('job routes against the emulator', () => {
   }, 15_000);
 
   it('recovers from revoked tokens in the middle of a poll loop (401 → fresh token → retry)', async () => {
-    h = await startHarness({ jobDurationMs: 800 }, { JOB_POLL_INTERVAL_MS: 50 });
+    h = await startHarness({ jobDurationMs: 2000 }, { JOB_POLL_INTERVAL_MS: 50 });
     const pending = call(`${h.url}/jobs/run`, { body: JOB });
-    await new Promise((r) => setTimeout(r, 300));
+    // Revoke once the job is submitted (so a token is in use), however slow the machine is.
+    while (!h.logs.some((l) => l.includes('job submitted; waiting for it'))) await new Promise((r) => setTimeout(r, 10));
     h.emu.revokeTokens();
     const res = await pending;
     expect(res.status).toBe(200);

@@ -155,7 +155,7 @@ describe('the built app as a process (node dist/main.js and dist/dev.js)', () =>
       await child.waitFor(/listening on (http:\/\/\S+)/);
       expect(child.output()).not.toMatch(/"msg":"listening"/); // no info lines: LOG_LEVEL=warn came from .env
       child.proc.kill('SIGTERM');
-      expect((await child.exited).code).toBe(0);
+      expect((await child.exited).code, child.output()).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
