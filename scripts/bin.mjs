@@ -31,5 +31,6 @@ child.on('exit', (code, signal) => {
   if (signal) {
     process.removeAllListeners(signal);
     process.kill(process.pid, signal);
-  }  process.exit(code ?? 1);
+  }
+  process.exit(code ?? 1);
 });

@@ -34,7 +34,9 @@ for (const { dir, pkg } of published) {
     process.exit(r.status ?? 1);
   }
 }
-const files = readdirSync(out).filter((f) => f.endsWith('.tgz')).sort();
+const files = readdirSync(out)
+  .filter((f) => f.endsWith('.tgz'))
+  .sort();
 if (files.length !== published.length) {
   process.stderr.write(`pack:all: expected ${published.length} tarballs in ${out}, found ${files.length}\n`);
   process.exit(1);
