@@ -27,7 +27,7 @@ build(
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-for (const { dir, pkg } of published) {
+for (const { dir } of published) {
   const r = spawnSync('pnpm', ['pack', '--pack-destination', out], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) {
     process.stderr.write(`pack:all: pnpm pack failed in ${relative(ROOT, dir)}\n`);

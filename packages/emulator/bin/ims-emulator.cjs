@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 'use strict';
+/* eslint-disable @typescript-eslint/no-require-imports -- CommonJS on purpose: the bin runs with no loader */
 // The `ims-emulator` command. A committed launcher rather than a bin pointing into dist/: pnpm links the
 // bins of workspace packages at install time, before anything is built, and a bin whose file does not
 // exist yet makes every fresh `pnpm install` print "Failed to create bin". Published tarballs hold dist/.
