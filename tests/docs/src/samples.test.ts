@@ -4,7 +4,7 @@
  * `run` are run with node against an emulator (IMS_* point at it; the CLI's cache goes to a temp folder).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, startEmulator } from '@ims-token/emulator';
@@ -89,6 +89,19 @@ describe('README and doc samples', () => {
     else if (KNOWN_BROKEN[s.id]) it.skip(`${name} (known broken: ${KNOWN_BROKEN[s.id]})`, () => undefined);
     else it(name, () => expect(diagnostics.get(s.id) ?? [], `${s.file}:${s.line}`).toEqual([]));
   }
+
+  it("a package README's install line names every package its samples import", () => {
+    for (const file of new Set(samples.filter((x) => x.file.startsWith('packages/')).map((x) => x.file))) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      const installed = new Set([...text.matchAll(/^npm install([^\n#]*)/gm)].flatMap((m) => m[1]!.trim().split(/\s+/)));
+      const imported = samples
+        .filter((x) => x.file === file)
+        .flatMap((x) => [...x.code.matchAll(/from '([^'.][^']*)'/g)].map((m) => m[1]!))
+        .filter((spec) => !spec.startsWith('node:'))
+        .map((spec) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!));
+      for (const name of new Set(imported)) expect(installed, `${file} imports ${name} but no npm install line names it`).toContain(name);
+    }
+  });
 
   for (const s of samples.filter((x) => x.mode === 'run' && !KNOWN_BROKEN[x.id])) {
     it(`${s.file}:${s.line} runs against the emulator`, async () => {
