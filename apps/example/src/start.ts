@@ -30,8 +30,6 @@ export async function start(options: { note?: string } = {}): Promise<void> {
     process.exit(1);
   });
   const { logger } = server.example;
-  logger.info({ url: server.url }, 'listening');
-  if (options.note !== undefined || process.stdout.isTTY) process.stdout.write(banner(server.url, options.note));
 
   let stopping = 0;
   const stop = (signal: NodeJS.Signals): void => {
@@ -48,8 +46,11 @@ export async function start(options: { note?: string } = {}): Promise<void> {
       process.exit(forced ? 1 : 0);
     });
   };
+  // Handlers first, then the lines that say we are up: a signal sent on seeing them always finds a handler.
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  logger.info({ url: server.url }, 'listening');
+  if (options.note !== undefined || process.stdout.isTTY) process.stdout.write(banner(server.url, options.note));
 }
 
 function banner(url: string, note = 'Talking to Adobe with the credential in IMS_CLIENT_ID.'): string {
