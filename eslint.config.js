@@ -18,7 +18,18 @@ const entryPointsOnly = {
 };
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', '**/coverage/**', '.reports/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '**/.turbo/**',
+      '**/coverage/**',
+      '.reports/**',
+      'packed/**',
+      '.node-matrix/**',
+      'tests/docs/.samples/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -4,41 +4,23 @@ import type { TokenProvider } from '@ims-token/core';
 import { imsAuth, imsErrorHandler, imsHealth } from '@ims-token/express';
 import express from 'express';
 import type { Express, Request, RequestHandler, Response } from 'express';
+import { pino } from 'pino';
 import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
 import * as z from 'zod';
 import { createJobsClient, isFinal } from './adobe-jobs';
 import type { Job } from './adobe-jobs';
 import type { AppConfig } from './config';
-import { createLogger } from './logger';
-import { AppError, notFound, problemHandler } from './problem';
-
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Express {
-    interface Request {
-      /** A pino child logger with this request's id. */
-      log: Logger;
-    }
-  }
-}
+import { AppError, problemHandler } from './problem';
 
 /** What {@link createApp} returns. */
 export interface ExampleApp {
-  /** The Express application (mount it, or listen with {@link startServer}). */
   app: Express;
-  /** The token provider every route shares. */
+  /** The one token provider every request shares. */
   provider: TokenProvider;
   logger: Logger;
-  /** Closes the provider (a provider passed in by the caller is left open). */
+  /** Closes the provider. */
   close(): Promise<void>;
-}
-
-/** Options of {@link createApp}. */
-export interface CreateAppOptions {
-  /** Default: a pino logger from `config.logLevel` / `config.logFormat`. */
-  logger?: Logger;
-  /** Default: `createTokenProvider(config.ims)`. */
-  provider?: TokenProvider;
 }
 
 /** The body of `POST /jobs` and `POST /jobs/run`. Change it to what your Adobe API takes. */
@@ -49,47 +31,41 @@ export const JobInput = z.object({
 const JOB_ID = /^[\w.-]{1,128}$/;
 
 /**
- * Builds the Express app: one token provider for the process, `req.ims` on every request, the job
- * routes, `/healthz`, and problem+json errors.
- *
- * @example
- * ```ts
- * const { app, close } = createApp(loadConfig())
- * const server = app.listen(3000)
- * ```
+ * The Express app: one token provider for the process, `req.ims` on every request, the job routes,
+ * `/livez` and `/readyz`, problem+json errors, and one JSON log line per request with its id.
  */
-export function createApp(config: AppConfig, options: CreateAppOptions = {}): ExampleApp {
-  const logger = options.logger ?? createLogger(config);
-  const ownsProvider = options.provider === undefined;
-  const provider = options.provider ?? createTokenProvider({ ...config.ims, logger: logger.child({ component: 'ims-token' }) });
-  if (ownsProvider) {
-    provider.on('token', (e) =>
-      logger.info({ source: e.source, expiresAt: new Date(e.expiresAt).toISOString(), scopes: e.scopes }, 'got an IMS access token'),
-    );
-  }
+export function createApp(config: AppConfig, options: { logger?: Logger } = {}): ExampleApp {
+  // Logs are JSON lines on stdout; pino redacts these fields should anything put a secret in one.
+  const logger = options.logger ?? pino({ level: config.LOG_LEVEL, redact: ['*.authorization', '*.clientSecret', '*.accessToken'] });
+  const provider = createTokenProvider({ ...config.ims, logger: logger.child({ component: 'ims-token' }) });
+  provider.on('token', (e) => logger.info({ source: e.source, expiresAt: new Date(e.expiresAt).toISOString() }, 'got an IMS access token'));
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
-  app.use(requestLog(logger));
-
-  // The only IMS-specific lines: req.ims.fetch adds the credentials for config.allowedHosts.
-  app.get('/healthz', imsHealth({ provider }));
-  app.use(imsAuth({ provider, allowedHosts: config.allowedHosts }));
-
-  app.get('/', (_req, res) => {
-    res.json({
-      name: '@ims-token/example',
-      adobe: config.emulator ? 'emulator' : config.adobeApiUrl,
-      routes: {
-        'POST /jobs': 'submit a job, answers 202 with its status URL',
-        'GET /jobs/:id': 'the status of a job',
-        'POST /jobs/run': 'submit a job and wait for its result',
-        'GET /healthz': 'IMS token health',
-        'GET /whoami': 'which credential and scopes this service uses',
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
       },
-    });
-  });
+      // The path without its query string (it may carry data), and no request headers.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+      },
+      quietReqLogger: true, // req.log adds only reqId
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    }),
+  );
+
+  // Liveness says only "the process answers": a probe that minted a token would restart every pod when IMS is down.
+  app.get('/livez', (_req, res) => void res.json({ status: 'ok' }));
+  // Readiness: can this service get a token? (never shows the token)
+  app.get('/readyz', imsHealth({ provider }));
+  // The IMS lines: req.ims.fetch adds Authorization and x-api-key for allowedHosts only.
+  app.use(imsAuth({ provider, allowedHosts: config.allowedHosts }));
 
   app.get('/whoami', async (req, res) => {
     // The token's claims are for display only (never trust them for security); the token itself is not shown.
@@ -105,64 +81,69 @@ export function createApp(config: AppConfig, options: CreateAppOptions = {}): Ex
 
   const json = express.json({ limit: '64kb' });
 
-  app.post('/jobs', json, async (req, res) => {
-    const input = parseInput(req);
-    const jobs = createJobsClient(req.ims.fetch, config.adobeApiUrl);
-    const job = await jobs.submit(input, abortOnClose(res));
+  app.post('/jobs', requireJson, json, async (req, res) => {
+    const jobs = createJobsClient(req.ims.fetch, config.ADOBE_API_URL);
+    const job = await jobs.submit(parseInput(req), abortOnClose(res));
     req.log.info({ jobId: job.jobId }, 'job submitted');
-    const statusUrl = ownUrl(req, `/jobs/${encodeURIComponent(job.jobId)}`);
+    const statusUrl = ownUrl(req, job.jobId);
     res
       .status(202)
       .location(statusUrl)
       .json({ ...job, statusUrl });
   });
 
-  app.post('/jobs/run', json, async (req, res) => {
+  app.post('/jobs/run', requireJson, json, async (req, res) => {
     const input = parseInput(req);
     const signal = abortOnClose(res);
-    const deadline = Date.now() + config.jobRunTimeoutMs;
-    const jobs = createJobsClient(req.ims.fetch, config.adobeApiUrl);
+    const deadline = Date.now() + config.JOB_RUN_TIMEOUT_MS;
+    const jobs = createJobsClient(req.ims.fetch, config.ADOBE_API_URL);
     const submitted = await jobs.submit(input, signal);
     req.log.info({ jobId: submitted.jobId }, 'job submitted; waiting for it');
-    let polls = 0;
     let job: Job;
     try {
-      job = await jobs.waitFor(submitted.jobId, { deadline, intervalMs: config.jobPollIntervalMs, signal, onPoll: () => polls++ });
+      job = await jobs.waitFor(submitted.jobId, { deadline, intervalMs: config.JOB_POLL_INTERVAL_MS, signal });
     } catch (err) {
-      if (err instanceof AppError && err.code === 'JOB_TIMEOUT') {
-        err.extra['statusUrl'] = ownUrl(req, `/jobs/${encodeURIComponent(submitted.jobId)}`);
-      }
+      if (err instanceof AppError && err.code === 'JOB_TIMEOUT')
+        err.more.extra = { ...err.more.extra, statusUrl: ownUrl(req, submitted.jobId) };
       throw err;
     }
-    req.log.info({ jobId: job.jobId, status: job.status, polls }, 'job finished');
-    if (job.status !== 'succeeded')
+    req.log.info({ jobId: job.jobId, status: job.status }, 'job finished');
+    if (job.status !== 'succeeded') {
       throw new AppError(502, 'JOB_FAILED', `The job ended with status ${job.status}.`, {
         extra: { jobId: job.jobId, jobStatus: job.status },
       });
+    }
     res.json(job);
   });
 
   app.get('/jobs/:id', async (req, res) => {
     const id = String(req.params['id']);
     if (!JOB_ID.test(id)) throw new AppError(400, 'INVALID_JOB_ID', 'A job id is 1–128 letters, digits, ".", "_" or "-".');
-    const job = await createJobsClient(req.ims.fetch, config.adobeApiUrl).get(id, abortOnClose(res));
-    if (!isFinal(job.status)) res.set('retry-after', String(Math.max(1, Math.round(config.jobPollIntervalMs / 1000))));
-    res.json({ ...job, statusUrl: ownUrl(req, `/jobs/${encodeURIComponent(job.jobId)}`) });
+    const job = await createJobsClient(req.ims.fetch, config.ADOBE_API_URL).get(id, abortOnClose(res));
+    if (!isFinal(job.status)) res.set('retry-after', String(Math.max(1, Math.round(config.JOB_POLL_INTERVAL_MS / 1000))));
+    res.json({ ...job, statusUrl: ownUrl(req, job.jobId) });
   });
 
-  app.use(notFound());
-  app.use(imsErrorHandler({ logger: logger.child({ component: 'ims-token' }) })); // token errors → 502/503
-  app.use(problemHandler(logger)); // everything else
+  app.use((req: Request) => {
+    throw new AppError(404, 'NOT_FOUND', `No route ${req.method} ${req.path}.`);
+  });
+  app.use(imsErrorHandler()); // ImsTokenError → 502/503 problem+json, logged through req.log (with the request id)
+  app.use(problemHandler()); // everything else
 
-  return {
-    app,
-    provider,
-    logger,
-    close: async () => {
-      if (ownsProvider) await provider.close();
-    },
-  };
+  return { app, provider, logger, close: () => provider.close() };
 }
+
+/** A job is sent as JSON; anything else (a form, text) gets 415 saying so, not a confusing validation error. */
+const requireJson: RequestHandler = (req, _res, next) => {
+  if (req.is('application/json')) return next();
+  next(
+    new AppError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      'Send the job as JSON with content-type: application/json, e.g. {"prompt":"a lighthouse at dusk"}.',
+    ),
+  );
+};
 
 function parseInput(req: Request): z.infer<typeof JobInput> {
   const parsed = JobInput.safeParse(req.body ?? {});
@@ -175,9 +156,9 @@ function parseInput(req: Request): z.infer<typeof JobInput> {
   return parsed.data;
 }
 
-/** An absolute URL on this server, as the client reached it. */
-function ownUrl(req: Request, path: string): string {
-  return `${req.protocol}://${req.get('host') ?? 'localhost'}${path}`;
+/** This server's URL of a job, as the client reached it. */
+function ownUrl(req: Request, jobId: string): string {
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}/jobs/${encodeURIComponent(jobId)}`;
 }
 
 /** A signal that aborts the Adobe calls of a request whose client went away (saves polls nobody reads). */
@@ -187,20 +168,4 @@ function abortOnClose(res: Response): AbortSignal {
     if (!res.writableFinished) ac.abort(new AppError(499, 'CLIENT_CLOSED', 'The client closed the connection.'));
   });
   return ac.signal;
-}
-
-/** One log line per request: id, method, path (no query string: it may carry data), status, duration. */
-function requestLog(logger: Logger): RequestHandler {
-  return (req, res, next) => {
-    const given = req.get('x-request-id');
-    const id = given !== undefined && /^[\w.:-]{1,64}$/.test(given) ? given : randomUUID();
-    const start = process.hrtime.bigint();
-    req.log = logger.child({ reqId: id });
-    res.setHeader('x-request-id', id);
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      req.log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms) }, 'request');
-    });
-    next();
-  };
 }

@@ -21,10 +21,10 @@ export interface Metrics {
 export async function startMetrics(env: Record<string, string | undefined>, host = '127.0.0.1'): Promise<Metrics | undefined> {
   const mode = env['METRICS'];
   if (mode === undefined || mode === '') return undefined;
-  if (mode !== 'prometheus') throw new ConfigError('Invalid configuration:\n  METRICS must be "prometheus" (or unset)', ['METRICS']);
+  if (mode !== 'prometheus') throw new ConfigError([{ variable: 'METRICS', message: 'METRICS must be "prometheus" (or unset)' }]);
   const port = Number(env['METRICS_PORT'] ?? 9464);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError('Invalid configuration:\n  METRICS_PORT must be a port number from 0 to 65535', ['METRICS_PORT']);
+    throw new ConfigError([{ variable: 'METRICS_PORT', message: 'METRICS_PORT must be a port number from 0 to 65535' }]);
 
   const [{ PrometheusExporter }, { MeterProvider }, { instrumentImsToken }] = await Promise.all([
     import('@opentelemetry/exporter-prometheus'),

@@ -52,7 +52,7 @@ describe('job routes against the emulator', () => {
   });
 
   it('POST /jobs/run answers 504 problem+json with the status URL when the job outlives its deadline', async () => {
-    h = await startHarness({ jobDurationMs: 60_000 }, { jobRunTimeoutMs: 200 });
+    h = await startHarness({ jobDurationMs: 60_000 }, { JOB_RUN_TIMEOUT_MS: 200 });
     const res = await call(`${h.url}/jobs/run`, { body: JOB });
     expect(res.status).toBe(504);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
@@ -61,7 +61,7 @@ describe('job routes against the emulator', () => {
   });
 
   it('finishes a poll loop while tokens expire under it (2 s tokens, 5 s job)', async () => {
-    h = await startHarness({ tokenLifetimeSeconds: 2, jobDurationMs: 5000 }, { jobPollIntervalMs: 100 });
+    h = await startHarness({ tokenLifetimeSeconds: 2, jobDurationMs: 5000 }, { JOB_POLL_INTERVAL_MS: 100 });
     const res = await call(`${h.url}/jobs/run`, { body: JOB });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'succeeded', result: { input: JOB } });
@@ -72,9 +72,10 @@ describe('job routes against the emulator', () => {
   }, 15_000);
 
   it('recovers from revoked tokens in the middle of a poll loop (401 → fresh token → retry)', async () => {
-    h = await startHarness({ jobDurationMs: 800 }, { jobPollIntervalMs: 50 });
+    h = await startHarness({ jobDurationMs: 2000 }, { JOB_POLL_INTERVAL_MS: 50 });
     const pending = call(`${h.url}/jobs/run`, { body: JOB });
-    await new Promise((r) => setTimeout(r, 300));
+    // Revoke once the job is submitted (so a token is in use), however slow the machine is.
+    while (!h.logs.some((l) => l.includes('job submitted; waiting for it'))) await new Promise((r) => setTimeout(r, 10));
     h.emu.revokeTokens();
     const res = await pending;
     expect(res.status).toBe(200);
@@ -100,6 +101,21 @@ describe('job routes against the emulator', () => {
     expect(h.emu.stats.tokenRequests).toBe(0);
   });
 
+  it('a form-encoded or text body: 415 asking for JSON, not a validation error', async () => {
+    h = await startHarness();
+    for (const [type, body] of [
+      ['application/x-www-form-urlencoded', 'prompt=a+lighthouse'],
+      ['text/plain', 'a lighthouse'],
+    ] as const) {
+      const res = await call(`${h.url}/jobs`, { body, headers: { 'content-type': type } });
+      expect(res.status, type).toBe(415);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(res.body).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', status: 415 });
+      expect(res.body['detail']).toContain('application/json');
+    }
+    expect(h.emu.stats.apiRequests).toBe(0);
+  });
+
   it('answers 404 problem+json for an unknown job and an unknown route', async () => {
     h = await startHarness();
     const job = await call(`${h.url}/jobs/does-not-exist`);
@@ -110,39 +126,39 @@ describe('job routes against the emulator', () => {
     expect(route.body).toMatchObject({ code: 'NOT_FOUND', instance: '/nope' });
   });
 
-  it('serves /healthz (imsHealth), /whoami and the index without showing the token', async () => {
+  it('serves /readyz (imsHealth) and /whoami without showing the token', async () => {
     h = await startHarness();
-    const health = await call(`${h.url}/healthz`);
+    const health = await call(`${h.url}/readyz`);
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({ status: 'ok', scopes: ['openid', 'AdobeID', 'firefly_api'] });
     expect(health.body['expiresIn']).toBeGreaterThan(80_000);
     const who = await call(`${h.url}/whoami`);
     expect(who.status).toBe(200);
     expect(who.body).toMatchObject({ clientId: h.clientId, scopes: ['openid', 'AdobeID', 'firefly_api'], authServer: 'ims-na1' });
-    const index = await call(`${h.url}/`);
-    expect(Object.keys(index.body['routes'] as object)).toContain('POST /jobs/run');
-    noLeaks(h, JSON.stringify([health.body, who.body, index.body]));
+    noLeaks(h, JSON.stringify([health.body, who.body]));
     expect(JSON.stringify(who.body)).not.toMatch(/eyJ/);
   });
 });
 
 describe('IMS and Adobe API failures', () => {
-  it('IMS answering 503: problem+json 503 from the routes and /healthz, then recovery after clearFaults()', async () => {
+  it('IMS answering 503: problem+json 503 from the routes and /readyz (not /livez), then recovery after clearFaults()', async () => {
     h = await startHarness();
     h.emu.fault({ kind: 'status', status: 503, times: Infinity });
     const job = await call(`${h.url}/jobs`, { body: JOB });
     expect(job.status).toBe(503);
     expect(job.headers.get('content-type')).toBe('application/problem+json');
     expect(job.body).toMatchObject({ status: 503, code: 'IMS_SERVER_ERROR', instance: '/jobs' });
-    const health = await call(`${h.url}/healthz`);
+    const health = await call(`${h.url}/readyz`);
     expect(health.status).toBe(503);
+    // Liveness does not depend on IMS: an IMS outage must not make an orchestrator restart the pod.
+    expect((await call(`${h.url}/livez`)).status).toBe(200);
     expect(health.body).toMatchObject({ status: 'unavailable', code: 'IMS_SERVER_ERROR' });
     expect(h.emu.stats.apiRequests).toBe(0);
 
     h.emu.clearFaults();
     const again = await call(`${h.url}/jobs`, { body: JOB });
     expect(again.status).toBe(202);
-    expect((await call(`${h.url}/healthz`)).status).toBe(200);
+    expect((await call(`${h.url}/readyz`)).status).toBe(200);
     noLeaks(h, JSON.stringify([job.body, health.body]));
   });
 
@@ -157,10 +173,13 @@ describe('IMS and Adobe API failures', () => {
     expect((await call(`${h.url}/jobs`, { body: JOB })).status).toBe(202);
   });
 
-  it('a wrong client secret: 502 problem+json that leaks neither secret nor client id', async () => {
+  it('a wrong client secret: 502 problem+json that leaks neither secret nor client id, logged with the request id', async () => {
     const wrong = 'p8e-this-is-not-the-secret';
     h = await startHarness({}, { ims: { clientSecret: wrong } });
-    const res = await call(`${h.url}/jobs`, { body: JOB });
+    const res = await call(`${h.url}/jobs`, { body: JOB, headers: { 'x-request-id': 'req-wrong-secret' } });
+    expect(res.headers.get('x-request-id')).toBe('req-wrong-secret');
+    const logged = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['reqId'] === 'req-wrong-secret');
+    expect(logged.some((l) => l['level'] === 50 && String(l['msg']).includes('IMS_INVALID_CLIENT'))).toBe(true);
     expect(res.status).toBe(502);
     expect(res.body['code']).toBe('IMS_INVALID_CLIENT');
     expectNoLeak(JSON.stringify(res.body), [wrong, h.secret, h.clientId]);
@@ -178,6 +197,11 @@ describe('IMS and Adobe API failures', () => {
     const broken = await call(`${h.url}/jobs`, { body: JOB });
     expect(broken.status).toBe(502);
     expect(broken.body['code']).toBe('ADOBE_API_ERROR');
+    // A 5xx answer is logged at error level with its request id.
+    const id = broken.headers.get('x-request-id');
+    expect(id).toMatch(/^[\w-]{8,}$/);
+    const lines = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['reqId'] === id);
+    expect(lines.some((l) => l['level'] === 50 && l['code'] === 'ADOBE_API_ERROR')).toBe(true);
     h.emu.fault({ target: 'api', kind: 'reset' });
     const reset = await call(`${h.url}/jobs`, { body: JOB });
     expect(reset.status).toBe(502);

@@ -13,8 +13,9 @@ import type { AppConfig, RunningServer } from '../src/index';
 
 /** apps/example (or the copy of it). */
 export const APP_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-/** The built entry point that `start` runs. */
+/** The built entry points: `npm start` runs main.js, `npm run dev` dev.js. */
 export const MAIN = join(APP_DIR, 'dist', 'main.js');
+export const DEV = join(APP_DIR, 'dist', 'dev.js');
 /** The monorepo root, or undefined in a copy outside it. */
 export const REPO_ROOT: string | undefined = existsSync(join(APP_DIR, '..', '..', 'pnpm-workspace.yaml'))
   ? resolve(APP_DIR, '..', '..')
@@ -118,7 +119,7 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
       continue;
     env[k] = v;
   }
-  return { ...env, ENV_FILE: join(APP_DIR, 'test', 'empty.env'), LOG_FORMAT: 'json', ...extra };
+  return { ...env, ENV_FILE: join(APP_DIR, 'test', 'empty.env'), ...extra };
 }
 
 /** A child process with its output collected, and a way to wait for a line. */
@@ -177,8 +178,9 @@ export function run(command: string, args: string[], options: SpawnOptions): Chi
   };
 }
 
-/** The built app as a child process, the way `start` runs it. */
-export function runMain(env: NodeJS.ProcessEnv): Child {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build the app first (pnpm --filter @ims-token/example build)`);
-  return run(process.execPath, [MAIN], { cwd: APP_DIR, env });
+/** The built app as a child process, the way `npm start` (main.js) or `npm run dev` (dev.js) runs it. */
+export function runMain(env: NodeJS.ProcessEnv, entry: string = MAIN, cwd: string = APP_DIR): Child {
+  // `npm test` builds first; inside the monorepo, turbo does.
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` (in the monorepo: pnpm build)`);
+  return run(process.execPath, [entry], { cwd, env });
 }

@@ -1,15 +1,22 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
-import type { AddressInfo, Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEFAULT_CLIENT_SECRET } from '@ims-token/emulator';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PortInUseError, startServer } from '../src/index';
-import { captureLogger, cleanEnv, JOB, REPO_ROOT, run, runMain, startHarness } from './helpers';
+import { cleanEnv, DEV, JOB, REPO_ROOT, run, runMain, startHarness } from './helpers';
 import type { Child, Harness } from './helpers';
 
 const children: Child[] = [];
 afterEach(() => {
-  for (const c of children.splice(0)) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+  for (const c of children.splice(0)) {
+    if (c.proc.exitCode !== null || c.proc.signalCode !== null) continue;
+    try {
+      process.kill(-c.proc.pid!, 'SIGKILL'); // a detached child leads its own group: end all of it
+    } catch {
+      c.proc.kill('SIGKILL');
+    }
+  }
 });
 
 function post(url: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -46,47 +53,63 @@ async function curl(line: string): Promise<Response> {
   return fetch(url, { method, headers, ...(body === undefined ? {} : { body }) });
 }
 
-// The root README's quick start, as a user runs it: `pnpm start` at the repo root after `pnpm install`,
-// with no credentials. Only inside the monorepo (a copied-out app has no root to start from).
-// First in this file: `start` may rebuild dist/, which the tests after it run.
+// The root README's quick start, as a user runs it: `pnpm start` at the repo root after `pnpm install`, with
+// no credentials, in its own process group as a terminal would start it. Stopped the two ways a user stops
+// it: `kill <pid of pnpm>` (SIGTERM to pnpm alone) and Ctrl+C (SIGINT to the whole group). Either way the
+// server drains and exits 0, nothing is left listening, and pnpm prints no red ELIFECYCLE / ERR_PNPM lines.
+// Only inside the monorepo. First in this file: `start` may rebuild dist/, which the tests after it run.
 describe.skipIf(REPO_ROOT === undefined)('quick start: `pnpm start` at the repo root', () => {
-  it('starts on the built-in emulator, answers the curl lines it prints, and exits 0 on SIGTERM', async () => {
-    let child: Child | undefined;
-    try {
-      // No IMS_*, ADOBE_*, PORT or .env: exactly the "fresh machine" case (a busy 3000 falls back to a free port).
-      child = run('pnpm', ['start'], { cwd: REPO_ROOT!, env: cleanEnv() });
-      const [, url] = await child.waitFor(/listening on (http:\/\/\S+)/, 120_000);
-      expect(child.output()).toContain('built-in Adobe IMS emulator');
+  async function startIt(): Promise<{ child: Child; url: string; nodePid: number }> {
+    const child = run('pnpm', ['start'], { cwd: REPO_ROOT!, env: cleanEnv({ PORT: '0' }), detached: true });
+    children.push(child);
+    const [, url] = await child.waitFor(/listening on (http:\/\/\S+)/, 150_000);
+    const nodePid = Number((await child.waitFor(/"pid":(\d+)[^\n]*"msg":"listening"/))[1]);
+    expect(nodePid, child.output()).toBeGreaterThan(0);
+    return { child, url: url!, nodePid };
+  }
 
-      const lines = [...child.output().matchAll(/^ {2}curl (.+)$/gm)].map((m) => m[1]!);
-      expect(lines.length).toBeGreaterThanOrEqual(2);
-      expect(lines.some((l) => l.includes(`${url}/healthz`))).toBe(true);
-      for (const line of lines) {
-        const res = await curl(line);
-        expect(res.status, line).toBeLessThan(300);
-        const body = (await res.json()) as Record<string, unknown>;
-        if (line.includes('/healthz')) expect(body['status']).toBe('ok');
-        if (line.includes('/jobs/run'))
-          expect(body).toMatchObject({ status: 'succeeded', result: { input: { prompt: 'a lighthouse at dusk' } } });
-        if (line.includes('/jobs ')) expect(res.status).toBe(202);
-      }
+  async function expectStopped(child: Child, url: string, nodePid: number): Promise<void> {
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    const out = child.output();
+    expect(out).toMatch(/"msg":"stopped"/);
+    expect(out).not.toMatch(/ELIFECYCLE|ERR_PNPM|Command failed/);
+    await expect(fetch(`${url}/livez`)).rejects.toThrow(); // nothing answers on the port any more
+    expect(() => process.kill(nodePid, 0)).toThrow(/ESRCH/); // no orphaned node dist/dev.js
+  }
 
-      // Stop the app the way a container runtime does: SIGTERM to the node process (its pid is in every log line).
-      const pid = Number(/"pid":(\d+)[^\n]*"msg":"listening"/.exec(child.output())?.[1]);
-      expect(pid).toBeGreaterThan(0);
-      process.kill(pid, 'SIGTERM');
-      expect((await child.exited).code).toBe(0);
-      expect(child.output()).toMatch(/"msg":"stopped"/);
-    } finally {
-      if (child && child.proc.exitCode === null) child.proc.kill('SIGKILL');
+  it('says what it builds, runs on the built-in emulator, answers the curl lines it prints; SIGTERM to pnpm stops it', async () => {
+    const { child, url, nodePid } = await startIt();
+    expect(child.output()).toMatch(/Building @ims-token\/example and the packages it uses/);
+    expect(child.output()).toContain('local Adobe IMS emulator');
+
+    const lines = [...child.output().matchAll(/^ {2}curl (.+)$/gm)].map((m) => m[1]!);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines.some((l) => l.includes(`${url}/readyz`))).toBe(true);
+    for (const line of lines) {
+      const res = await curl(line);
+      expect(res.status, line).toBeLessThan(300);
+      const body = (await res.json()) as Record<string, unknown>;
+      if (line.includes('/readyz')) expect(body['status']).toBe('ok');
+      if (line.includes('/jobs/run'))
+        expect(body).toMatchObject({ status: 'succeeded', result: { input: { prompt: 'a lighthouse at dusk' } } });
+      if (line.includes('/jobs ')) expect(res.status).toBe(202);
     }
-  }, 150_000);
+
+    process.kill(child.proc.pid!, 'SIGTERM'); // `kill <pid>` of what the user started
+    await expectStopped(child, url, nodePid);
+  }, 200_000);
+
+  it('Ctrl+C (SIGINT to the process group) stops it cleanly too', async () => {
+    const { child, url, nodePid } = await startIt();
+    process.kill(-child.proc.pid!, 'SIGINT');
+    await expectStopped(child, url, nodePid);
+  }, 200_000);
 });
 
-describe('the built app as a process (node dist/main.js, what `start` runs)', () => {
+describe('the built app as a process (node dist/main.js and dist/dev.js)', () => {
   it('SIGTERM during a request: stops accepting, finishes that request with 200, exits 0', async () => {
-    // Emulator mode (no IMS_CLIENT_ID): the job takes the emulator's default 1.5 s.
-    const child = runMain(cleanEnv({ PORT: '0', JOB_POLL_INTERVAL_MS: '100' }));
+    // dev.js with no IMS_CLIENT_ID: the emulator, whose jobs take 1.5 s.
+    const child = runMain(cleanEnv({ PORT: '0', JOB_POLL_INTERVAL_MS: '100' }), DEV);
     children.push(child);
     const [, url] = await child.waitFor(/listening on (http:\/\/\S+)/);
     const pending = post(`${url}/jobs/run`, JOB);
@@ -94,7 +117,7 @@ describe('the built app as a process (node dist/main.js, what `start` runs)', ()
     child.proc.kill('SIGTERM');
     await child.waitFor(/shutting down/);
     // New connections are refused while the one in flight is still being served.
-    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${url}/livez`)).rejects.toThrow();
     const res = await pending;
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'succeeded', result: { input: JOB } });
@@ -104,7 +127,7 @@ describe('the built app as a process (node dist/main.js, what `start` runs)', ()
   });
 
   it('a bad variable: a message naming it, exit code 2, nothing started', async () => {
-    const child = runMain(cleanEnv({ PORT: 'eighty', LOG_LEVEL: 'loud' }));
+    const child = runMain(cleanEnv({ PORT: 'eighty', LOG_LEVEL: 'loud' }), DEV);
     children.push(child);
     expect((await child.exited).code).toBe(2);
     expect(child.output()).toMatch(/PORT must be a port number/);
@@ -112,54 +135,38 @@ describe('the built app as a process (node dist/main.js, what `start` runs)', ()
     expect(child.output()).not.toContain('eighty');
   });
 
-  it('real-credential mode with a missing variable names it (IMS_SCOPES) and never echoes the secret', async () => {
-    const child = runMain(
-      cleanEnv({ IMS_CLIENT_ID: 'abc123', IMS_CLIENT_SECRET: 'p8e-super-secret-value', ADOBE_API_URL: 'https://firefly-api.adobe.io' }),
-    );
+  it('npm start with nothing set: every missing variable in one message, exit 2, and where to go next', async () => {
+    const child = runMain(cleanEnv({ IMS_CLIENT_SECRET: 'p8e-super-secret-value' }));
     children.push(child);
     expect((await child.exited).code).toBe(2);
-    expect(child.output()).toContain('IMS_SCOPES');
-    expect(child.output()).not.toContain('p8e-super-secret-value');
+    const out = child.output();
+    for (const name of ['IMS_CLIENT_ID', 'IMS_SCOPES', 'ADOBE_API_URL']) expect(out).toContain(`${name} is not set`);
+    expect(out).toContain('npm run dev');
+    expect(out).not.toContain('p8e-super-secret-value');
+  });
+
+  it('the real environment wins over .env; .env fills in the rest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ims-example-env-'));
+    try {
+      // .env says PORT=eighty (would be exit 2) and LOG_LEVEL=warn; the environment says PORT=0.
+      writeFileSync(join(dir, '.env'), 'PORT=eighty\nLOG_LEVEL=warn\n');
+      const child = runMain(cleanEnv({ PORT: '0', ENV_FILE: join(dir, '.env') }), DEV);
+      children.push(child);
+      await child.waitFor(/listening on (http:\/\/\S+)/);
+      expect(child.output()).not.toMatch(/"msg":"listening"/); // no info lines: LOG_LEVEL=warn came from .env
+      child.proc.kill('SIGTERM');
+      expect((await child.exited).code, child.output()).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
 describe('startServer()', () => {
-  let blocker: Server | undefined;
   let h: Harness | undefined;
   afterEach(async () => {
     await h?.stop();
     h = undefined;
-    await new Promise<void>((r) => (blocker ? blocker.close(() => r()) : r()));
-    blocker = undefined;
-  });
-
-  async function occupyPort(): Promise<number> {
-    blocker = createServer();
-    await new Promise<void>((r) => blocker!.listen(0, '127.0.0.1', r));
-    return (blocker.address() as AddressInfo).port;
-  }
-
-  it('falls back to a free port when the default port is busy, and says so', async () => {
-    h = await startHarness();
-    const port = await occupyPort();
-    const { logger, lines } = captureLogger();
-    const server = await startServer({ ...h.config, port, portIsExplicit: false }, { logger });
-    try {
-      expect(server.portFellBack).toBe(true);
-      expect(server.port).not.toBe(port);
-      expect(lines.join('\n')).toContain(`port ${port} is in use`);
-      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
-    } finally {
-      await server.close();
-    }
-  });
-
-  it('refuses a busy port that PORT named explicitly, with a clear message', async () => {
-    h = await startHarness();
-    const port = await occupyPort();
-    const err = await startServer({ ...h.config, port, portIsExplicit: true }, { logger: captureLogger().logger }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(PortInUseError);
-    expect((err as Error).message).toContain(`Port ${port} on 127.0.0.1 is already in use`);
   });
 
   it('close() waits for a request in flight, closes its keep-alive connection, and is idempotent', async () => {
@@ -175,7 +182,7 @@ describe('startServer()', () => {
   });
 
   it('close() cuts requests off after shutdownTimeoutMs and reports forced', async () => {
-    h = await startHarness({ jobDurationMs: 60_000 }, { shutdownTimeoutMs: 100 });
+    h = await startHarness({ jobDurationMs: 60_000 }, { SHUTDOWN_TIMEOUT_MS: 100 });
     const pending = post(`${h.url}/jobs/run`, JOB).catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 100));
     expect(await h.server.close()).toEqual({ forced: true });

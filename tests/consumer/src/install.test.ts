@@ -390,7 +390,7 @@ it('every published package is built (CI builds first; locally the missing ones 
 
 // The tarballs hold what `files` lists, and the install shows each package's README and LICENSE to npm.
 describe('the tarballs', () => {
-  it('hold dist, package.json, README.md and LICENSE, and no sources or tests', async () => {
+  it('hold dist (and a bin launcher), package.json, README.md and LICENSE, and no sources or tests', async () => {
     await Promise.allSettled(installs.values());
     for (const [name, file] of tarballs) {
       const r = await runOk('tar', ['-tzf', file], { cwd: WORK });
@@ -402,7 +402,9 @@ describe('the tarballs', () => {
       expect(entries, name).toContain('LICENSE');
       expect(entries, `${name} has a README.md`).toContain('README.md');
       expect(
-        entries.filter((e) => !/^(dist\/|package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$|THIRD_PARTY_NOTICES\.md$)/.test(e)),
+        entries.filter(
+          (e) => !/^(dist\/|bin\/[\w-]+\.cjs$|package\.json$|README\.md$|LICENSE$|CHANGELOG\.md$|THIRD_PARTY_NOTICES\.md$)/.test(e),
+        ),
         name,
       ).toEqual([]);
       expect(
