@@ -1,0 +1,22 @@
+#!/bin/sh
+':' //; exec node -- "$0" "$@"
+'use strict';
+/* eslint-disable @typescript-eslint/no-require-imports -- CommonJS on purpose: the bin runs with no loader */
+// The `ims-token` command. Two things in one committed file:
+// - a sh/JS polyglot: sh runs `node -- <this file> <args>` (the `--` keeps Node 20 from taking our
+//   `--env-file` for its own, nodejs/node#54232); Node reads line 2 as a string and a comment;
+// - a launcher rather than a bin pointing into dist/: pnpm links the bins of workspace packages at install
+//   time, before anything is built, and a missing bin file makes a fresh `pnpm install` print
+//   "Failed to create bin". Published tarballs hold dist/.
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+
+const cli = join(__dirname, '..', 'dist', 'cli.cjs');
+if (!existsSync(cli)) {
+  process.stderr.write(
+    'ims-token: @ims-token/cli is not built yet (dist/cli.cjs is missing).\n' +
+      'In the ims-token repository, run `pnpm ims-token` (it builds first) or `pnpm build`.\n',
+  );
+  process.exit(1);
+}
+require(cli);
