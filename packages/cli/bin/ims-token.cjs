@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env sh
 ':' //; exec node -- "$0" "$@"
 'use strict';
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS on purpose: the bin runs with no loader */
