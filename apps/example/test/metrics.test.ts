@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startMetrics } from '../src/metrics';
 import type { Metrics } from '../src/metrics';
-import { call, cleanEnv, expectNoLeak, JOB, runMain, startHarness } from './helpers';
+import { call, cleanEnv, DEV, expectNoLeak, JOB, runMain, startHarness } from './helpers';
 import type { Child, Harness } from './helpers';
 
 let h: Harness | undefined;
@@ -107,12 +107,14 @@ describe('METRICS=prometheus', () => {
 
   it('unset: no endpoint and nothing loaded; a wrong value is a config error naming the variable', async () => {
     expect(await startMetrics({})).toBeUndefined();
-    await expect(startMetrics({ METRICS: 'statsd' })).rejects.toMatchObject({ variables: ['METRICS'] });
-    await expect(startMetrics({ METRICS: 'prometheus', METRICS_PORT: 'x' })).rejects.toMatchObject({ variables: ['METRICS_PORT'] });
+    await expect(startMetrics({ METRICS: 'statsd' })).rejects.toMatchObject({ problems: [{ variable: 'METRICS' }] });
+    await expect(startMetrics({ METRICS: 'prometheus', METRICS_PORT: 'x' })).rejects.toMatchObject({
+      problems: [{ variable: 'METRICS_PORT' }],
+    });
   });
 
-  it('the built app logs the metrics URL at start and serves /metrics there', async () => {
-    child = runMain(cleanEnv({ PORT: '0', METRICS: 'prometheus', METRICS_PORT: '0' }));
+  it('the built app (npm run dev: against the emulator) logs the metrics URL at start and serves /metrics there', async () => {
+    child = runMain(cleanEnv({ PORT: '0', METRICS: 'prometheus', METRICS_PORT: '0' }), DEV);
     const [, url] = await child.waitFor(/"metrics":"(http:\/\/[^"]+)"/);
     const s = await scrape(url!);
     expect(s.text).toContain('# TYPE ims_token_get_token_calls_total counter');
