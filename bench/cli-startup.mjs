@@ -9,42 +9,17 @@
 //
 // Needs packages/cli and packages/emulator built. --check exits 1 when the ratio of medians is above 1.5.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { cli, cliWorld } from './cli-world.mjs';
 
 const TARGET = 1.5;
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) > 0 && args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 30;
 const check = args.includes('--check');
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'packages/cli/dist/cli.cjs');
-const emulatorEntry = join(root, 'packages/emulator/dist/index.js');
-for (const [file, pkg] of [
-  [cli, '@ims-token/cli'],
-  [emulatorEntry, '@ims-token/emulator'],
-]) {
-  if (!existsSync(file)) {
-    console.error(`${file} is missing: run \`pnpm --filter ${pkg} build\` first.`);
-    process.exit(2);
-  }
-}
-
-const { startEmulator } = await import(pathToFileURL(emulatorEntry).href);
-const emu = await startEmulator();
-const client = emu.addClient();
-const home = mkdtempSync(join(tmpdir(), 'ims-cli-bench-'));
-const env = {
-  PATH: process.env.PATH,
-  HOME: home,
-  XDG_CACHE_HOME: join(home, 'cache'),
-  IMS_URL: emu.url,
-  IMS_CLIENT_ID: client.clientId,
-  IMS_CLIENT_SECRET: client.clientSecret,
-  IMS_SCOPES: 'openid,AdobeID,firefly_api',
-};
+const world = await cliWorld('ims-cli-bench-');
+const { emu, client, home, close } = world;
+const env = { ...world.env, XDG_CACHE_HOME: join(home, 'cache') };
 
 const node = process.execPath;
 const commands = [
@@ -99,6 +74,5 @@ try {
   if (minted !== 1) throw new Error(`expected exactly one mint, got ${minted}`);
   if (check && ratio > TARGET) process.exitCode = 1;
 } finally {
-  await emu.stop();
-  rmSync(home, { recursive: true, force: true });
+  await close();
 }

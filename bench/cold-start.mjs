@@ -10,10 +10,10 @@
 // IMS is the emulator on loopback, in this process. Needs packages/core, cli and emulator built.
 // --check exits 1 when the core ratio of medians is above 1.25.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { cli, cliWorld, root } from './cli-world.mjs';
 
 const TARGET = 1.25;
 const args = process.argv.slice(2);
@@ -21,33 +21,10 @@ const at = args.indexOf('--runs');
 const runs = at >= 0 && Number(args[at + 1]) > 0 ? Number(args[at + 1]) : 30;
 const check = args.includes('--check');
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
-const cli = join(root, 'packages/cli/dist/cli.cjs');
-const emulatorEntry = join(root, 'packages/emulator/dist/index.js');
-for (const [file, pkg] of [
-  [join(root, 'packages/core/dist/index.cjs'), '@ims-token/core'],
-  [cli, '@ims-token/cli'],
-  [emulatorEntry, '@ims-token/emulator'],
-]) {
-  if (!existsSync(file)) {
-    console.error(`${file} is missing: run \`pnpm --filter ${pkg} build\` first.`);
-    process.exit(2);
-  }
-}
-
-const { startEmulator } = await import(pathToFileURL(emulatorEntry).href);
-const emu = await startEmulator();
-const client = emu.addClient();
-const home = mkdtempSync(join(tmpdir(), 'ims-cold-bench-'));
-const env = {
-  PATH: process.env.PATH,
-  HOME: home,
-  IMS_URL: emu.url,
-  IMS_CLIENT_ID: client.clientId,
-  IMS_CLIENT_SECRET: client.clientSecret,
-  IMS_SCOPES: 'openid,AdobeID,firefly_api',
-};
+const { home, env, close } = await cliWorld('ims-cold-bench-', {
+  needs: [[join(root, 'packages/core/dist/index.cjs'), '@ims-token/core']],
+});
 
 const node = process.execPath;
 let cacheRuns = 0;
@@ -112,6 +89,5 @@ try {
   console.log(`  CLI / floor, whole run:    ${(w[2].median / w[0].median).toFixed(2)}×`);
   if (check && ratio > TARGET) process.exitCode = 1;
 } finally {
-  await emu.stop();
-  rmSync(home, { recursive: true, force: true });
+  await close();
 }
