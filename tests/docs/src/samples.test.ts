@@ -93,7 +93,10 @@ describe('README and doc samples', () => {
       const installed = new Set(
         [...text.matchAll(/^npm install([^\n#]*)/gm)]
           .flatMap((m) => m[1]!.trim().split(/\s+/))
-          .map((arg) => /ims-token-([a-z]+)-\d[^/]*\.tgz$/.exec(arg)?.[1]?.replace(/^/, '@ims-token/') ?? arg.replace(/(.)@[^/]*$/, '$1')),
+          .map((arg) => {
+            const packed = /ims-token-([a-z]+)-\d[^/]*\.tgz$/.exec(arg)?.[1];
+            return packed ? `@ims-token/${packed}` : arg.replace(/(.)@[^/]*$/, '$1');
+          }),
       );
       const imported = samples
         .filter((x) => x.file === file)
