@@ -18,7 +18,7 @@ import { parseEnv } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credential, startFixture } from './test/fixture';
 import type { Credential, Fixture } from './test/fixture';
-import { SECRETS, runCli, scan, waitFor } from './test/run-cli';
+import { SECRETS, reachableByOthers, runCli, scan, waitFor } from './test/run-cli';
 
 // Issue 13, items 2–5 and 7: what `secrets rotate` does to the files it writes, tried the way operators run it.
 
@@ -136,10 +136,12 @@ describe.skipIf(!isRoot)('owner, group and mode of the files rotate writes', () 
     const { IMS_CLIENT_SECRET: _s, ...base } = secretsEnv(c);
     const requests = fx.emu.stats.secretsRequests;
     try {
-      const r = await runCli(['secrets', 'rotate', '--write-secret-file', file], {
-        env: { ...base, HOME: work, XDG_CACHE_HOME: join(work, 'cache'), IMS_CLIENT_SECRET_FILE: file },
-        wrap: (argv) => ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...argv]],
-      });
+      const r = await reachableByOthers(() =>
+        runCli(['secrets', 'rotate', '--write-secret-file', file], {
+          env: { ...base, HOME: work, XDG_CACHE_HOME: join(work, 'cache'), IMS_CLIENT_SECRET_FILE: file },
+          wrap: (argv) => ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...argv]],
+        }),
+      );
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(
         /--write-secret-file .*ims-secret is owned by uid 1234; this process \(uid 65534\) could not keep that owner/,

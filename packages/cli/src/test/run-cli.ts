@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 
@@ -112,4 +113,28 @@ export function waitFor(child: ChildProcess, text: string | RegExp, stream: 'std
 export function fakeToken(claims: Record<string, unknown>): string {
   const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
   return `${b64({ alg: 'RS256', x5u: 'ims_na1-key-at-1.cer' })}.${b64(claims)}.c2lnbmF0dXJlLW5vdC1jaGVja2Vk`;
+}
+
+/**
+ * Runs `fn` with every directory above the CLI and the Node binary traversable by other users (o+x, no
+ * listing), restoring each mode after. Tests that run the CLI as another uid need to reach both, wherever
+ * the checkout lies: a clone in `mktemp -d` sits in a 0700 directory.
+ */
+export async function reachableByOthers<T>(fn: () => Promise<T>): Promise<T> {
+  const changed = new Map<string, number>();
+  for (const file of [CLI, process.execPath]) {
+    for (let dir = dirname(realpathSync(file)); ; dir = dirname(dir)) {
+      const mode = statSync(dir).mode & 0o7777;
+      if ((mode & 0o001) === 0 && !changed.has(dir)) {
+        changed.set(dir, mode);
+        chmodSync(dir, mode | 0o001);
+      }
+      if (dir === dirname(dir)) break;
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const [dir, mode] of changed) chmodSync(dir, mode);
+  }
 }
