@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
-import { MemoryStore, createTokenProvider, rotateClientSecret } from '@ims-token/core';
-import type { TokenProvider, TokenProviderOptions } from '@ims-token/core';
+import { subscribe, tracingChannel, unsubscribe } from 'node:diagnostics_channel';
+import { DIAGNOSTICS_CHANNELS, MemoryStore, createTokenProvider, rotateClientSecret } from '@ims-token/core';
+import type { InvalidateMessage, MintContext, StoreContext, TokenProvider, TokenProviderOptions } from '@ims-token/core';
 import { startEmulator } from '@ims-token/emulator';
 import type { Emulator, EmulatorOptions } from '@ims-token/emulator';
 import { createImsFetch } from '@ims-token/fetch';
@@ -78,6 +79,17 @@ function redisStore(w: World, options: { lockTtlMs?: number; waitTimeoutMs?: num
   const store = new RedisStore({ url: redis.url, prefix: w.prefix, logger: w.meter.log.logger, commandTimeoutMs: 2000, ...options });
   w.stores.push(store);
   return store;
+}
+
+/** The distinct warnings of the world's logger (store and provider), counted: `[first 60 characters, count]`. */
+function warnings(w: World): Array<[string, number]> {
+  const counts = new Map<string, number>();
+  for (const line of w.meter.log.lines) {
+    if (!line.startsWith('warn') && !line.startsWith('error')) continue;
+    const msg = `${line.slice(0, line.indexOf(' '))}:${line.slice(line.lastIndexOf('} ') + 2, line.lastIndexOf('} ') + 62)}`;
+    counts.set(msg, (counts.get(msg) ?? 0) + 1);
+  }
+  return [...counts];
 }
 
 /** Closes the world, scans every output for secrets and tokens, and records the row (before the goals are asserted). */
@@ -441,7 +453,25 @@ describe.sequential('chaos', () => {
 
   it('the always-401 attack across 10 providers sharing Redis', async () => {
     const w = await world();
-    const fleet = Array.from({ length: 10 }, () => provider(w, { store: redisStore(w) }));
+    // What each mint and 401 was, from core's diagnostics channels: a failure explains itself in the table's note.
+    const seen: Record<string, number> = {};
+    const count = (what: string): void => void (seen[what] = (seen[what] ?? 0) + 1);
+    const noop = (): void => {};
+    const traced = { start: noop, end: noop, asyncStart: noop, asyncEnd: noop, error: noop };
+    const onMint = { ...traced, start: (m: unknown): void => count(`mint:${(m as MintContext).reason}`) };
+    const onInvalidate = (m: unknown): void => count(`401:${(m as InvalidateMessage).verdict}`);
+    const onFallback = (): void => count('store-fallback');
+    const onStore = { ...traced, error: (m: unknown): void => count(`store-error:${(m as StoreContext).op}`) };
+    tracingChannel(DIAGNOSTICS_CHANNELS.mint).subscribe(onMint);
+    tracingChannel(DIAGNOSTICS_CHANNELS.store).subscribe(onStore);
+    subscribe(DIAGNOSTICS_CHANNELS.invalidate, onInvalidate);
+    subscribe(DIAGNOSTICS_CHANNELS.storeFallback, onFallback);
+    // This scenario is about 401s, not a slow Redis: in the full suite, on 2 cores beside 20-process fleet tests, a
+    // starved process can take seconds to connect or to hear from the lock holder, and a store that times out or
+    // waits too long mints locally by design (each of 10 providers once: 11 mints, seen twice in CI on Node 22).
+    const fleet = Array.from({ length: 10 }, () =>
+      provider(w, { store: redisStore(w, { commandTimeoutMs: 10_000, waitTimeoutMs: 60_000 }) }),
+    );
     const fetches = fleet.map((p) => createImsFetch({ provider: p, allowedHosts: ['127.0.0.1'] }));
     const holdsToken = (): boolean => fleet.some((p) => (p.status().expiresAt ?? 0) > w.clock());
     let attack401 = 0;
@@ -470,8 +500,18 @@ describe.sequential('chaos', () => {
     const r = await finish(w, {
       scenario: 'always-401 attack, 10 providers sharing Redis, 500 bad + 500 good calls over 10 s',
       mintBound: '≤ 3',
-      note: `${attack401}/500 attack calls answered 401; per provider mints/invalidations/refused/store errors: ${perProvider.join(' ')}`,
+      note:
+        `${attack401}/500 attack calls answered 401; per provider mints/invalidations/refused/store errors: ${perProvider.join(' ')}; ` +
+        Object.entries(seen)
+          .concat(warnings(w))
+          .sort()
+          .map(([k, v]) => `${k}×${v}`)
+          .join(' '),
     });
+    tracingChannel(DIAGNOSTICS_CHANNELS.mint).unsubscribe(onMint);
+    tracingChannel(DIAGNOSTICS_CHANNELS.store).unsubscribe(onStore);
+    unsubscribe(DIAGNOSTICS_CHANNELS.invalidate, onInvalidate);
+    unsubscribe(DIAGNOSTICS_CHANNELS.storeFallback, onFallback);
     expectGoals(r, 3);
     expect(r.failed).toBe(0);
   });
