@@ -1,4 +1,5 @@
 import { serveUntil } from './cache';
+import { plausibleCachedToken } from './cache-file';
 import type { CacheExpectation } from './cache-file';
 import { timesFor } from './entry';
 import type { Timing } from './entry';
@@ -19,8 +20,13 @@ const STALE_IF: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
 ]);
 
 /**
- * The tokens a provider takes from its store rather than from IMS: one rule decides which ({@link accepts}),
- * for `#readStore` and for `staleIfError` alike; whether one still has the life to be served, too.
+ * The tokens a provider takes from its store rather than from IMS. A store may be shared — a `MemoryStore` by
+ * providers, a `FileStore` or `RedisStore` by processes — or be one of yours, and whoever can write to it may
+ * have put any token under this provider's key. One rule decides ({@link accepts}), the one the CLI applies to
+ * its cache through {@link plausibleCachedToken}: a token IMS could have given this credential (this client,
+ * these scopes, `issuedAt ≤ expiresAt`, a lifetime IMS gives), that can go into an `Authorization` header,
+ * and that no API refused. Anything else is a miss (the provider mints and stores its own), with one warning
+ * per token that IMS did not give this credential.
  */
 export class StoredTokens {
   readonly #ctx: ProviderContext;
@@ -28,6 +34,7 @@ export class StoredTokens {
   readonly #expect: CacheExpectation;
   readonly #timing: Timing;
   readonly #refused: (accessToken: string) => boolean;
+  #warned: string | undefined;
 
   /** `expect`: the provider's key, client and scopes; `refused`: whether an API refused a token (a 401). */
   constructor(
@@ -45,13 +52,16 @@ export class StoredTokens {
   }
 
   accepts(token: ImsToken | undefined): token is ImsToken {
-    // (any store, also one of yours: a token that cannot go into an Authorization header is a miss)
-    return (
-      token !== undefined &&
-      token.clientId === this.#expect.clientId &&
-      isBearerToken(token.accessToken) &&
-      !this.#refused(token.accessToken)
-    );
+    if (token === undefined || !isBearerToken(token.accessToken) || this.#refused(token.accessToken)) return false;
+    if (plausibleCachedToken(token, undefined, this.#expect)) return true;
+    if (this.#warned !== token.accessToken) {
+      this.#warned = token.accessToken; // (kept in memory like the tokens served; never logged)
+      this.#ctx.logger.warn(
+        { cacheKey: this.#expect.key },
+        'ims-token: ignoring a stored token that IMS did not give this credential (another client or scopes, or a lifetime IMS never gives); minting a new one',
+      );
+    }
+    return false;
   }
 
   /** The store's token, if accepted and within its serving window (for a `background` refresh: before its refresh time). */
