@@ -12,6 +12,8 @@ export interface ProviderContext {
   readonly logger: Required<Logger>;
   readonly counters: TokenProviderStatus['counters'];
   readonly events: Emitter<TokenProviderEvents>;
+  /** No logger was given (the default is silent): a warning that must be seen also goes to `process.emitWarning`. */
+  readonly silent: boolean;
 }
 
 /** Emits a provider event; what a listener throws is logged, never passed on. */

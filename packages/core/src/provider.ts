@@ -122,7 +122,8 @@ class Provider implements TokenProvider {
       minRemainingMs: options.minRemainingMs !== undefined ? o.minRemainingMs : undefined,
       jitter: Math.random(),
     };
-    const ctx = (this.#ctx = { clock: o.clock, fields: this.#dc, logger: o.logger, counters: this.#c, events: this.#events });
+    const silent = options.logger === undefined;
+    const ctx = (this.#ctx = { clock: o.clock, fields: this.#dc, logger: o.logger, counters: this.#c, events: this.#events, silent });
     this.#ahead = new RefreshAhead(
       ctx,
       () => this.#entry,

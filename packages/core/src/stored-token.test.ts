@@ -95,6 +95,31 @@ describe('a token read from a shared store', () => {
     expect(p.status().counters.storeHits).toBe(0);
   });
 
+  it('without a logger (silent by default) is reported once through process.emitWarning, without the token', async () => {
+    env = await setup();
+    const store = new MemoryStore();
+    const p = env.make({ store });
+    const planted = await tokenForOtherScopes(env);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 2; i++) {
+        await store.set(p.cacheKey, planted);
+        await p.invalidate();
+        await store.set(p.cacheKey, planted);
+        expect((await p.getToken()).accessToken).not.toBe(planted.accessToken);
+      }
+      await new Promise((r) => setImmediate(r)); // process warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const ours = warnings.filter((w) => (w as { code?: string }).code === 'IMS_TOKEN_IMPLAUSIBLE_STORED_TOKEN');
+    expect(ours).toHaveLength(1);
+    expect(ours[0]!.message).toContain('ignoring a stored token');
+    expectNoLeak(ours[0]!.message, [planted.accessToken, env.secret]);
+  });
+
   it('is not served by staleIfError either when IMS is down', async () => {
     env = await setup();
     const store = new MemoryStore();

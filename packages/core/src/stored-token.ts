@@ -26,7 +26,7 @@ const STALE_IF: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
  * its cache through {@link plausibleCachedToken}: a token IMS could have given this credential (this client,
  * these scopes, `issuedAt ≤ expiresAt`, a lifetime IMS gives), that can go into an `Authorization` header,
  * and that no API refused. Anything else is a miss (the provider mints and stores its own), with one warning
- * per token that IMS did not give this credential.
+ * per token that IMS did not give this credential (through the logger; without one, a process warning).
  */
 export class StoredTokens {
   readonly #ctx: ProviderContext;
@@ -56,10 +56,10 @@ export class StoredTokens {
     if (plausibleCachedToken(token, undefined, this.#expect)) return true;
     if (this.#warned !== token.accessToken) {
       this.#warned = token.accessToken; // (kept in memory like the tokens served; never logged)
-      this.#ctx.logger.warn(
-        { cacheKey: this.#expect.key },
-        'ims-token: ignoring a stored token that IMS did not give this credential (another client or scopes, or a lifetime IMS never gives); minting a new one',
-      );
+      const msg =
+        'ims-token: ignoring a stored token that IMS did not give this credential (another client or scopes, or a lifetime IMS never gives); minting a new one';
+      this.#ctx.logger.warn({ cacheKey: this.#expect.key }, msg);
+      if (this.#ctx.silent) process.emitWarning(msg, { code: 'IMS_TOKEN_IMPLAUSIBLE_STORED_TOKEN' });
     }
     return false;
   }
