@@ -1,5 +1,5 @@
 import type { ImsAuthHeaders } from './auth-headers';
-import { cacheKeyFor, serveUntil } from './cache';
+import { cacheKeyFor } from './cache';
 import { resolveOptions } from './config';
 import type { ResolvedOptions, TokenProviderOptions } from './config';
 import { coarse, coarseClockUsable } from './coarse-clock';
@@ -7,19 +7,21 @@ import { AbortableWaits } from './abortable';
 import { dc, traced } from './diagnostics';
 import { entryFor, entryStatus, newCounters, stateOf, timesFor, tokenEvent } from './entry';
 import type { Entry, Timing } from './entry';
-import type { CredentialFields, InvalidateVerdict, MintReason } from './diagnostics';
+import type { CredentialFields, MintReason } from './diagnostics';
 import { Emitter } from './emitter';
 import { ImsTokenError } from './errors';
-import type { ImsTokenErrorCode } from './errors';
 import { ImsMinter } from './ims-mint';
-import { redactToken } from './redact';
+import { ProviderUnauthorized } from './invalidation';
+import { NegativeCache } from './negative-cache';
+import { emitEvent } from './provider-context';
+import type { ProviderContext } from './provider-context';
 import { guardLogger } from './safe-logger';
 import { SecretSource } from './secret-source';
 import type { SecretSnapshot } from './secret-source';
 import { MemoryStore } from './store';
-import { StoreAccess, backgroundFailure } from './store-access';
-import { UnauthorizedPolicy } from './unauthorized';
-import { isBearerToken } from './token';
+import { RefreshAhead } from './refresh-ahead';
+import { StoreAccess } from './store-access';
+import { StoredTokens } from './stored-token';
 import type { ImsToken } from './token';
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
@@ -31,21 +33,6 @@ export const ATTACH_LOGGER: unique symbol = Symbol.for('ims-token.attachLogger')
 
 export type { GetTokenOptions, TokenState, TokenProviderStatus, TokenEvent, TokenProviderEvents, TokenProvider } from './provider-types';
 import type { GetTokenOptions, TokenProviderEvents, TokenProviderStatus, TokenProvider } from './provider-types';
-
-const HARD: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
-  'IMS_INVALID_CLIENT',
-  'IMS_INVALID_SCOPE',
-  'IMS_UNAUTHORIZED_CLIENT',
-]);
-
-/** Failures that `staleIfError` papers over: IMS is unreachable or failing, not the credential. */
-const STALE_IF: ReadonlySet<ImsTokenErrorCode> = new Set<ImsTokenErrorCode>([
-  'IMS_NETWORK',
-  'IMS_TIMEOUT',
-  'IMS_SERVER_ERROR',
-  'IMS_RATE_LIMITED',
-  'IMS_BAD_RESPONSE',
-]);
 
 /** How a token is being fetched: `force` skips the store (`forceRefresh`); `background` is a refresh-ahead nobody waits for. */
 interface Fetch {
@@ -59,13 +46,16 @@ const closedError = (): ImsTokenError => new ImsTokenError('IMS_CLOSED', 'The to
  * The pipeline of `getToken()`, top to bottom:
  *
  * 1. `getToken` — the hot path: a cached token, by the coarse clock, with no I/O and no allocation.
- * 2. `#serve` — the cached token by the precise clock (starting a refresh-ahead in its window), or a miss.
+ * 2. `#serve` — the cached token by the precise clock (starting a {@link RefreshAhead} in its window), or a miss.
  * 3. `#joinOrFetch` — a miss joins the fetch in flight (single-flight), or starts one (`#startFetch`); a
  *    forced caller never joins an unforced fetch. {@link AbortableWaits} lets one caller stop waiting.
- * 4. `#fetch` — the store first (another process may have minted), then the negative cache, then a mint
- *    under the store's lock (`#mintUnderLock`): one mint per fleet.
+ * 4. `#fetch` — the store first (another process may have minted; `#readStore` takes only what
+ *    {@link StoredTokens} accepts), then the {@link NegativeCache}, then a mint under the store's lock
+ *    (`#mintUnderLock`): one mint per fleet.
  * 5. `#mintAndStore` — IMS through {@link ImsMinter} (retries, failover), the store written, the token used.
- * 6. `#use` — the token becomes the entry served, with its refresh and serving times (`#times`).
+ * 6. `#use` — the token becomes the entry served, with its refresh and serving times ({@link timesFor}).
+ *
+ * Beside it: `invalidate(token)` asks the 401 policy ({@link ProviderUnauthorized}) what a 401 does.
  */
 class Provider implements TokenProvider {
   readonly clientId: string;
@@ -87,9 +77,10 @@ class Provider implements TokenProvider {
   /** The fetch in flight ignores the store and the cached token (a `forceRefresh`). */
   #inflightForced = false;
   readonly #waits = new AbortableWaits();
-  #nextBackgroundAt = 0;
-  #hardFailure: { error: ImsTokenError; until: number; fingerprint: string } | undefined;
-  readonly #unauthorized: UnauthorizedPolicy;
+  readonly #ahead: RefreshAhead;
+  readonly #negative: NegativeCache;
+  readonly #unauthorized: ProviderUnauthorized;
+  readonly #stored: StoredTokens;
   #lastError: TokenProviderStatus['lastError'];
   #closed = false;
   /** Set when invalidate() dropped the token: the next mint's reason (diagnostics). */
@@ -97,6 +88,7 @@ class Provider implements TokenProvider {
   /** The credential fields of every diagnostics message. */
   readonly #dc: CredentialFields;
   readonly #c = newCounters();
+  readonly #ctx: ProviderContext;
 
   constructor(options: TokenProviderOptions) {
     const o = { ...resolveOptions(options) };
@@ -130,7 +122,17 @@ class Provider implements TokenProvider {
       minRemainingMs: options.minRemainingMs !== undefined ? o.minRemainingMs : undefined,
       jitter: Math.random(),
     };
-    this.#unauthorized = new UnauthorizedPolicy(o.clock);
+    const silent = options.logger === undefined;
+    const ctx = (this.#ctx = { clock: o.clock, fields: this.#dc, logger: o.logger, counters: this.#c, events: this.#events, silent });
+    this.#ahead = new RefreshAhead(
+      ctx,
+      () => this.#entry,
+      () => this.#startFetch({ force: false, background: true }),
+    );
+    this.#negative = new NegativeCache(o.negativeCacheMs, o.clock);
+    this.#unauthorized = new ProviderUnauthorized(ctx);
+    const expect = { key: this.cacheKey, clientId: this.clientId, scopes: this.scopes };
+    this.#stored = new StoredTokens(ctx, this.#store, expect, this.#timing, (t) => this.#unauthorized.wasDropped(t));
     if (dc.provider.hasSubscribers) dc.provider.publish({ provider: this, ...this.#dc });
   }
 
@@ -167,7 +169,7 @@ class Provider implements TokenProvider {
       }
       if (now < e.serveUntil) {
         this.#c.hits++;
-        this.#refreshAhead(now);
+        this.#ahead.start(now, this.#inflight !== undefined);
         return e;
       }
       this.#entry = undefined; // too close to expiry: never hand it out
@@ -180,17 +182,7 @@ class Provider implements TokenProvider {
 
   /** `staleIfError`: the last token used, or the store's, while it has the default margin of life; else `err`. */
   async #stale(err: unknown): Promise<Entry> {
-    if (!ImsTokenError.is(err) || !STALE_IF.has(err.code)) throw err;
-    const now = this.#clock();
-    const usable = (t: ImsToken | undefined): t is ImsToken =>
-      t !== undefined && t.clientId === this.clientId && !this.#unauthorized.wasDropped(t.accessToken) && now < serveUntil(t);
-    let token = this.#last?.token;
-    if (!usable(token)) token = await this.#store.read().catch(() => undefined);
-    if (!usable(token) || !isBearerToken(token.accessToken)) throw err;
-    this.#o.logger.warn(
-      { code: err.code, debugId: err.debugId, expiresAt: token.expiresAt },
-      'ims-token: could not get a new token; serving the last one while it lives (staleIfError)',
-    );
+    const token = await this.#stored.stale(err, this.#last?.token);
     return entryFor(token, 'store', this.#timing, false); // served this once, never taken into use
   }
 
@@ -216,25 +208,6 @@ class Provider implements TokenProvider {
     return p;
   }
 
-  #refreshAhead(now: number): void {
-    if (this.#inflight || now < this.#nextBackgroundAt) return;
-    this.#c.backgroundRefreshes++;
-    this.#startFetch({ force: false, background: true }).catch((err: unknown) => {
-      const error = ImsTokenError.is(err) ? err : backgroundFailure(err);
-      this.#c.refreshFailures++;
-      const e = this.#entry;
-      // Try again after a pause, well before the current token stops being served.
-      const left = e ? e.serveUntil - this.#clock() : 0;
-      this.#nextBackgroundAt = this.#clock() + Math.max(50, Math.min(30_000, left / 4, error.retryAfterMs ?? Infinity));
-      this.#o.logger.warn(
-        { code: error.code, debugId: error.debugId, servingUntil: e?.serveUntil },
-        'ims-token: background refresh failed; still serving the current token',
-      );
-      if (dc.refreshError.hasSubscribers) dc.refreshError.publish({ ...this.#dc, error, expiresAt: e?.token.expiresAt });
-      this.#events.emit('refresh-error', error, (le) => this.#listenerError(le));
-    });
-  }
-
   async #fetch(how: Fetch): Promise<Entry> {
     // A token another provider or process stored wins over everything, even our own negative cache.
     if (!how.force) {
@@ -242,13 +215,12 @@ class Provider implements TokenProvider {
       if (stored) return stored;
     }
     let snap = await this.#secrets.read();
-    const hard = this.#hardFailure;
-    if (hard && this.#clock() < hard.until) {
-      if (hard.fingerprint === snap.fingerprint && this.#secrets.kind === 'file') snap = await this.#secrets.read(true);
-      if (hard.fingerprint === snap.fingerprint) {
-        this.#c.negativeCacheHits++;
-        throw hard.error;
-      }
+    // A secret file IMS rejected is read again first: it may have been fixed meanwhile.
+    if (this.#negative.rejected(snap.fingerprint) && this.#secrets.kind === 'file') snap = await this.#secrets.read(true);
+    const rejected = this.#negative.rejected(snap.fingerprint);
+    if (rejected) {
+      this.#c.negativeCacheHits++;
+      throw rejected;
     }
     return this.#mintUnderLock(how, snap);
   }
@@ -290,8 +262,8 @@ class Provider implements TokenProvider {
       throw err;
     }
     this.#lastError = undefined;
-    this.#hardFailure = undefined;
-    if (this.#clock() >= this.#times(token).serveUntil) {
+    this.#negative.clear();
+    if (this.#clock() >= timesFor(token, this.#timing).serveUntil) {
       // IMS answered so late (or with so short a life) that the token is past its serving window on arrival:
       // never hand it out, and never store it for others.
       throw this.#fail(
@@ -307,28 +279,15 @@ class Provider implements TokenProvider {
   }
 
   async #readStore(how: Fetch): Promise<Entry | undefined> {
-    const token = await this.#store.read();
-    // (any store, also one of yours: a token that cannot go into an Authorization header is a miss)
-    if (
-      !token ||
-      token.clientId !== this.clientId ||
-      !isBearerToken(token.accessToken) ||
-      this.#unauthorized.wasDropped(token.accessToken)
-    ) {
-      return undefined;
-    }
-    const t = this.#times(token);
-    const now = this.#clock();
-    if (now >= t.serveUntil || (how.background && now >= t.refreshAt)) return undefined;
+    const token = await this.#stored.read(how.background);
+    if (!token) return undefined;
     this.#c.storeHits++;
     return this.#use(token, 'store');
   }
 
   #fail(err: ImsTokenError, snap: SecretSnapshot): ImsTokenError {
     this.#lastError = { code: err.code, message: err.message, at: this.#clock(), ...(err.debugId ? { debugId: err.debugId } : {}) };
-    if (HARD.has(err.code) && this.#o.negativeCacheMs > 0) {
-      this.#hardFailure = { error: err, until: this.#clock() + this.#o.negativeCacheMs, fingerprint: snap.fingerprint };
-    }
+    this.#negative.note(err, snap.fingerprint);
     this.#o.logger.error({ code: err.code, status: err.status, imsError: err.imsError, debugId: err.debugId }, `ims-token: ${err.message}`);
     return err;
   }
@@ -337,11 +296,7 @@ class Provider implements TokenProvider {
     this.#c.failovers++;
     if (dc.failover.hasSubscribers) dc.failover.publish({ ...this.#dc, fromIndex: from, toIndex: to });
     this.#o.logger.warn({ from, to }, 'ims-token: client secret rejected; failed over to the other configured secret');
-    this.#events.emit('secret-failover', { from, to, reason: reason.code }, (le) => this.#listenerError(le));
-  }
-
-  #times(token: ImsToken): { refreshAt: number; serveUntil: number } {
-    return timesFor(token, this.#timing);
+    emitEvent(this.#ctx, 'secret-failover', { from, to, reason: reason.code });
   }
 
   /** Takes `token` into use: the entry served from now on. */
@@ -349,65 +304,35 @@ class Provider implements TokenProvider {
     const entry = entryFor(token, source, this.#timing, this.#o.defaultClock);
     this.#entry = this.#last = entry;
     this.#dropped = false;
-    this.#nextBackgroundAt = 0;
+    this.#ahead.reset();
     this.#unauthorized.adopted(token.accessToken);
-    this.#events.emit('token', tokenEvent(entry), (le) => this.#listenerError(le));
+    emitEvent(this.#ctx, 'token', tokenEvent(entry));
     return entry;
   }
 
-  #listenerError(err: unknown): void {
-    this.#o.logger.error({ error: String((err as Error)?.message ?? err) }, 'ims-token: an event listener threw');
-  }
-
   async invalidate(accessToken?: string): Promise<boolean> {
-    const e = this.#entry;
     if (accessToken === undefined) {
       // An operator's drop: unconditional, whatever the 401 back-off says.
+      this.#unauthorized.operatorDrop(this.#entry);
       this.#entry = undefined;
       this.#dropped = true;
-      if (e) this.#unauthorized.remember(e.token.accessToken);
-      this.#unauthorized.dropped();
       await this.#store.remove(undefined);
       return true;
     }
-    if (e ? e.token.accessToken !== accessToken : this.#unauthorized.wasDropped(accessToken) || this.#unauthorized.replacing(accessToken)) {
-      this.#publishInvalidate('stale');
-      return true; // already replaced (or being replaced): the retry gets the current token and costs no mint
-    }
-    // The policy (unauthorized.ts) decides synchronously, so a burst of 401s sees each other's verdicts.
-    // Without a cached token (dropped for its age while this request was in flight), judge by the last one.
-    const known = e ?? (this.#last?.token.accessToken === accessToken ? this.#last : undefined);
-    const verdict = this.#unauthorized.onUnauthorized(
-      known ? { accessToken, issuedAt: known.token.issuedAt, source: known.source, serveUntil: known.serveUntil } : accessToken,
-    );
-    this.#publishInvalidate(verdict === 'strike' ? 'refuse' : verdict, verdict === 'strike');
-    if (verdict === 'refuse' || verdict === 'strike') {
-      this.#c.invalidationsRefused++;
-      if (verdict === 'strike') {
-        const b = this.#unauthorized.backoff();
-        this.#o.logger.warn(
-          { token: redactToken(accessToken), backoffUntil: b?.until, level: b?.level },
-          'ims-token: an API refused a freshly refreshed token too (401): the 401 is not about the token; 401s will not refresh it during the back-off',
-        );
-      }
-      return false;
-    }
-    this.#c.invalidations++;
+    // The 401 policy decides synchronously, so a burst of 401s sees each other's verdicts.
+    const what = this.#unauthorized.judge(accessToken, this.#entry, this.#last);
+    if (what === 'stale') return true; // already replaced (or being replaced): the retry gets the current token and costs no mint
+    if (what === 'refuse') return false;
     this.#entry = undefined;
     this.#dropped = true;
-    if (verdict === 'reread') return true; // another process's fresh token: read the store again, keep it there
-    this.#unauthorized.remember(accessToken);
+    if (what === 'reread') return true; // another process's fresh token: read the store again, keep it there
     await this.#store.remove(accessToken);
     return true;
   }
 
-  #publishInvalidate(verdict: InvalidateVerdict, strike = false): void {
-    if (dc.invalidate.hasSubscribers) dc.invalidate.publish({ ...this.#dc, verdict, ...(strike ? { strike: true } : {}) });
-  }
-
   setSecrets(secrets: string | readonly string[]): void {
     this.#secrets.set(typeof secrets === 'string' ? [secrets] : secrets);
-    this.#hardFailure = undefined;
+    this.#negative.clear();
   }
 
   status(): TokenProviderStatus {

@@ -102,9 +102,14 @@ class LegacyAdapter implements LegacyHandler {
   }
 }
 
-/** A handler in the first API: itself when it already is one, else wrapped. */
+/**
+ * A handler in the first API: itself when it speaks it, else wrapped. A handler that speaks both APIs is run
+ * in the first: that is undici's `WrapHandler`, which `Agent.compose()` puts around the first-API handler of
+ * `request()` and `fetch()` and whose first API hands each call straight to it. Running it in the second would
+ * turn every response's headers into a record and back into raw buffers for nothing.
+ */
 export function toLegacy(handler: NewHandler | LegacyHandler): LegacyHandler {
-  return typeof (handler as NewHandler).onRequestStart === 'function'
+  return typeof (handler as NewHandler).onRequestStart === 'function' && typeof (handler as LegacyHandler).onHeaders !== 'function'
     ? new LegacyAdapter(handler as NewHandler)
     : (handler as LegacyHandler);
 }

@@ -80,6 +80,38 @@ describe('imsInterceptor with undici request()', () => {
     ]);
   });
 
+  it("runs a handler that speaks both of undici's handler APIs (compose's WrapHandler) in its first one, headers as they came", async () => {
+    const dispatcher = agentWith(imsInterceptor({ provider, allowedHosts: ['127.0.0.1'] }));
+    const calls: string[] = [];
+    let raw: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const handler = {
+        onConnect: (): void => void calls.push('connect'),
+        onHeaders: (status: number, headers: Buffer[]): boolean => {
+          calls.push(`headers ${status}`);
+          raw = headers;
+          return true;
+        },
+        onData: (): boolean => true,
+        onComplete: (): void => {
+          calls.push('complete');
+          resolve();
+        },
+        onError: reject,
+        // the second API: never called when the first one is there
+        onRequestStart: (): void => reject(new Error('onRequestStart')),
+        onResponseStart: (): void => reject(new Error('onResponseStart')),
+        onResponseData: (): void => reject(new Error('onResponseData')),
+        onResponseEnd: (): void => reject(new Error('onResponseEnd')),
+        onResponseError: (_c: unknown, err: Error): void => reject(err),
+      };
+      dispatcher.dispatch({ origin: allowed.url, path: '/both', method: 'GET' }, handler as unknown as Dispatcher.DispatchHandler);
+    });
+    expect(calls).toEqual(['connect', 'headers 200', 'complete']);
+    expect(raw.every((h) => Buffer.isBuffer(h))).toBe(true); // undici's raw form, not a record turned back into one
+    expect(allowed.seen[0]!.headers.authorization?.startsWith('Bearer ')).toBe(true);
+  });
+
   it('on a 401 invalidates that token, mints one new token and retries once', async () => {
     const dispatcher = agentWith(imsInterceptor({ provider, allowedHosts: ['127.0.0.1'] }));
     await provider.getToken();
