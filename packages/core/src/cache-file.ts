@@ -7,14 +7,10 @@
 import { constants, fstatSync, lstatSync, openSync, readFileSync, closeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { ImsTokenError } from './errors';
-import { deserializeImsToken } from './token';
-import type { ImsToken } from './token';
+import { MAX_TOKEN_LIFETIME_MS, deserializeImsToken } from './token';
 
-/**
- * The longest life IMS gives a token (24 h) plus slack for clock skew. A cached token that claims more was not
- * minted by IMS for us. Adobe documents 24 h lifetimes (`expires_in: 86399`); the slack is ours.
- */
-export const MAX_TOKEN_LIFETIME_MS = 24 * 3_600_000 + 10 * 60_000;
+export { MAX_TOKEN_LIFETIME_MS };
+import type { ImsToken } from './token';
 
 /** Why a cache directory or token file is not trusted: the path, what is wrong and the command that fixes it. */
 export interface CacheTrustProblem {

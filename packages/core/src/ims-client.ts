@@ -3,7 +3,7 @@ import type { ImsTokenErrorCode } from './errors';
 import { exchange, parseRetryAfter } from './http';
 import type { Answer, Transport } from './http';
 import { scrub } from './redact';
-import { createImsToken, decodeImsToken, isBearerToken } from './token';
+import { MAX_TOKEN_LIFETIME_MS, createImsToken, decodeImsToken, isBearerToken } from './token';
 import type { ImsToken } from './token';
 
 /** The longest token life we accept from IMS (tokens live 24 h; anything near a year is a broken answer). */
@@ -148,6 +148,8 @@ function parseToken(
   } catch {
     // Not a JWT: IMS may change the format; expires_in alone decides.
   }
+  // Longer than IMS documents: kept as the longest life it documents (see MAX_TOKEN_LIFETIME_MS).
+  lifetimeMs = Math.min(lifetimeMs, MAX_TOKEN_LIFETIME_MS);
   if (lifetimeMs < MIN_EXPIRES_IN_S * 1000) {
     throw bad(
       `with a token whose own claims say it lives ${lifetimeMs} ms, below the ${MIN_EXPIRES_IN_S} s a token must live to be usable`,

@@ -138,3 +138,20 @@ describe('a token read from a shared store', () => {
     expect(b.status().counters).toMatchObject({ storeHits: 1, mints: 0 });
   });
 });
+
+describe('a token IMS gives with a longer life than the 24 h it documents', () => {
+  it('is kept as a 24 h token (plus slack), so the next provider sharing the store takes it instead of minting', async () => {
+    // Adobe documents 24 h tokens (expires_in 86399). Should IMS one day answer 48 h, a provider that stored the
+    // token as given would write what every other provider's stored-token rule refuses: a mint per provider.
+    env = await setup({ tokenLifetimeSeconds: 48 * 3600 });
+    const store = new MemoryStore();
+    const log = captureLogger();
+    const first = await env.make({ store, logger: log.logger }).getToken();
+    expect(first.expiresAt - first.issuedAt).toBeLessThanOrEqual(24 * 3_600_000 + 10 * 60_000);
+    expect(first.expiresAt - first.issuedAt).toBeGreaterThan(24 * 3_600_000);
+    const second = await env.make({ store, logger: log.logger }).getToken();
+    expect(second.accessToken).toBe(first.accessToken);
+    expect(env.emu.stats.tokensMinted).toBe(1);
+    expect(log.lines.filter((l) => l.includes('ignoring a stored token'))).toEqual([]);
+  });
+});

@@ -1,6 +1,14 @@
 import { ImsTokenError } from './errors';
 import { redactToken } from './redact';
 
+/**
+ * The longest life IMS gives a token (24 h) plus slack for clock skew. Adobe documents 24 h lifetimes
+ * (`expires_in: 86399`); the slack is ours. A token IMS says lives longer is kept as one of this life (refreshed
+ * sooner, never served late), so what one provider stores every other provider's stored-token rule accepts;
+ * a stored token that claims more was not minted by IMS for us.
+ */
+export const MAX_TOKEN_LIFETIME_MS = 24 * 3_600_000 + 10 * 60_000;
+
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 /** An access token and what is known about it. Times are epoch milliseconds. */
