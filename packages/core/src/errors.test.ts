@@ -219,13 +219,15 @@ describe('a bad token answer is never cached, shared or handed out', () => {
     expect(await p.getToken()).toBe(t);
   });
 
-  it('a token that arrives past its serving window is IMS_BAD_RESPONSE and is not stored', async () => {
+  it('a token that arrives past its serving window (twice) is IMS_BAD_RESPONSE and is not stored', async () => {
     env = await setup();
     let now = Date.now();
+    let requests = 0;
     // An IMS stand-in that answers a valid 10 s token, but only after 9.8 s (of the test's clock) went by.
     const ims = createHttpServer((req, res) => {
       req.resume();
       req.on('end', () => {
+        requests++;
         now += 9_800;
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ ...valid, expires_in: 10 }));
@@ -238,6 +240,34 @@ describe('a bad token answer is never cached, shared or handed out', () => {
       await expect(p.getToken()).rejects.toMatchObject({ code: 'IMS_BAD_RESPONSE' });
       expect(await store.get(p.cacheKey)).toBeUndefined();
       expect(p.status()).toMatchObject({ state: 'failed', lastError: { code: 'IMS_BAD_RESPONSE' } });
+      expect(requests).toBe(2); // a late answer is asked once more (below); late again, it is an error
+    } finally {
+      ims.closeAllConnections();
+      ims.close();
+    }
+  });
+
+  it('a token that arrives late once (the clock jumped 7 days during the request: a machine resumed) is asked for again and served', async () => {
+    env = await setup();
+    let now = Date.now();
+    let requests = 0;
+    const ims = createHttpServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (++requests === 1) now += 7 * 86_400_000;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(valid));
+      });
+    });
+    await new Promise<void>((r) => ims.listen(0, '127.0.0.1', r));
+    try {
+      const store = new MemoryStore({ clock: () => now });
+      const p = env.make({ imsUrl: `http://127.0.0.1:${(ims.address() as AddressInfo).port}`, clock: () => now, store, maxRetries: 0 });
+      const t = await p.getToken();
+      expect(requests).toBe(2);
+      expect(t.issuedAt).toBe(now);
+      expect((await store.get(p.cacheKey))?.accessToken).toBe(t.accessToken);
+      expect(p.status().state).toBe('valid');
     } finally {
       ims.closeAllConnections();
       ims.close();

@@ -243,7 +243,7 @@ class Provider implements TokenProvider {
     }
   }
 
-  async #mintAndStore(how: Fetch, snap: SecretSnapshot): Promise<Entry> {
+  async #mintAndStore(how: Fetch, snap: SecretSnapshot, late = false): Promise<Entry> {
     const reason: MintReason = how.force ? 'forced' : how.background ? 'refresh-ahead' : this.#dropped ? 'invalidated' : 'cold';
     let token: ImsToken;
     try {
@@ -263,9 +263,12 @@ class Provider implements TokenProvider {
     }
     this.#lastError = undefined;
     this.#negative.clear();
-    if (this.#clock() >= timesFor(token, this.#timing).serveUntil) {
-      // IMS answered so late (or with so short a life) that the token is past its serving window on arrival:
-      // never hand it out, and never store it for others.
+    const { serveUntil } = timesFor(token, this.#timing);
+    if (this.#clock() >= serveUntil) {
+      // Past its serving window on arrival: never hand it out, never store it for others. A token that would have
+      // served had it come at once came late — the clock jumped (a machine resumed from sleep) or the answer was
+      // held — and a request sent now is timed from now: once more. One too short-lived to serve at all is an error.
+      if (!late && serveUntil > token.issuedAt && !this.#closed) return this.#mintAndStore(how, snap, true);
       throw this.#fail(
         new ImsTokenError(
           'IMS_BAD_RESPONSE',
