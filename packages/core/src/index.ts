@@ -34,6 +34,8 @@ export type { TokenStore } from './store';
 export { FileStore } from './file-store';
 export { defaultCacheDir, serveUntil, DEFAULT_MIN_REMAINING_MS, parseSecretLines } from './cache';
 export type { FileStoreOptions } from './file-store';
+export { acquireFileLock } from './file-lock';
+export type { FileLock, FileLockHolder, FileLockOptions } from './file-lock';
 export { decodeImsToken, createImsToken, serializeImsToken, deserializeImsToken } from './token';
 export type { ImsToken, ImsTokenClaims, SerializedImsToken } from './token';
 export { redactToken } from './redact';
