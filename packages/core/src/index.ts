@@ -24,7 +24,8 @@ export type {
   RefreshErrorMessage,
   StoreFallbackMessage,
 } from './diagnostics';
-export { fromEnv, ENV } from './env';
+export { fromEnv, cacheEntryFromEnv, ENV } from './env';
+export type { CacheEntryEnv } from './env';
 export { DEFAULT_IMS_URL, isLoopbackHost, normalizeScopes } from './config';
 export type { TokenProviderOptions, ClientSecretInput, Logger } from './config';
 export { ImsTokenError, ImsTokenErrorCode, configError } from './errors';
