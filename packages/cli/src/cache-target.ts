@@ -1,7 +1,7 @@
 import { ENV, cacheEntryFromEnv } from '@ims-token/core';
 import type { ImsToken, TokenStore } from '@ims-token/core';
 import { cacheTrustError, readCacheFileSync } from '@ims-token/core/cache';
-import { applyFlags, cliHint, loadEnv, resolveCache } from './config';
+import { cliEnv, cliHint, resolveCache } from './config';
 import type { CacheInfo } from './config';
 import type { Context } from './context';
 
@@ -22,8 +22,7 @@ export interface CacheTarget {
 
 /** This run's cache entry: flags, then the environment, then `--env-file`; no secret needed. */
 export async function resolveCacheTarget(ctx: Context): Promise<CacheTarget> {
-  const { env } = await loadEnv(ctx);
-  applyFlags(ctx, env);
+  const { env } = await cliEnv(ctx);
   const cacheVar = env[ENV.tokenCache]?.trim();
   const cache = resolveCache(ctx, env, cacheVar);
   try {

@@ -14,9 +14,8 @@ import {
 } from '@ims-token/core';
 import type { FileLockHolder, RotationReport, RotationStep } from '@ims-token/core';
 import { usageError } from '../../args';
-import { loadEnv, resolvePath } from '../../config';
+import { cliEnv, resolvePath } from '../../config';
 import type { Context } from '../../context';
-import { SCOPE_PRESETS } from '../../launcher/presets';
 import type { CommandModule } from '../types';
 import { parseDuration } from './files';
 import { Journal, recover } from './journal';
@@ -35,20 +34,8 @@ const LOCK_WAIT_MS = 120_000;
 /** The scopes the new secret must mint: --scopes, --preset, IMS_SCOPES, else the I/O Management API's. */
 async function verifyScopes(ctx: Context): Promise<string[]> {
   const f = ctx.flags;
-  let raw: string | undefined;
-  let from = '--scopes';
-  if (typeof f.scopes === 'string') raw = f.scopes;
-  else if (typeof f.preset === 'string') {
-    raw = (SCOPE_PRESETS as Record<string, string>)[f.preset];
-    if (raw === undefined)
-      throw usageError(
-        `Unknown --preset "${f.preset.slice(0, 40)}".`,
-        `Use one of: ${Object.keys(SCOPE_PRESETS).join(', ')}; or pass --scopes.`,
-      );
-  } else {
-    raw = (await loadEnv(ctx)).env[ENV.scopes];
-    from = ENV.scopes;
-  }
+  const raw = (await cliEnv(ctx)).env[ENV.scopes]; // --scopes, else --preset, else IMS_SCOPES: the rule of every command
+  const from = typeof f.scopes === 'string' ? '--scopes' : typeof f.preset === 'string' ? '--preset' : ENV.scopes;
   if (raw === undefined || raw.trim() === '') return [...IO_MANAGEMENT_SCOPES];
   try {
     return normalizeScopes(raw);
