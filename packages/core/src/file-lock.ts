@@ -258,7 +258,9 @@ export async function acquireFileLock(path: string, options: FileLockOptions): P
       const j = await judge(path, staleMs);
       if (j.verdict === 'dead' || j.verdict === 'stale') {
         const taken = await breakLock(path, staleMs);
-        if (taken) options.onTakeOver?.(publicHolder(taken)!);
+        if (taken === false)
+          await pause(delay, signal); // another waiter is breaking it, or it changed meanwhile
+        else if (taken) options.onTakeOver?.(publicHolder(taken)!);
         continue;
       }
       if (j.verdict === 'gone') continue;
