@@ -1,7 +1,7 @@
-import { ENV, fromEnv } from '@ims-token/core';
+import { ENV, cacheEntryFromEnv } from '@ims-token/core';
 import type { ImsToken, TokenStore } from '@ims-token/core';
-import { DEFAULT_IMS_URL, cacheKeyFor, cacheTrustError, normalizeImsUrl, normalizeScopes, readCacheFileSync } from '@ims-token/core/cache';
-import { applyFlags, cliHint, loadEnv, resolveCache } from './config';
+import { cacheTrustError, readCacheFileSync } from '@ims-token/core/cache';
+import { cliEnv, cliHint, resolveCache } from './config';
 import type { CacheInfo } from './config';
 import type { Context } from './context';
 
@@ -22,24 +22,14 @@ export interface CacheTarget {
 
 /** This run's cache entry: flags, then the environment, then `--env-file`; no secret needed. */
 export async function resolveCacheTarget(ctx: Context): Promise<CacheTarget> {
-  const { env } = await loadEnv(ctx);
-  applyFlags(ctx, env);
+  const { env } = await cliEnv(ctx);
   const cacheVar = env[ENV.tokenCache]?.trim();
   const cache = resolveCache(ctx, env, cacheVar);
   try {
-    // Core's rules for the client id, scopes, IMS URL and IMS_TOKEN_CACHE(_KEY), without a secret: fromEnv only
-    // validates and builds options (and the Redis store); no provider is made and nothing is sent.
-    const options = fromEnv({
-      ...env,
-      [ENV.clientSecret]: 'never-sent',
-      [ENV.clientSecretNext]: undefined,
-      [ENV.clientSecretFile]: undefined,
-      [ENV.tokenCache]: cache.kind === 'redis' ? cacheVar : undefined,
-    });
-    const scopes = normalizeScopes(options.scopes);
-    const imsUrl = normalizeImsUrl(options.imsUrl ?? DEFAULT_IMS_URL);
-    const key = cacheKeyFor(imsUrl, options.clientId, scopes);
-    return { clientId: options.clientId, scopes, imsUrl, key, cache, ...(options.store ? { store: options.store } : {}) };
+    // Core's rules for the client id, scopes, IMS URL and IMS_TOKEN_CACHE(_KEY), without a secret (the Redis
+    // store, when the cache is Redis; the file cache is the CLI's own, above). Nothing is sent.
+    const entry = cacheEntryFromEnv({ ...env, [ENV.tokenCache]: cache.kind === 'redis' ? cacheVar : undefined });
+    return { ...entry, cache };
   } catch (err) {
     throw cliHint(err, ctx);
   }

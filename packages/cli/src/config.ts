@@ -2,7 +2,16 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
-import { ENV, FileStore, ImsTokenError, createTokenProvider, defaultCacheDir, fromEnv, parseSecretLines } from '@ims-token/core';
+import {
+  ENV,
+  FileStore,
+  ImsTokenError,
+  configError,
+  createTokenProvider,
+  defaultCacheDir,
+  fromEnv,
+  parseSecretLines,
+} from '@ims-token/core';
 import type { Logger, TokenProvider, TokenProviderOptions } from '@ims-token/core';
 import { usageError } from './args';
 import type { Context } from './context';
@@ -138,10 +147,22 @@ function redisWhere(url: string): string {
   }
 }
 
-/** Puts the credential flags (--client-id, --preset, --scopes, --ims-url) over `env`: flags win. */
+/** The flags that stand for a variable (those a command has): they win over the environment and `--env-file`. */
+const FLAG_VARS: ReadonlyArray<readonly [string, string]> = [
+  ['client-id', ENV.clientId],
+  ['ims-url', ENV.imsUrl],
+  ['org-id', ENV.orgId],
+  ['credential-id', ENV.credentialId],
+  ['management-url', ENV.managementUrl],
+];
+
+/** Puts the flags (--client-id, --preset, --scopes, --ims-url, and the secrets commands' IDs) over `env`: flags win. */
 export function applyFlags(ctx: Context, env: Env): void {
   const f = ctx.flags;
-  if (typeof f['client-id'] === 'string') env[ENV.clientId] = f['client-id'];
+  for (const [flag, name] of FLAG_VARS) {
+    const v = f[flag];
+    if (typeof v === 'string') env[name] = v;
+  }
   if (typeof f.preset === 'string') {
     const scopes = (SCOPE_PRESETS as Record<string, string>)[f.preset];
     if (scopes === undefined)
@@ -152,7 +173,75 @@ export function applyFlags(ctx: Context, env: Env): void {
     if (typeof f.scopes !== 'string') env[ENV.scopes] = scopes;
   }
   if (typeof f.scopes === 'string') env[ENV.scopes] = f.scopes;
-  if (typeof f['ims-url'] === 'string') env[ENV.imsUrl] = f['ims-url'];
+}
+
+/**
+ * The configuration of this run, before the secret: `--env-file` under the environment (./launcher/env-file.ts),
+ * flags over both. `fromFile` holds the variables that came from the file.
+ */
+export async function cliEnv(ctx: Context): Promise<{ env: Env; fromFile: Env }> {
+  const loaded = await loadEnv(ctx);
+  applyFlags(ctx, loaded.env);
+  return loaded;
+}
+
+/** Where this run's secret comes from, for messages (never the secret). */
+export interface SecretSource {
+  /** Every secret configured: `IMS_CLIENT_SECRET + IMS_CLIENT_SECRET_NEXT`, `two secrets from stdin`, …; `none`. */
+  all: string;
+  /** The first (current) one: `IMS_CLIENT_SECRET`, `IMS_CLIENT_SECRET_FILE from .env (path)`, `stdin`; `none`. */
+  first: string;
+}
+
+/**
+ * The secret source of this run, one rule for every command: `--client-secret-stdin` (its one or two secrets
+ * replace the secret variables in `env`), else `IMS_CLIENT_SECRET_FILE`, else `IMS_CLIENT_SECRET` (and
+ * `IMS_CLIENT_SECRET_NEXT`). Never a flag value. Core checks the combination (e.g. a file and a secret).
+ */
+export async function resolveSecretSource(ctx: Context, env: Env, fromFile: Env): Promise<SecretSource> {
+  const where = (name: string): string => (fromFile[name] !== undefined ? `${name} from ${String(ctx.flags['env-file'])}` : name);
+  if (ctx.flags['client-secret-stdin'] === true) {
+    const secrets = await stdinSecrets(ctx);
+    for (const v of SECRET_VARS) delete env[v];
+    env[ENV.clientSecret] = secrets[0];
+    if (secrets[1] !== undefined) env[ENV.clientSecretNext] = secrets[1];
+    return { all: secrets.length === 2 ? 'two secrets from stdin' : 'stdin', first: 'stdin' };
+  }
+  const file = env[ENV.clientSecretFile]?.trim();
+  if (file) {
+    const source = `${where(ENV.clientSecretFile)} (${file})`;
+    return { all: source, first: source };
+  }
+  if (env[ENV.clientSecret]?.trim()) {
+    const first = where(ENV.clientSecret);
+    return { all: env[ENV.clientSecretNext]?.trim() ? `${first} + ${ENV.clientSecretNext}` : first, first };
+  }
+  return { all: 'none', first: 'none' };
+}
+
+/**
+ * The current (first) secret of `env` after {@link resolveSecretSource}, for a command that needs its value (a
+ * rotation writes it back as the old secret): `IMS_CLIENT_SECRET`, or the first secret line of
+ * `IMS_CLIENT_SECRET_FILE` (read now, relative to the working directory); `undefined` when none is set. The same
+ * `IMS_CONFIG` errors as core's `secretsClientFromEnv`, which reads the file the same way.
+ */
+export async function readCurrentSecret(ctx: Context, env: Env): Promise<string | undefined> {
+  const trimmed = (v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : v.trim());
+  const file = trimmed(env[ENV.clientSecretFile]);
+  if (!file) return trimmed(env[ENV.clientSecret]);
+  const fail = (problem: string): unknown => cliHint(configError(ENV.clientSecretFile, problem));
+  if (trimmed(env[ENV.clientSecret]) || trimmed(env[ENV.clientSecretNext])) {
+    throw fail(`is set together with ${ENV.clientSecret}; set only one of them`);
+  }
+  let text: string;
+  try {
+    text = await readFile(resolvePath(ctx, file), 'utf8');
+  } catch (err) {
+    throw fail(`cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const first = parseSecretLines(text)[0];
+  if (!first) throw fail('names a file without a client secret line');
+  return first;
 }
 
 /**
@@ -160,24 +249,8 @@ export function applyFlags(ctx: Context, env: Env): void {
  * (status, inspect and cache clear never mint: they read the cache through ./cache-target.ts.)
  */
 export async function resolveConfig(ctx: Context, _options: { needSecret: true } = { needSecret: true }): Promise<CliConfig> {
-  const { env, fromFile } = await loadEnv(ctx);
-  applyFlags(ctx, env);
-  const f = ctx.flags;
-  const where = (name: string): string => (fromFile[name] !== undefined ? `${name} from ${String(f['env-file'])}` : name);
-  let secretSource: string;
-  if (f['client-secret-stdin'] === true) {
-    const secrets = await stdinSecrets(ctx);
-    for (const v of SECRET_VARS) delete env[v];
-    env[ENV.clientSecret] = secrets[0];
-    if (secrets[1] !== undefined) env[ENV.clientSecretNext] = secrets[1];
-    secretSource = secrets.length === 2 ? 'two secrets from stdin' : 'stdin';
-  } else if (env[ENV.clientSecretFile]?.trim()) {
-    secretSource = `${where(ENV.clientSecretFile)} (${env[ENV.clientSecretFile]!.trim()})`;
-  } else if (env[ENV.clientSecret]?.trim()) {
-    secretSource = env[ENV.clientSecretNext]?.trim() ? `${where(ENV.clientSecret)} + ${ENV.clientSecretNext}` : where(ENV.clientSecret);
-  } else {
-    secretSource = 'none';
-  }
+  const { env, fromFile } = await cliEnv(ctx);
+  const secretSource = (await resolveSecretSource(ctx, env, fromFile)).all;
   const hasSecret = secretSource !== 'none';
 
   const cacheVar = env[ENV.tokenCache]?.trim();

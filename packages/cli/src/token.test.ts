@@ -164,6 +164,11 @@ describe('the warm path and refreshing', () => {
       /^ims-token: warning: IMS_SERVER_ERROR: could not refresh the token .*; using the cached one, which expires in 29m/,
     );
     fx.emu.clearFaults();
+    fx.emu.fault({ kind: 'status', status: 503, times: 4 });
+    const forced = await runCli(['token', '--force'], { env: c.env }); // --force asks for a new token: never the cached one
+    expect(forced).toMatchObject({ code: 4, stdout: '' });
+    expect(forced.stderr).toMatch(/IMS_SERVER_ERROR/);
+    fx.emu.clearFaults();
 
     const wrong = await runCli(['token'], { env: { ...c.env, IMS_CLIENT_SECRET: WRONG_SECRET } });
     expect(wrong.code).toBe(3);

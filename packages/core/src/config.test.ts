@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTokenProvider } from './provider';
 import type { TokenProviderOptions } from './config';
-import { fromEnv } from './env';
+import { cacheEntryFromEnv, fromEnv } from './env';
 import { ImsTokenError } from './errors';
 import { FileStore } from './file-store';
 import { setup } from './test/helpers';
@@ -176,5 +176,33 @@ describe('fromEnv', () => {
     const e = JSON.parse(out) as ImsTokenError;
     expect(e).toMatchObject({ code: 'IMS_CONFIG', message: expect.stringContaining('@ims-token/redis is not installed') });
     expect(e.hint).toContain('npm install @ims-token/redis');
+  });
+});
+
+describe('cacheEntryFromEnv', () => {
+  const env = { IMS_CLIENT_ID: 'abc123', IMS_SCOPES: 'openid, AdobeID,openid', IMS_URL: 'https://ims-na1-stg1.adobelogin.com/' };
+
+  it('names the cached token of a credential without its secret: the provider’s key, the store IMS_TOKEN_CACHE names', async () => {
+    const entry = cacheEntryFromEnv({ ...env, IMS_TOKEN_CACHE: 'file:/tmp/ims-cache' });
+    const provider = createTokenProvider({ ...base, scopes: 'AdobeID,openid', imsUrl: 'https://ims-na1-stg1.adobelogin.com' });
+    expect(entry).toMatchObject({ clientId: 'abc123', scopes: ['openid', 'AdobeID'], imsUrl: 'https://ims-na1-stg1.adobelogin.com' });
+    expect(entry.key).toBe(provider.cacheKey);
+    expect((entry.store as FileStore).dir).toBe('/tmp/ims-cache');
+    expect(cacheEntryFromEnv({ IMS_CLIENT_ID: 'abc123', IMS_SCOPES: 'openid' })).toMatchObject({
+      imsUrl: 'https://ims-na1.adobelogin.com',
+    });
+    expect(cacheEntryFromEnv(env).store).toBeUndefined();
+    expect(cacheEntryFromEnv({ ...env, IMS_TOKEN_CACHE: 'redis://127.0.0.1:1', IMS_TOKEN_CACHE_KEY: 'k' }).store).toBeDefined();
+    await provider.close();
+  });
+
+  it.each<[string, Record<string, string | undefined>, RegExp]>([
+    ['no client id', { IMS_CLIENT_ID: undefined }, /^IMS_CLIENT_ID is not set/],
+    ['no scopes', { IMS_SCOPES: undefined }, /^IMS_SCOPES is not set/],
+    ['http IMS_URL', { IMS_URL: 'http://ims.example.com' }, /^IMS_URL must use https/],
+    ['bad cache', { IMS_TOKEN_CACHE: 'memcached://x' }, /^IMS_TOKEN_CACHE must be memory, file/],
+    ['a cache key without Redis', { IMS_TOKEN_CACHE_KEY: 'k' }, /^IMS_TOKEN_CACHE_KEY is set, but only a redis/],
+  ])('%s → IMS_CONFIG naming the variable, as fromEnv', (_n, patch, message) => {
+    expect(configError(() => cacheEntryFromEnv({ ...env, ...patch })).message).toMatch(message);
   });
 });

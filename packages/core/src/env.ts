@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { normalizeImsUrl, normalizeScopes } from './config';
 import type { TokenProviderOptions } from './config';
 import { ImsTokenError, configError } from './errors';
-import { defaultCacheDir } from './cache';
+import { DEFAULT_IMS_URL, cacheKeyFor, defaultCacheDir } from './cache';
 import { FileStore } from './file-store';
 import { ATTACH_LOGGER, OWNED_STORE } from './provider';
 import type { Logger } from './config';
@@ -49,9 +49,7 @@ export interface CredentialEnv {
  * ```
  */
 export function readCredentialEnv(env: Record<string, string | undefined>): CredentialEnv {
-  const clientId = read(env, ENV.clientId);
-  if (!clientId) throw configError(ENV.clientId, 'is not set (the client ID of the OAuth Server-to-Server credential)');
-  if (/[\s,]/.test(clientId)) throw configError(ENV.clientId, 'must not contain spaces or commas');
+  const clientId = readClientId(env);
   const secret = read(env, ENV.clientSecret);
   const next = read(env, ENV.clientSecretNext);
   const file = read(env, ENV.clientSecretFile);
@@ -62,12 +60,29 @@ export function readCredentialEnv(env: Record<string, string | undefined>): Cred
     throw configError(ENV.clientSecret, `is not set (or set ${ENV.clientSecretFile} to a file holding it)`);
   }
   if (next && !secret) throw configError(ENV.clientSecretNext, `is set but ${ENV.clientSecret} is not`);
-  const imsUrlRaw = read(env, ENV.imsUrl);
-  return {
-    clientId,
-    secret: file ? { file } : { values: next ? [secret!, next] : [secret!] },
-    imsUrl: imsUrlRaw ? normalizeImsUrl(imsUrlRaw, ENV.imsUrl) : undefined,
-  };
+  return { clientId, secret: file ? { file } : { values: next ? [secret!, next] : [secret!] }, imsUrl: readImsUrl(env) };
+}
+
+function readClientId(env: Record<string, string | undefined>): string {
+  const clientId = read(env, ENV.clientId);
+  if (!clientId) throw configError(ENV.clientId, 'is not set (the client ID of the OAuth Server-to-Server credential)');
+  if (/[\s,]/.test(clientId)) throw configError(ENV.clientId, 'must not contain spaces or commas');
+  return clientId;
+}
+
+function readImsUrl(env: Record<string, string | undefined>): string | undefined {
+  const raw = read(env, ENV.imsUrl);
+  return raw ? normalizeImsUrl(raw, ENV.imsUrl) : undefined;
+}
+
+function readScopes(env: Record<string, string | undefined>): string[] {
+  const raw = read(env, ENV.scopes);
+  if (!raw) throw configError(ENV.scopes, 'is not set (comma-separated scopes, e.g. openid,AdobeID,firefly_api)');
+  try {
+    return normalizeScopes(raw, ENV.scopes);
+  } catch {
+    throw configError(ENV.scopes, 'must be a comma-separated list of scopes without spaces inside a scope');
+  }
 }
 
 /**
@@ -92,22 +107,49 @@ export function readCredentialEnv(env: Record<string, string | undefined>): Cred
  */
 export function fromEnv(env: Record<string, string | undefined> = process.env): TokenProviderOptions {
   const cred = readCredentialEnv(env);
-  const scopesRaw = read(env, ENV.scopes);
-  if (!scopesRaw) throw configError(ENV.scopes, 'is not set (comma-separated scopes, e.g. openid,AdobeID,firefly_api)');
-  let scopes: string[];
-  try {
-    scopes = normalizeScopes(scopesRaw, ENV.scopes);
-  } catch {
-    throw configError(ENV.scopes, 'must be a comma-separated list of scopes without spaces inside a scope');
-  }
-  const store = storeFromEnv(read(env, ENV.tokenCache), read(env, ENV.tokenCacheKey), env);
+  const scopes = readScopes(env);
+  const store = storeFor(env);
   return {
     clientId: cred.clientId,
     ...('file' in cred.secret ? { clientSecretFile: cred.secret.file } : { clientSecret: hiddenSecret([...cred.secret.values]) }),
     scopes,
     ...(cred.imsUrl ? { imsUrl: cred.imsUrl } : {}),
-    ...(store ? { store } : {}),
+    ...(store ? { store: owned(store) } : {}),
   };
+}
+
+/** Where the token of the credential that the environment names is cached: see {@link cacheEntryFromEnv}. */
+export interface CacheEntryEnv {
+  readonly clientId: string;
+  /** Normalised (trimmed, without duplicates). */
+  readonly scopes: readonly string[];
+  /** Normalised; `https://ims-na1.adobelogin.com` unless `IMS_URL` says otherwise. */
+  readonly imsUrl: string;
+  /** The store key: a hash of the IMS URL, client ID and sorted scopes (never of the secret). */
+  readonly key: string;
+  /** The store `IMS_TOKEN_CACHE` (and `IMS_TOKEN_CACHE_KEY`) name; none for `memory` or unset. Close it when done. */
+  readonly store?: TokenStore;
+}
+
+/**
+ * The cache entry of the credential that the environment names, with {@link fromEnv}'s rules for
+ * `IMS_CLIENT_ID`, `IMS_URL`, `IMS_SCOPES`, `IMS_TOKEN_CACHE` and `IMS_TOKEN_CACHE_KEY` — without a secret: for a
+ * tool that reads or clears a cached token and never mints. Throws `IMS_CONFIG` naming the variable. Nothing is
+ * sent and no store is connected to until it is used.
+ *
+ * @example
+ * ```ts
+ * const { key, store } = cacheEntryFromEnv({ ...process.env, IMS_TOKEN_CACHE: 'file' })
+ * const token = await store?.get(key)
+ * await store?.close?.()
+ * ```
+ */
+export function cacheEntryFromEnv(env: Record<string, string | undefined> = process.env): CacheEntryEnv {
+  const clientId = readClientId(env);
+  const imsUrl = readImsUrl(env) ?? DEFAULT_IMS_URL;
+  const scopes = readScopes(env);
+  const store = storeFor(env);
+  return { clientId, scopes, imsUrl, key: cacheKeyFor(imsUrl, clientId, scopes), ...(store ? { store } : {}) };
 }
 
 function owned<T extends TokenStore>(store: T): T {
@@ -115,12 +157,10 @@ function owned<T extends TokenStore>(store: T): T {
   return store;
 }
 
-/** Interprets `IMS_TOKEN_CACHE`. */
-function storeFromEnv(
-  value: string | undefined,
-  encryptionKey?: string,
-  env: Record<string, string | undefined> = process.env,
-): TokenStore | undefined {
+/** Interprets `IMS_TOKEN_CACHE` and `IMS_TOKEN_CACHE_KEY` (the caller owns the store). */
+function storeFor(env: Record<string, string | undefined>): TokenStore | undefined {
+  const value = read(env, ENV.tokenCache);
+  const encryptionKey = read(env, ENV.tokenCacheKey);
   if (encryptionKey !== undefined && !(value !== undefined && /^rediss?:\/\//i.test(value))) {
     throw configError(
       ENV.tokenCacheKey,
@@ -128,13 +168,13 @@ function storeFromEnv(
     );
   }
   if (value === undefined || value === 'memory') return undefined;
-  if (value === 'file') return owned(new FileStore({ dir: defaultCacheDir(env) }));
+  if (value === 'file') return new FileStore({ dir: defaultCacheDir(env) });
   if (value.startsWith('file:')) {
     const dir = value.slice('file:'.length);
     if (!dir) throw configError(ENV.tokenCache, 'is "file:" without a directory (use file or file:/path/to/dir)');
-    return owned(new FileStore({ dir }));
+    return new FileStore({ dir });
   }
-  if (/^rediss?:\/\//i.test(value)) return owned(new LazyRedisStore(value, encryptionKey));
+  if (/^rediss?:\/\//i.test(value)) return new LazyRedisStore(value, encryptionKey);
   throw configError(ENV.tokenCache, 'must be memory, file, file:<dir>, or a redis:// or rediss:// URL');
 }
 

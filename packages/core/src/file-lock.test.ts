@@ -2,11 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FileStore } from './file-store';
+import { acquireFileLock } from './file-lock';
+import type { FileLockHolder } from './file-lock';
 import { ImsTokenError } from './errors';
 import { setup } from './test/helpers';
 import type { Env } from './test/helpers';
@@ -117,5 +119,94 @@ describe('FileStore lock, between real processes', () => {
     expect(await pending).toBe('IMS_CLOSED');
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(env.emu.stats.tokensMinted).toBe(0);
+  });
+});
+
+/** A process that takes the lock file `path` for good (`staleMs: Infinity`), keeps a record in it and prints "locked". */
+function recordHolder(path: string): { child: ChildProcess; locked: Promise<void>; exited: Promise<unknown> } {
+  const script = `import { acquireFileLock } from ${JSON.stringify(DIST)};
+    const lock = await acquireFileLock(process.env.LOCK, { staleMs: Infinity, waitMs: 1000 });
+    lock.update({ step: 'add', newUuid: 'u-1' });
+    console.log('locked');
+    setTimeout(() => {}, 60_000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH, LOCK: path } });
+  children.push(child);
+  const locked = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (c: Buffer) => String(c).includes('locked') && resolve());
+    child.on('exit', () => reject(new Error('the holder exited before locking')));
+  });
+  return { child, locked, exited: new Promise((resolve) => child.on('exit', resolve)) };
+}
+
+describe('acquireFileLock (the lock the CLI keeps its rotation record in)', () => {
+  it('a holder that died leaves its record to whoever takes the lock over', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ims-lock-'));
+    const path = join(dir, 'job.lock');
+    const h = recordHolder(path);
+    await h.locked;
+    h.child.kill('SIGKILL');
+    await h.exited;
+    const taken: FileLockHolder[] = [];
+    const lock = await acquireFileLock(path, {
+      staleMs: Infinity,
+      waitMs: 5_000,
+      timeout: () => new Error('timed out'),
+      onTakeOver: (holder) => taken.push(holder),
+    });
+    expect(taken).toEqual([expect.objectContaining({ pid: h.child.pid, host: hostname(), data: { step: 'add', newUuid: 'u-1' } })]);
+    await lock.release();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('with staleMs Infinity a live holder is never taken over, however old its lock; the timeout names it', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ims-lock-'));
+    const path = join(dir, 'job.lock');
+    const h = recordHolder(path);
+    await h.locked;
+    await utimes(path, new Date(0), new Date(0));
+    const waited: Array<FileLockHolder | undefined> = [];
+    const attempt = acquireFileLock(path, {
+      staleMs: Infinity,
+      waitMs: 300,
+      onWait: (holder) => waited.push(holder),
+      timeout: (holder) => new Error(`pid ${holder?.pid ?? '?'} holds ${path}`),
+    });
+    await expect(attempt).rejects.toThrow(`pid ${h.child.pid} holds ${path}`);
+    expect(waited).toHaveLength(1);
+    expect(waited[0]).toMatchObject({ pid: h.child.pid, data: { step: 'add' } });
+    expect(await readFile(path, 'utf8')).toContain('"newUuid":"u-1"');
+  });
+
+  it.skipIf(!existsSync('/proc/self/stat'))('a lock naming a live pid that started after it (a reused pid) is taken over', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ims-lock-'));
+    const path = join(dir, 'job.lock');
+    await writeFile(path, `${process.ppid}\n${hostname()}\nsomeone\n1\n${Date.now()}\n{"step":"verify"}\n`);
+    const taken: FileLockHolder[] = [];
+    const lock = await acquireFileLock(path, {
+      staleMs: Infinity,
+      waitMs: 2_000,
+      timeout: () => new Error('timed out'),
+      onTakeOver: (x) => taken.push(x),
+    });
+    expect(taken.map((t) => t.data)).toEqual([{ step: 'verify' }]);
+    await lock.release();
+  });
+
+  it('a lock this process abandoned is taken over by its next attempt, record and all', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ims-lock-'));
+    const path = join(dir, 'job.lock');
+    const first = await acquireFileLock(path, { staleMs: Infinity, waitMs: 0, timeout: () => new Error('timed out') });
+    first.update({ step: 'persisting' });
+    await expect(acquireFileLock(path, { staleMs: Infinity, waitMs: 100 })).resolves.toBeUndefined(); // held: a live holder
+    first.abandon();
+    const taken: FileLockHolder[] = [];
+    const second = await acquireFileLock(path, {
+      staleMs: Infinity,
+      waitMs: 0,
+      timeout: () => new Error('timed out'),
+      onTakeOver: (x) => taken.push(x),
+    });
+    expect(taken.map((t) => t.data)).toEqual([{ step: 'persisting' }]);
+    await second.release();
   });
 });

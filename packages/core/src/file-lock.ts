@@ -1,26 +1,61 @@
 /**
- * The cross-process lock of `FileStore`: a lock file created with `O_EXCL` that names its holder (pid, host and a
- * random owner token), renewed while the holder works, removed only by its owner (compare before delete), and
- * taken over only when its holder is gone: dead (a pid on this host that no longer exists) or silent for longer
- * than `staleMs` (no renewal: a frozen process, or another host's). Waiting honours an `AbortSignal`.
+ * The cross-process lock file of `FileStore` and of the `ims-token` CLI's rotations: created with `O_EXCL`, it
+ * names its holder (pid, host, a random owner token, the process's start time), is renewed while the holder
+ * works, is removed only by its owner (compare before delete), and is taken over only when its holder is gone:
+ * dead (a pid on this host that no longer exists, or is now another process), or silent for longer than
+ * `staleMs` (no renewal: a frozen process, or another host's). Waiting honours an `AbortSignal`. A holder may
+ * keep a small JSON record in the file (`update`) that whoever takes the lock over after a crash is given.
  */
 import { hostname, open, randomBytes, readFile, rm, stat, utimes } from './lazy-builtins';
 import { ImsTokenError } from './errors';
 
-export interface FileLockOptions {
-  /** A lock not renewed for this long is taken over. */
-  staleMs: number;
-  /** How long to wait for a live holder before running without the lock (availability over sharing). */
-  waitMs: number;
-  signal?: AbortSignal;
+/** Who holds a lock file, as the file says. */
+export interface FileLockHolder {
+  readonly pid: number;
+  /** Its host name (`''` when the file does not say). */
+  readonly host: string;
+  /** When it took the lock (epoch ms), if the file says. */
+  readonly since?: number;
+  /** The record it kept in the lock with {@link FileLock.update}. */
+  readonly data?: Readonly<Record<string, unknown>>;
 }
+
+/** Options of {@link acquireFileLock}. */
+export interface FileLockOptions {
+  /** A lock not renewed for this long is taken over; `Infinity`: only a lock whose holder is dead. */
+  staleMs: number;
+  /** How long to wait for a live holder. */
+  waitMs: number;
+  /** Stops the wait at once: rejects with its reason (or `IMS_ABORTED`). */
+  signal?: AbortSignal;
+  /** What to throw once `waitMs` has passed; without it, `acquireFileLock` resolves `undefined` then. */
+  timeout?: (holder: FileLockHolder | undefined) => Error;
+  /** Called once, when a live holder makes this wait. */
+  onWait?: (holder: FileLockHolder | undefined) => void;
+  /** Called for each lock of a dead or stale holder that is taken over, with what that holder left in it. */
+  onTakeOver?: (holder: FileLockHolder) => void;
+}
+
+/** A lock file this process holds. */
+export interface FileLock {
+  readonly path: string;
+  /** Replaces the record kept in the lock file: synchronous and atomic (a crash leaves the old or the new one). */
+  update(data: Readonly<Record<string, unknown>>): void;
+  /** Stops renewing and removes the lock file, if it is still this holder's. */
+  release(): Promise<void>;
+  /** Stops renewing and leaves the file with its record, for a later run to take over once this process has exited. */
+  abandon(): void;
+}
+
+/** An unreadable lock (a holder that died between creating and writing it) older than this is taken over. */
+const UNREADABLE_MS = 10_000;
 
 function errno(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
 }
 
 function aborted(signal: AbortSignal): unknown {
-  return signal.reason ?? new ImsTokenError('IMS_ABORTED', 'Stopped waiting for the token cache lock.');
+  return signal.reason ?? new ImsTokenError('IMS_ABORTED', 'Stopped waiting for a lock file.');
 }
 
 /** Resolves after `ms`, or rejects at once when `signal` aborts. */
@@ -42,38 +77,80 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
 let host: string | undefined;
 const HOST = (): string => (host ??= hostname());
 
-/** What a lock file says about its holder. */
-interface Holder {
-  pid: number;
-  host: string;
+/** A process's start time (Linux `/proc/<pid>/stat`, field 22): tells a reused pid from its first owner. */
+async function startOf(pid: number): Promise<string | undefined> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(') ') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+let myStart: Promise<string | undefined> | undefined;
+
+/** Owner tokens of the locks this process holds: a lock with this pid and another token was left by an earlier run. */
+const heldHere = new Set<string>();
+
+/** What a lock file says, line by line: pid, host, owner token, start time, since, the record (JSON). */
+interface Parsed extends FileLockHolder {
   owner: string;
+  start: string;
 }
 
-function parseHolder(text: string): Holder | undefined {
-  const [pid, host, owner] = text.split('\n');
+function parse(text: string): Parsed | undefined {
+  const [pid, host = '', owner = '', start = '', since = '', data] = text.split('\n');
   const n = Number.parseInt(pid ?? '', 10);
-  return Number.isInteger(n) && n > 0 ? { pid: n, host: host ?? '', owner: owner ?? '' } : undefined;
+  if (!Number.isInteger(n) || n <= 0) return undefined;
+  let record: Record<string, unknown> | undefined;
+  try {
+    const v: unknown = data ? JSON.parse(data) : undefined;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) record = v as Record<string, unknown>;
+  } catch {
+    // a record cut short: the holder still counts
+  }
+  const s = Number.parseInt(since, 10);
+  return { pid: n, host, owner, start, ...(Number.isFinite(s) ? { since: s } : {}), ...(record ? { data: record } : {}) };
 }
 
-/** `'dead'`: its holder is gone; `'stale'`: not renewed in time; `'live'`; `'gone'`: the file vanished. */
-async function judge(path: string, staleMs: number): Promise<'dead' | 'stale' | 'live' | 'gone'> {
+function publicHolder(p: Parsed | undefined): FileLockHolder | undefined {
+  return p && { pid: p.pid, host: p.host, ...(p.since !== undefined ? { since: p.since } : {}), ...(p.data ? { data: p.data } : {}) };
+}
+
+interface Judged {
+  verdict: 'dead' | 'stale' | 'live' | 'gone';
+  text?: string;
+  holder?: Parsed;
+}
+
+/** First whether the holder lives (a pid on this host, with the start time it recorded), then how old the lock is. */
+async function judge(path: string, staleMs: number): Promise<Judged> {
   let text: string;
   let mtimeMs: number;
   try {
     [text, { mtimeMs }] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
   } catch (err) {
-    return errno(err) === 'ENOENT' ? 'gone' : 'live';
+    return { verdict: errno(err) === 'ENOENT' ? 'gone' : 'live' };
   }
-  const holder = parseHolder(text);
-  // First whether the holder lives (a pid on this host), then its age.
-  if (holder && (holder.host === HOST() || holder.host === '') && holder.pid !== process.pid) {
-    try {
-      process.kill(holder.pid, 0);
-    } catch (err) {
-      if (errno(err) === 'ESRCH') return 'dead';
+  const holder = parse(text);
+  const age = Date.now() - mtimeMs;
+  if (!holder) return { verdict: age > Math.min(staleMs, UNREADABLE_MS) ? 'stale' : 'live', text };
+  if (holder.host === HOST() || holder.host === '') {
+    if (holder.pid === process.pid) {
+      if (!heldHere.has(holder.owner)) return { verdict: 'dead', text, holder };
+    } else {
+      try {
+        process.kill(holder.pid, 0);
+      } catch (err) {
+        if (errno(err) === 'ESRCH') return { verdict: 'dead', text, holder };
+      }
+      if (holder.start !== '') {
+        const now = await startOf(holder.pid);
+        if (now !== undefined && now !== holder.start) return { verdict: 'dead', text, holder }; // the pid was reused
+      }
     }
   }
-  return Date.now() - mtimeMs > staleMs ? 'stale' : 'live';
+  return { verdict: age > staleMs ? 'stale' : 'live', text, holder };
 }
 
 async function create(path: string, content: string): Promise<boolean> {
@@ -93,76 +170,164 @@ async function create(path: string, content: string): Promise<boolean> {
 }
 
 /** Removes `path` only while it still holds `content` (compare before delete). */
-async function removeIfOurs(path: string, content: string): Promise<void> {
+async function removeIf(path: string, content: string): Promise<boolean> {
   try {
-    if ((await readFile(path, 'utf8')) === content) await rm(path, { force: true });
+    if ((await readFile(path, 'utf8')) !== content) return false;
+    await rm(path, { force: true });
+    return true;
   } catch {
-    // gone already, or unreadable: not ours to remove
+    return false; // gone already, or unreadable: not ours to remove
   }
 }
 
 /**
  * Breaks a dead or stale lock. Two waiters may judge the same lock stale: only the one that creates the
- * `.break` file removes it, after judging again, so a fresh lock taken meanwhile is never removed.
+ * `.break` file removes it, after judging again, and only while it holds what was judged, so a fresh lock
+ * taken meanwhile is never removed. Returns the holder whose lock it removed.
  */
-async function breakLock(path: string, staleMs: number): Promise<void> {
+async function breakLock(path: string, staleMs: number): Promise<Parsed | undefined | false> {
   const breaker = `${path}.break`;
   const mine = `${process.pid}\n${HOST()}\n${randomBytes(12).toString('hex')}\n`;
   if (!(await create(breaker, mine))) {
-    // Another waiter is breaking it; its breaker may itself be left over by a crash.
+    // Another waiter is breaking it; its breaker may itself be left over by a crash (a break takes milliseconds).
     try {
-      if (Date.now() - (await stat(breaker)).mtimeMs > Math.max(1_000, staleMs)) await rm(breaker, { force: true });
+      if (Date.now() - (await stat(breaker)).mtimeMs > Math.min(Math.max(1_000, staleMs), UNREADABLE_MS))
+        await rm(breaker, { force: true });
     } catch {
       // gone meanwhile
     }
-    return;
+    return false;
   }
   try {
-    const verdict = await judge(path, staleMs);
-    if (verdict === 'dead' || verdict === 'stale') await rm(path, { force: true });
+    const j = await judge(path, staleMs);
+    if ((j.verdict === 'dead' || j.verdict === 'stale') && j.text !== undefined && (await removeIf(path, j.text))) return j.holder;
+    return false;
   } finally {
-    await removeIfOurs(breaker, mine);
+    await removeIf(breaker, mine);
   }
 }
 
+/** Writes `text` to `path` through a temporary file and a rename: synchronous, atomic, flushed. */
+function replaceSync(path: string, text: string): void {
+  const fs = process.getBuiltinModule('node:fs');
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, path);
+}
+
 /**
- * Runs `fn` holding the lock file `path`. Waits for a live holder up to `waitMs` (then runs `fn` anyway);
- * rejects at once when `signal` aborts while waiting, and never runs `fn` after that.
+ * Takes the lock file `path`, waiting while a live holder has it (up to `waitMs`; then throws what `timeout`
+ * returns, or resolves `undefined` without it: the caller decides whether to go on without the lock). A lock
+ * whose holder is dead, or that was not renewed for `staleMs`, is taken over (`onTakeOver` is told what it
+ * held). Renews the lock every `staleMs / 3` while held. Rejects at once when `signal` aborts.
+ *
+ * @example
+ * ```ts
+ * const lock = await acquireFileLock('/run/app/.job.lock', {
+ *   staleMs: Infinity,
+ *   waitMs: 60_000,
+ *   timeout: (h) => new Error(`pid ${h?.pid ?? '?'} holds /run/app/.job.lock`),
+ * })
+ * try {
+ *   lock.update({ step: 'started' })
+ * } finally {
+ *   await lock.release()
+ * }
+ * ```
  */
-export async function withFileLock<T>(path: string, fn: () => Promise<T>, { staleMs, waitMs, signal }: FileLockOptions): Promise<T> {
-  const mine = `${process.pid}\n${HOST()}\n${randomBytes(12).toString('hex')}\n`;
+export function acquireFileLock(path: string, options: FileLockOptions & Required<Pick<FileLockOptions, 'timeout'>>): Promise<FileLock>;
+export function acquireFileLock(path: string, options: FileLockOptions): Promise<FileLock | undefined>;
+export async function acquireFileLock(path: string, options: FileLockOptions): Promise<FileLock | undefined> {
+  const { staleMs, waitMs, signal } = options;
+  const owner = randomBytes(12).toString('hex');
+  const head = `${process.pid}\n${HOST()}\n${owner}\n${(await (myStart ??= startOf(process.pid))) ?? ''}\n${Date.now()}\n`;
   const deadline = Date.now() + waitMs;
   let delay = 10;
-  for (;;) {
-    if (signal?.aborted) throw aborted(signal);
-    if (await create(path, mine)) break;
-    const verdict = await judge(path, staleMs);
-    if (verdict === 'dead' || verdict === 'stale') {
-      await breakLock(path, staleMs);
-      continue;
-    }
-    if (verdict === 'gone') continue;
-    if (Date.now() > deadline) {
+  let told = false;
+  heldHere.add(owner); // before the file exists, so that no judge of this process finds it left over
+  try {
+    for (;;) {
       if (signal?.aborted) throw aborted(signal);
-      return fn(); // a live holder that is too slow: availability over sharing
+      if (await create(path, head)) break;
+      const j = await judge(path, staleMs);
+      if (j.verdict === 'dead' || j.verdict === 'stale') {
+        const taken = await breakLock(path, staleMs);
+        if (taken === false)
+          await pause(delay, signal); // another waiter is breaking it, or it changed meanwhile
+        else if (taken) options.onTakeOver?.(publicHolder(taken)!);
+        continue;
+      }
+      if (j.verdict === 'gone') continue;
+      if (Date.now() > deadline) {
+        if (signal?.aborted) throw aborted(signal);
+        if (options.timeout) throw options.timeout(publicHolder(j.holder));
+        heldHere.delete(owner);
+        return undefined;
+      }
+      if (!told) {
+        told = true;
+        options.onWait?.(publicHolder(j.holder));
+      }
+      await pause(delay, signal);
+      delay = Math.min(delay * 2, 200);
     }
-    await pause(delay, signal);
-    delay = Math.min(delay * 2, 200);
+  } catch (err) {
+    heldHere.delete(owner);
+    throw err;
   }
-  // Renew while `fn` works, so a slow mint never looks stale; stop renewing a lock that is no longer ours.
-  const renew = setInterval(
-    () => {
-      void readFile(path, 'utf8')
-        .then((text) => (text === mine ? utimes(path, new Date(), new Date()) : clearInterval(renew)))
-        .catch(() => clearInterval(renew));
+  return held(path, head, owner, staleMs);
+}
+
+function held(path: string, head: string, owner: string, staleMs: number): FileLock {
+  let content = head;
+  // Renew while the holder works, so a slow one never looks stale; stop renewing a lock that is no longer ours
+  // (its first lines name this owner token, whatever record follows).
+  const renew = Number.isFinite(staleMs)
+    ? setInterval(
+        () => {
+          void readFile(path, 'utf8')
+            .then((text) => (text.startsWith(head) ? utimes(path, new Date(), new Date()) : clearInterval(renew)))
+            .catch(() => clearInterval(renew));
+        },
+        Math.max(10, Math.floor(staleMs / 3)),
+      )
+    : undefined;
+  renew?.unref();
+  const stop = (): void => {
+    clearInterval(renew);
+    heldHere.delete(owner);
+  };
+  return {
+    path,
+    update(data) {
+      const next = `${head}${JSON.stringify(data)}\n`;
+      replaceSync(path, next);
+      content = next;
     },
-    Math.max(10, Math.floor(staleMs / 3)),
-  );
-  renew.unref();
+    async release() {
+      stop();
+      await removeIf(path, content);
+    },
+    abandon: stop,
+  };
+}
+
+/**
+ * Runs `fn` holding the lock file `path`. Waits for a live holder up to `waitMs` (then runs `fn` anyway:
+ * availability over sharing); rejects at once when `signal` aborts while waiting, and never runs `fn` after that.
+ */
+export async function withFileLock<T>(path: string, fn: () => Promise<T>, options: Omit<FileLockOptions, 'timeout'>): Promise<T> {
+  const lock = await acquireFileLock(path, options);
+  if (!lock) return fn(); // a live holder that is too slow
   try {
     return await fn();
   } finally {
-    clearInterval(renew);
-    await removeIfOurs(path, mine);
+    await lock.release();
   }
 }

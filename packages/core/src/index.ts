@@ -24,7 +24,8 @@ export type {
   RefreshErrorMessage,
   StoreFallbackMessage,
 } from './diagnostics';
-export { fromEnv, ENV } from './env';
+export { fromEnv, cacheEntryFromEnv, ENV } from './env';
+export type { CacheEntryEnv } from './env';
 export { DEFAULT_IMS_URL, isLoopbackHost, normalizeScopes } from './config';
 export type { TokenProviderOptions, ClientSecretInput, Logger } from './config';
 export { ImsTokenError, ImsTokenErrorCode, configError } from './errors';
@@ -34,6 +35,8 @@ export type { TokenStore } from './store';
 export { FileStore } from './file-store';
 export { defaultCacheDir, serveUntil, DEFAULT_MIN_REMAINING_MS, parseSecretLines } from './cache';
 export type { FileStoreOptions } from './file-store';
+export { acquireFileLock } from './file-lock';
+export type { FileLock, FileLockHolder, FileLockOptions } from './file-lock';
 export { decodeImsToken, createImsToken, serializeImsToken, deserializeImsToken } from './token';
 export type { ImsToken, ImsTokenClaims, SerializedImsToken } from './token';
 export { redactToken } from './redact';

@@ -59,7 +59,7 @@ it cannot be run.`,
     const provider = createProvider(ctx, config);
     let env: Record<string, string | undefined>;
     try {
-      const token = await obtainToken(ctx, config, provider);
+      const token = await obtainToken(ctx, provider);
       env = { ...ctx.io.env, IMS_ACCESS_TOKEN: token.accessToken, IMS_API_KEY: token.clientId };
       if (ctx.flags['pass-secrets'] !== true) for (const v of SECRET_VARS) delete env[v];
     } finally {

@@ -31,7 +31,7 @@ reached. --json prints {accessToken, tokenType, expiresAt (ISO 8601), expiresIn 
     const config = await resolveConfig(ctx, { needSecret: true });
     const provider = createProvider(ctx, config);
     try {
-      const token = await obtainToken(ctx, config, provider);
+      const token = await obtainToken(ctx, provider);
       ctx.print(formatToken(token, ctx.flags.json === true ? 'json' : ctx.flags.header === true ? 'header' : 'plain'));
       return 0;
     } finally {

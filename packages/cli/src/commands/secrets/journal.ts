@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { findOrphanedSecret } from '@ims-token/core';
 import type { ClientSecretInfo, RotationStep, SecretsClient } from '@ims-token/core';
 import type { Context } from '../../context';
-import type { FileLock, StaleRecord } from '../../files/lock';
+import type { RotationLock, StaleRecord } from './lock';
 import { secretHash, targetHolds } from './targets';
 import type { FileTarget } from './targets';
 import { when } from './shared';
@@ -33,10 +33,10 @@ const SETTLED: ReadonlySet<string> = new Set<JournalStep>(['locked', 'token', 'l
 
 /** The record of this run, kept up to date in its lock file (synchronously, before the next step starts). */
 export class Journal {
-  readonly #lock: FileLock;
+  readonly #lock: RotationLock;
   #step: JournalStep = 'locked';
 
-  constructor(lock: FileLock, base: { clientId: string; orgId: string; credentialId: string; targets: readonly string[] }) {
+  constructor(lock: RotationLock, base: { clientId: string; orgId: string; credentialId: string; targets: readonly string[] }) {
     this.#lock = lock;
     lock.update({ v: 1, command: 'secrets rotate', ...base, step: this.#step });
   }

@@ -12,16 +12,15 @@ import {
   normalizeScopes,
   rotateClientSecret,
 } from '@ims-token/core';
-import type { RotationReport, RotationStep } from '@ims-token/core';
+import type { FileLockHolder, RotationReport, RotationStep } from '@ims-token/core';
 import { usageError } from '../../args';
-import { loadEnv, resolvePath } from '../../config';
+import { cliEnv, resolvePath } from '../../config';
 import type { Context } from '../../context';
-import { FileLock, lockPathFor } from '../../files/lock';
-import type { LockOwner, StaleRecord } from '../../files/lock';
-import { SCOPE_PRESETS } from '../../launcher/presets';
 import type { CommandModule } from '../types';
 import { parseDuration } from './files';
 import { Journal, recover } from './journal';
+import { RotationLock, lockPathFor } from './lock';
+import type { StaleRecord } from './lock';
 import type { Recovered } from './journal';
 import { cliRotationError, duration, minIdleWarning, progressLine, reportJson, stepText, summary } from './rotate-output';
 import { SECRETS_OPTIONS, resolveSecretsConfig, when } from './shared';
@@ -35,20 +34,8 @@ const LOCK_WAIT_MS = 120_000;
 /** The scopes the new secret must mint: --scopes, --preset, IMS_SCOPES, else the I/O Management API's. */
 async function verifyScopes(ctx: Context): Promise<string[]> {
   const f = ctx.flags;
-  let raw: string | undefined;
-  let from = '--scopes';
-  if (typeof f.scopes === 'string') raw = f.scopes;
-  else if (typeof f.preset === 'string') {
-    raw = (SCOPE_PRESETS as Record<string, string>)[f.preset];
-    if (raw === undefined)
-      throw usageError(
-        `Unknown --preset "${f.preset.slice(0, 40)}".`,
-        `Use one of: ${Object.keys(SCOPE_PRESETS).join(', ')}; or pass --scopes.`,
-      );
-  } else {
-    raw = (await loadEnv(ctx)).env[ENV.scopes];
-    from = ENV.scopes;
-  }
+  const raw = (await cliEnv(ctx)).env[ENV.scopes]; // --scopes, else --preset, else IMS_SCOPES: the rule of every command
+  const from = typeof f.scopes === 'string' ? '--scopes' : typeof f.preset === 'string' ? '--preset' : ENV.scopes;
   if (raw === undefined || raw.trim() === '') return [...IO_MANAGEMENT_SCOPES];
   try {
     return normalizeScopes(raw);
@@ -95,8 +82,8 @@ function credentialLock(ctx: Context, cfg: SecretsConfig): string {
   return join(dir, `.rotate-${id}.ims-token.lock`);
 }
 
-function holder(o: Partial<LockOwner>): string {
-  return `pid ${o.pid ?? '?'}${o.host && o.host !== hostname() ? ` on ${o.host}` : ''}${typeof o.since === 'number' ? `, started ${when(o.since)}` : ''}`;
+function holder(o: FileLockHolder | undefined): string {
+  return `pid ${o?.pid ?? '?'}${o?.host && o.host !== hostname() ? ` on ${o.host}` : ''}${o?.since !== undefined ? `, started ${when(o.since)}` : ''}`;
 }
 
 export const command: CommandModule = {
@@ -191,7 +178,7 @@ or undoes what the crashed run left, and says which. A rerun with the new secret
     let cfg: SecretsConfig | undefined = toStdout || dryRun ? await resolveSecretsConfig(ctx) : undefined;
     const controller = new AbortController();
     const offSignals = onSignals(ctx, controller);
-    let lock: FileLock | undefined;
+    let lock: RotationLock | undefined;
     let journal: Journal | undefined;
     let keepLock = false;
     /** Records of dead runs taken over but not recovered yet: kept in the lock if this run stops before. */
@@ -201,26 +188,22 @@ or undoes what the crashed run left, and says which. A rerun with the new secret
       if (!dryRun) {
         // One rotation of a target at a time: a lock beside each file (for stdout, one per credential).
         const lockPaths = toStdout ? [credentialLock(ctx, cfg!)] : targets.map((t) => lockPathFor(t.info.path));
-        ({ lock, stale } = await FileLock.acquire(
-          lockPaths,
-          {},
-          {
-            waitMs: LOCK_WAIT_MS,
-            signal: controller.signal,
-            onWait: (o) =>
-              ctx.note(
-                `ims-token: waiting for another rotation of ${toStdout ? 'this credential' : targets.map((t) => t.info.given).join(' and ')} (${holder(o)}) to finish…`,
-              ),
-            timeout: (o, path) =>
-              new ImsTokenError(
-                'IMS_ROTATION_FAILED',
-                `Another rotation (${holder(o)}) has held ${path} for over ${duration(LOCK_WAIT_MS)}; nothing was changed.`,
-                {
-                  hint: `Wait for it; if that process is gone (on another host), delete ${path} and run again.`,
-                },
-              ),
-          },
-        ));
+        ({ lock, stale } = await RotationLock.acquire(lockPaths, {
+          waitMs: LOCK_WAIT_MS,
+          signal: controller.signal,
+          onWait: (o) =>
+            ctx.note(
+              `ims-token: waiting for another rotation of ${toStdout ? 'this credential' : targets.map((t) => t.info.given).join(' and ')} (${holder(o)}) to finish…`,
+            ),
+          timeout: (o, path) =>
+            new ImsTokenError(
+              'IMS_ROTATION_FAILED',
+              `Another rotation (${holder(o)}) has held ${path} for over ${duration(LOCK_WAIT_MS)}; nothing was changed.`,
+              {
+                hint: `Wait for it; if that process is gone (on another host), delete ${path} and run again.`,
+              },
+            ),
+        }));
         pending = stale;
         // Under the lock, read the targets and the configuration again: the run we waited for may have changed them.
         if (!toStdout) {
@@ -332,7 +315,7 @@ or undoes what the crashed run left, and says which. A rerun with the new secret
       }
       if (lock) {
         if (keepLock) lock.abandon();
-        else lock.release();
+        else await lock.release();
       }
     }
   },

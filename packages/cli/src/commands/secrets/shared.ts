@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { ENV, ImsTokenError, parseSecretLines, secretsClientFromEnv } from '@ims-token/core';
+import { ENV, ImsTokenError, secretsClientFromEnv } from '@ims-token/core';
 import type { ClientSecretInfo, Logger, SecretsClient } from '@ims-token/core';
 import type { OptionSpecs } from '../../args';
-import { cliHint, cliLogger, loadEnv, resolvePath, stdinSecrets } from '../../config';
+import { cliEnv, cliHint, cliLogger, readCurrentSecret, resolveSecretSource } from '../../config';
 import type { Context } from '../../context';
 import { relative } from '../../output';
 
@@ -40,55 +39,16 @@ export interface SecretsConfig {
   imsUrl: string;
 }
 
-const trimmed = (v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : v.trim());
-
-function configError(name: string, problem: string): ImsTokenError {
-  return cliHint(new ImsTokenError('IMS_CONFIG', `${name} ${problem}.`)) as ImsTokenError;
-}
-
 /**
- * The secrets client of this run. Same rules as the other commands: flags, then `--env-file`, then the
- * environment; the secret from `--client-secret-stdin`, `IMS_CLIENT_SECRET_FILE` (its first secret line) or
- * `IMS_CLIENT_SECRET` — never a flag. A missing org or credential ID is `IMS_CONFIG` naming the variable.
+ * The secrets client of this run, configured as every command is (../../config.ts: flags, then the environment,
+ * then `--env-file`; the secret from `--client-secret-stdin`, `IMS_CLIENT_SECRET_FILE` or `IMS_CLIENT_SECRET`, never
+ * a flag). It authenticates with the current (first) secret. A missing org or credential ID is `IMS_CONFIG` naming
+ * the variable.
  */
 export async function resolveSecretsConfig(ctx: Context): Promise<SecretsConfig> {
-  const { env, fromFile } = await loadEnv(ctx);
-  const f = ctx.flags;
-  for (const [flag, name] of [
-    ['client-id', ENV.clientId],
-    ['ims-url', ENV.imsUrl],
-    ['org-id', ENV.orgId],
-    ['credential-id', ENV.credentialId],
-    ['management-url', ENV.managementUrl],
-  ] as const) {
-    if (typeof f[flag] === 'string') env[name] = f[flag];
-  }
-  const where = (name: string): string => (fromFile[name] !== undefined ? `${name} from ${String(f['env-file'])}` : name);
-  let current: string | undefined;
-  let source = 'none';
-  if (f['client-secret-stdin'] === true) {
-    current = (await stdinSecrets(ctx))[0];
-    source = 'stdin';
-  } else {
-    const file = trimmed(env[ENV.clientSecretFile]);
-    if (file && (trimmed(env[ENV.clientSecret]) || trimmed(env[ENV.clientSecretNext]))) {
-      throw configError(ENV.clientSecretFile, `is set together with ${ENV.clientSecret}; set only one of them`);
-    }
-    if (file) {
-      let text: string;
-      try {
-        text = await readFile(resolvePath(ctx, file), 'utf8');
-      } catch (err) {
-        throw configError(ENV.clientSecretFile, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-      current = parseSecretLines(text)[0];
-      if (!current) throw configError(ENV.clientSecretFile, 'names a file without a client secret line');
-      source = `${where(ENV.clientSecretFile)} (${file})`;
-    } else {
-      current = trimmed(env[ENV.clientSecret]);
-      if (current) source = where(ENV.clientSecret);
-    }
-  }
+  const { env, fromFile } = await cliEnv(ctx);
+  const source = (await resolveSecretSource(ctx, env, fromFile)).first;
+  const current = await readCurrentSecret(ctx, env);
   const coreEnv = { ...env, [ENV.clientSecret]: current, [ENV.clientSecretFile]: undefined, [ENV.clientSecretNext]: undefined };
   const base = cliLogger(ctx, (msg) => msg.startsWith('ims-token rotation:'));
   const logger: Logger = {

@@ -1,0 +1,46 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credential, startFixture } from './test/fixture';
+import type { Fixture } from './test/fixture';
+import { runCli } from './test/run-cli';
+
+// A Redis cache (IMS_TOKEN_CACHE=redis://…, real Redis at 127.0.0.1:6379) read by the commands that never mint:
+// they need no secret. The CLI loads @ims-token/redis from the application it runs in, as core does.
+const REDIS_PACKAGE = fileURLToPath(new URL('../../redis', import.meta.url));
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await startFixture();
+});
+afterAll(async () => {
+  await fx?.stop();
+});
+
+describe('a Redis token cache', () => {
+  it('status, inspect and cache clear read it without the secret', async () => {
+    const c = credential(fx);
+    const app = join(c.dir, 'app');
+    mkdirSync(join(app, 'node_modules', '@ims-token'), { recursive: true });
+    writeFileSync(join(app, 'package.json'), '{"name":"app","private":true}\n');
+    symlinkSync(REDIS_PACKAGE, join(app, 'node_modules', '@ims-token', 'redis'));
+    const env: Record<string, string> = { ...c.env, IMS_TOKEN_CACHE: 'redis://127.0.0.1:6379' };
+    const { IMS_CLIENT_SECRET: _drop, ...noSecret } = env;
+
+    expect((await runCli(['token'], { env, cwd: app, printsToken: true })).code).toBe(0);
+    const status = await runCli(['status', '--json'], { env: noSecret, cwd: app });
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ state: 'valid', clientId: c.clientId, cache: { kind: 'redis' } });
+    const inspect = await runCli(['inspect', '--json'], { env: noSecret, cwd: app });
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(JSON.parse(inspect.stdout)).toMatchObject({ clientId: c.clientId });
+
+    const cleared = await runCli(['cache', 'clear', '--json'], { env: noSecret, cwd: app });
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect(JSON.parse(cleared.stdout)).toMatchObject({ removed: 1, clientId: c.clientId });
+    // (not `status` on an empty Redis cache: a RedisStore closed right after a miss keeps the process alive, an @ims-token/redis issue)
+    expect((await runCli(['token'], { env, cwd: app, printsToken: true })).code).toBe(0);
+    expect(c.minted()).toBe(2);
+  });
+});
