@@ -1,4 +1,3 @@
-import { plausibleCachedToken } from '@ims-token/core/cache';
 import type { ImsToken, TokenProvider } from '@ims-token/core';
 import { withSpinner } from './config';
 import type { Context } from './context';
@@ -25,13 +24,11 @@ export function cachedState(token: ImsToken | undefined, now: number): CachedSta
  */
 export async function obtainToken(ctx: Context, provider: TokenProvider): Promise<ImsToken> {
   const force = ctx.flags.force === true;
-  const token = await withSpinner(ctx, 'Getting a token from IMS…', async () => {
-    const t = await provider.getToken(force ? { forceRefresh: true } : { staleIfError: true });
-    // The launcher's rule for a cached token (this client, these scopes, a lifetime IMS gives): a stored token
-    // that breaks it is replaced, never printed. (Core's provider checks only the client of a stored token.)
-    const expect = { key: provider.cacheKey, clientId: provider.clientId, scopes: provider.scopes };
-    return force || plausibleCachedToken(t, Date.now(), expect) ? t : provider.getToken({ forceRefresh: true });
-  });
+  // A stored token that IMS could not have given this credential (another client, other scopes, a lifetime IMS
+  // never gives) is a miss in core's provider itself (plausibleCachedToken): replaced, never printed.
+  const token = await withSpinner(ctx, 'Getting a token from IMS…', () =>
+    provider.getToken(force ? { forceRefresh: true } : { staleIfError: true }),
+  );
   // The provider hands out a token inside its last hour only when staleIfError served it: IMS failed.
   const now = Date.now();
   const failed = provider.status().lastError;
