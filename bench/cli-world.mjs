@@ -3,11 +3,13 @@
 // runs with (no NODE_OPTIONS, no NODE_EXTRA_CA_CERTS: the latter alone adds ~35 ms to every Node start).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 export const cli = join(root, 'packages/cli/dist/cli.cjs');
+/** The `ims-token` command as users run it: an sh/JS polyglot (`#!/usr/bin/env sh`, then `exec node`), which loads `cli`. */
+export const bin = join(root, 'packages/cli/bin/ims-token.cjs');
 const emulatorEntry = join(root, 'packages/emulator/dist/index.js');
 
 /** Exits 2 with the build command when a package's dist is missing. `files`: [path, package name] pairs. */
@@ -28,7 +30,8 @@ export async function cliWorld(prefix, { needs = [] } = {}) {
   const client = emu.addClient();
   const home = mkdtempSync(join(tmpdir(), prefix));
   const env = {
-    PATH: process.env.PATH,
+    // The bin's `exec node` finds the same Node as the commands spawned with process.execPath.
+    PATH: [dirname(process.execPath), process.env.PATH].filter(Boolean).join(delimiter),
     HOME: home,
     IMS_URL: emu.url,
     IMS_CLIENT_ID: client.clientId,

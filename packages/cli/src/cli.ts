@@ -1,15 +1,18 @@
 #!/usr/bin/env node
-import { createRequire } from 'node:module';
 import { fastToken } from './launcher/fast-path';
+import { print } from './launcher/print';
 import type { main as Main } from './main';
 
 // A warm `ims-token token` is answered here, from the cached token file, without loading core or the
 // rest of the CLI; anything else (or any doubt) runs the full CLI from ./main.cjs.
 const fast = fastToken(process.argv.slice(2), process.env, process.cwd());
 if (fast !== undefined) {
-  process.stdout.write(fast);
+  print(fast);
 } else {
-  const { main } = createRequire(__filename)('./main.cjs') as { main: typeof Main };
+  // A plain require (this file is CommonJS; tsup leaves ./main.cjs external): node:module's createRequire
+  // would load the ESM loader (~10 modules) on every run.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { main } = require('./main.cjs') as { main: typeof Main };
   main(process.argv.slice(2)).then(
     ({ code, signal }) => {
       process.exitCode = code;

@@ -43,10 +43,15 @@ export interface CliIo {
 
 /** Fills in the process's streams, environment and directory. */
 export function resolveIo(io: Partial<CliIo> = {}): CliIo {
+  const stdin = io.stdin;
   return {
     stdout: io.stdout ?? process.stdout,
     stderr: io.stderr ?? process.stderr,
-    stdin: io.stdin ?? process.stdin,
+    // process.stdin is made on first use: most commands never read it, and making it loads a stream module
+    // (over /dev/null or a file), a pipe or a terminal handle.
+    get stdin(): CliReadable {
+      return stdin ?? process.stdin;
+    },
     env: io.env ?? process.env,
     cwd: io.cwd ?? process.cwd(),
   };
