@@ -6,7 +6,7 @@
  * `staleMs` (no renewal: a frozen process, or another host's). Waiting honours an `AbortSignal`. A holder may
  * keep a small JSON record in the file (`update`) that whoever takes the lock over after a crash is given.
  */
-import { hostname, open, randomBytes, readFile, rm, stat, utimes } from './lazy-builtins';
+import { hostname, open, readFile, rm, stat, uniqueId, utimes } from './lazy-builtins';
 import { ImsTokenError } from './errors';
 
 /** Who holds a lock file, as the file says. */
@@ -187,7 +187,7 @@ async function removeIf(path: string, content: string): Promise<boolean> {
  */
 async function breakLock(path: string, staleMs: number): Promise<Parsed | undefined | false> {
   const breaker = `${path}.break`;
-  const mine = `${process.pid}\n${HOST()}\n${randomBytes(12).toString('hex')}\n`;
+  const mine = `${process.pid}\n${HOST()}\n${uniqueId()}\n`;
   if (!(await create(breaker, mine))) {
     // Another waiter is breaking it; its breaker may itself be left over by a crash (a break takes milliseconds).
     try {
@@ -210,7 +210,7 @@ async function breakLock(path: string, staleMs: number): Promise<Parsed | undefi
 /** Writes `text` to `path` through a temporary file and a rename: synchronous, atomic, flushed. */
 function replaceSync(path: string, text: string): void {
   const fs = process.getBuiltinModule('node:fs');
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const tmp = `${path}.${uniqueId()}.tmp`;
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
     fs.writeSync(fd, text);
@@ -245,7 +245,7 @@ export function acquireFileLock(path: string, options: FileLockOptions & Require
 export function acquireFileLock(path: string, options: FileLockOptions): Promise<FileLock | undefined>;
 export async function acquireFileLock(path: string, options: FileLockOptions): Promise<FileLock | undefined> {
   const { staleMs, waitMs, signal } = options;
-  const owner = randomBytes(12).toString('hex');
+  const owner = uniqueId();
   const head = `${process.pid}\n${HOST()}\n${owner}\n${(await (myStart ??= startOf(process.pid))) ?? ''}\n${Date.now()}\n`;
   const deadline = Date.now() + waitMs;
   let delay = 10;

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { mkdir, open, rename, rm, lstat, chmod, readdir } from './lazy-builtins';
 import { join } from 'node:path';
-import { randomBytes } from './lazy-builtins';
+import { uniqueId } from './lazy-builtins';
 import { ImsTokenError } from './errors';
 import type { Logger } from './config';
 import type { TokenStore } from './store';
@@ -161,12 +161,13 @@ export class FileStore implements TokenStore {
   async set(key: string, token: ImsToken): Promise<void> {
     const target = this.pathFor(key);
     if (!(await this.#ensureDir())) return; // never write a token where others could read or replace it
-    const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const tmp = `${target}.${uniqueId()}.tmp`;
     try {
       const fh = await open(tmp, 'wx', 0o600);
       try {
+        // No fsync: a cache may be lost to a crash; whatever a crash leaves (an empty or torn file) fails the
+        // checks on read and is a miss. The rename keeps readers from ever seeing a half-written file.
         await fh.writeFile(JSON.stringify({ ...serializeImsToken(token), key }));
-        await fh.sync();
       } finally {
         await fh.close();
       }

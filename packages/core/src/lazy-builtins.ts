@@ -1,7 +1,7 @@
 /**
  * Node built-ins that the default path (require core, create a provider, get a token) never needs, loaded
- * on their first call instead of at import: `node:fs/promises` costs a cold process ~3 ms and `node:crypto`
- * ~5 ms, for a secret file, a file cache or a temp-file name that most processes never use.
+ * on their first call instead of at import: `node:fs/promises` costs a cold process ~3 ms, for a secret file or
+ * a file cache that most processes never use.
  * `process.getBuiltinModule` loads synchronously in both module formats (Node ≥ 20.16).
  */
 import type * as Fsp from 'node:fs/promises';
@@ -19,9 +19,17 @@ export const stat = ((...args: Parameters<typeof Fsp.stat>) => fsp().stat(...arg
 export const lstat = ((...args: Parameters<typeof Fsp.lstat>) => fsp().lstat(...args)) as typeof Fsp.lstat;
 export const utimes: typeof Fsp.utimes = (...args) => fsp().utimes(...args);
 
-/** `crypto.randomBytes(size)`, synchronous. */
-export function randomBytes(size: number): Buffer {
-  return process.getBuiltinModule('node:crypto').randomBytes(size);
+let sequence = 0;
+
+/**
+ * A name no other process or call of this one uses at the same time, for a lock's owner record or a temporary
+ * file: pid, time, a per-process sequence and 48 random bits. Unique, not secret — whoever can write the directory
+ * can replace the file whatever its name — so `Math.random` serves, and `node:crypto` (about 15 modules, the
+ * largest part of a cold run's FileStore cost) stays unloaded.
+ */
+export function uniqueId(): string {
+  const random = Math.floor(Math.random() * 2 ** 48).toString(36);
+  return `${process.pid.toString(36)}-${Date.now().toString(36)}-${(sequence++).toString(36)}-${random}`;
 }
 
 /** `os.hostname()`, loaded on first call. */
