@@ -10,7 +10,9 @@
 //   2. the same fleets (10 and 50) without a shared store (each pod mints for itself), for scale
 //   3. p50/p99 of a cold getToken() (the first one after a restart): shared store vs minting directly, per
 //      fleet size (goal: the shared store's p99 no worse than minting directly, at 10 and at 50 pods)
-//   4. waking waiters: pub/sub notification vs polling only (latency after the token is stored, Redis commands)
+//   4. where the slow cold starts spend their time (store look-up incl. connecting, lock wait, mint, the worker's
+//      event-loop delay), against the median one, and how busy each pod's event loop is (GC apart)
+//   5. waking waiters: pub/sub notification vs polling only (latency after the token is stored, Redis commands)
 //
 // Run (Redis on 127.0.0.1:6379, packages built):  node bench/redis-fleet.mjs     (≈ 2 minutes)
 // Env: REDIS_URL, LIFETIME_S (3), DAY_LIFETIMES (8), FLEETS (1,10,50), IMS_LATENCY_MS (100), DIRECT (1; 0 skips the baselines)
@@ -61,6 +63,29 @@ async function pod() {
   };
   const logger = { warn: note, error: note };
   const slow = [];
+  // Where a cold getToken() spends its time (core's diagnostics channels, no change to the code measured):
+  // ready = new RedisStore() until its first command can go out, get = the store look-up, lock = withLock()
+  // minus the mint inside it (waiting for another pod), mint = IMS; lag = this worker's event-loop delay p99.
+  const { tracingChannel } = await import('node:diagnostics_channel');
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  let phases; // the cold start being measured, if any
+  const spans = new WeakMap();
+  const span = (name) => ({
+    start: (ctx) => phases && spans.set(ctx, performance.now()),
+    asyncEnd: (ctx) => {
+      const t = spans.get(ctx);
+      if (phases && t !== undefined)
+        phases[name === 'store' ? ctx.op : name] = (phases[name === 'store' ? ctx.op : name] ?? 0) + performance.now() - t;
+    },
+    end() {},
+    asyncStart() {},
+    error() {},
+  });
+  tracingChannel('ims-token:store').subscribe(span('store'));
+  tracingChannel('ims-token:mint').subscribe(span('mint'));
+  const breakdown = [];
 
   const start = async () => {
     const store = cfg.shared ? new RedisStore({ url: REDIS_URL, prefix: cfg.prefix, logger }) : undefined;
@@ -72,15 +97,26 @@ async function pod() {
       ...(store ? { store } : {}),
     });
     const t0 = performance.now();
+    phases = {};
+    const p0 = phases;
     try {
       await provider.getToken();
       const ms = performance.now() - t0;
       cold.push(ms);
+      breakdown.push({
+        ms,
+        get: p0.get ?? 0,
+        lock: Math.max(0, (p0.lock ?? 0) - (p0.mint ?? 0)),
+        mint: p0.mint ?? 0,
+        lag: lag.percentile(99) / 1e6,
+      });
+      lag.reset();
       if (process.env.DEBUG_BENCH && ms > 300)
         slow.push({ at: Date.now() - (workerData.startAt ?? 0), ms: Math.round(ms), ...provider.status().counters });
     } catch (err) {
       countError(err);
     }
+    phases = undefined;
     return { store, provider };
   };
   const stop = async (p) => {
@@ -103,6 +139,13 @@ async function pod() {
   const { startAt, endAt, deployAt } = await new Promise((resolve) => parentPort.once('message', resolve));
   workerData.startAt = startAt;
   await sleep(Math.max(0, startAt - Date.now()));
+  const elu0 = performance.eventLoopUtilization();
+  let gcMs = 0; // time in garbage collection (50 worker threads share one process's GC helper threads)
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  const gcs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
+  gcs.observe({ entryTypes: ['gc'] });
   let p = await start();
   let deployed = false;
   const nextRestart = () => Date.now() - Math.log(1 - Math.random()) * cfg.lifetimeMs; // Poisson, mean one lifetime
@@ -127,7 +170,9 @@ async function pod() {
     }
   }
   await stop(p);
-  parentPort.postMessage({ type: 'done', id, cold, errors, errorCodes, warnings, slow });
+  const { active } = performance.eventLoopUtilization(elu0); // this worker's own CPU time on its event loop
+  gcs.disconnect();
+  parentPort.postMessage({ type: 'done', id, cold, errors, errorCodes, warnings, slow, breakdown, busyMs: active, gcMs });
 }
 
 // ───────────────────────────── the driver ─────────────────────────────
@@ -203,6 +248,9 @@ async function fleet(emu, { n, shared, lifetimes, lifetimeMs }) {
     minted: total,
     mintedPerLifetime: total / lifetimes,
     cold: done.flatMap((d) => d.cold),
+    breakdown: done.flatMap((d) => d.breakdown),
+    busyMsPerPodSecond: done.reduce((s, d) => s + d.busyMs, 0) / n / ((lifetimes * lifetimeMs) / 1000),
+    gcMsPerPodSecond: done.reduce((s, d) => s + d.gcMs, 0) / n / ((lifetimes * lifetimeMs) / 1000),
     errors: done.reduce((s, d) => s + d.errors, 0),
     errorCodes: done.reduce((acc, d) => {
       for (const [k, v] of Object.entries(d.errorCodes)) acc[k] = (acc[k] ?? 0) + v;
@@ -313,6 +361,29 @@ async function main() {
     );
   }
   console.log('(minted per lifetime is about 1.1 rather than 1.0: refresh-ahead replaces a token at ~88 % of its life)');
+
+  // Where the slow cold starts (the slowest 5 %) spend their time, against the median cold start.
+  console.log(
+    '\nbusy event loop per pod (ms per second): ' +
+      rows.map((r) => `${r.n} ${r.shared ? 'shared' : 'direct'} ${fmt(r.busyMsPerPodSecond)} (GC ${fmt(r.gcMsPerPodSecond)})`).join(', '),
+  );
+  console.log(
+    '\n| pods | store | cold starts | ms total | get | lock wait | mint | other (connect, load, CPU) | worker event-loop delay p99 |',
+  );
+  console.log('|---:|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const b = [...r.breakdown].sort((x, y) => x.ms - y.ms);
+    const slice = (from, to) => b.slice(Math.floor(from * b.length), Math.max(Math.floor(from * b.length) + 1, Math.ceil(to * b.length)));
+    for (const [label, part] of [
+      ['p45–p55', slice(0.45, 0.55)],
+      ['slowest 5 %', slice(0.95, 1)],
+    ]) {
+      const avg = (f) => part.reduce((s, x) => s + f(x), 0) / part.length;
+      console.log(
+        `| ${r.n} | ${r.shared ? 'RedisStore' : 'direct'} | ${label} (${part.length}) | ${fmt(avg((x) => x.ms))} | ${fmt(avg((x) => x.get))} | ${fmt(avg((x) => x.lock))} | ${fmt(avg((x) => x.mint))} | ${fmt(avg((x) => x.ms - x.get - x.lock - x.mint))} | ${fmt(avg((x) => x.lag))} |`,
+      );
+    }
+  }
 
   emu.clearFaults();
   const wake = [];

@@ -212,7 +212,8 @@ export class Connection {
       (createClient({
         url: o.url!,
         disableOfflineQueue: true,
-        commandOptions: { timeout: o.commandTimeoutMs },
+        // No node-redis command timeout: its timer cannot tell a process that was not run for a while from a
+        // slow Redis; command() times out with withTimeout(), which can.
         socket: {
           connectTimeout: o.connectTimeoutMs,
           // Exponential backoff with jitter, 50 ms → 2 s, for ever: the store recovers by itself.
@@ -237,13 +238,23 @@ export class Connection {
 
   /** Sends one command; rejects within `commandTimeoutMs` (or the connect timeout for the very first one). */
   async command(args: string[]): Promise<unknown> {
-    // After a timeout, skip Redis for a moment: one slow answer costs a miss, not one per command.
+    // After a timeout, skip Redis until it answers again: one slow answer costs a miss, not one per command.
     if (Date.now() < this.#coolUntil) throw new RedisUnavailable('OFFLINE', 'Redis timed out a moment ago; not waiting for it again yet');
+    let sent: Promise<unknown> | undefined;
     try {
       const client = await this.#main.ready(this.#o.connectTimeoutMs);
-      return await withTimeout(client.sendCommand(args), this.#o.commandTimeoutMs, `Redis ${args[0]}`);
+      sent = client.sendCommand(args);
+      return await withTimeout(sent, this.#o.commandTimeoutMs, `Redis ${args[0]}`);
     } catch (err) {
-      if ((err as RedisUnavailable).code === 'TIMEOUT') this.#coolUntil = Date.now() + Math.max(1_000, 4 * this.#o.commandTimeoutMs);
+      if ((err as RedisUnavailable).code === 'TIMEOUT') {
+        const until = Date.now() + Math.max(1_000, 4 * this.#o.commandTimeoutMs);
+        this.#coolUntil = until;
+        // Its answer coming late shows Redis alive (or this process was not run for a while, a crowded node):
+        // use Redis again at once rather than minting locally for the rest of the cool-down.
+        sent?.then(() => {
+          if (this.#coolUntil === until) this.#coolUntil = 0;
+        }, noop);
+      }
       throw err;
     }
   }

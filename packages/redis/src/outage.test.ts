@@ -146,6 +146,29 @@ describe('Redis outage', () => {
       await store.close();
     }
   });
+
+  it('an answer that comes after the command timeout shows Redis alive: the store uses it again at once, not after a cool-down', async () => {
+    // What a pod on a crowded node sees: Redis (or this process) not scheduled for longer than commandTimeoutMs.
+    const url = `redis://127.0.0.1:${port}`;
+    const prefix = randomPrefix();
+    const store = new RedisStore({ url, prefix, logger: log, commandTimeoutMs: 200 }); // a cool-down would be ≥ 1 s
+    try {
+      await token(store);
+      server!.kill('SIGSTOP');
+      const late = store.withLock('k', async () => 'ran'); // times out, runs fn without the lock
+      try {
+        expect(await late).toBe('ran');
+      } finally {
+        server!.kill('SIGCONT');
+      }
+      const thawed = Date.now();
+      // The timed-out command's answer arrives now; a new provider takes the shared token again within moments.
+      await waitFor(async () => (await token(store)).p.status().counters.storeHits === 1, 5_000, 'the shared token');
+      expect(Date.now() - thawed).toBeLessThan(500);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe('no Redis at all', () => {

@@ -12,20 +12,17 @@ return 1`;
 
 /**
  * KEYS[1] lock, KEYS[2] data · ARGV owner, ttl ms → {1, 0, <the stored entry or ''>, 0} when the lock was
- * taken (so the holder's first look at the store costs no round trip), else
- * {0, <lock PTTL>, <header of the stored entry or ''>, <1 if repaired>} so a waiter knows when to look
- * again and whether the token changed since it started waiting. A lock key without an expiry is never
+ * taken, else {0, <lock PTTL>, <the stored entry or ''>, <1 if repaired>}: the holder's first look at the
+ * store costs no round trip, and a waiter knows when to look again, whether the token changed since it
+ * started waiting, and has it at hand when it did. A lock key without an expiry is never
  * ours (we always set PX): left by an operator's `SET` or an old version, it would block the fleet for
  * ever, so it gets the lock TTL here and expires like a dead holder's lock.
  */
 export const ACQUIRE = `
 local v = redis.pcall('GET', KEYS[2])
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  if type(v) == 'string' then return {1, 0, v, 0} end
-  return {1, 0, '', 0}
-end
 local h = ''
-if type(v) == 'string' then h = string.sub(v, 1, 70) end
+if type(v) == 'string' then h = v end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0, h, 0} end
 local t = redis.call('PTTL', KEYS[1])
 if t == -1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])

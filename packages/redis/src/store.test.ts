@@ -321,6 +321,32 @@ describe('withLock', () => {
     });
   }
 
+  it('a miss followed by withLock takes a token that landed in between, without queueing for the lock', async () => {
+    const holder = store();
+    const waiter = store();
+    const token = fakeToken();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let minted!: () => void;
+    const mint = new Promise<void>((r) => (minted = r));
+    const held = holder.withLock('k', async () => {
+      await mint;
+      await holder.set('k', token);
+      await gate; // stored, but still holding the lock (its release is slow, or other work follows)
+    });
+    await lockTaken();
+    expect(await waiter.get('k')).toBeUndefined(); // the caller's look: a miss…
+    minted();
+    await waitFor(async () => (await raw.exists(`${prefix}k`)) === 1, 5_000, 'the token'); // …then the token lands
+    const asked = Date.now();
+    const got = await waiter.withLock('k', async () => (await waiter.get('k'))?.accessToken);
+    expect(got).toBe(token.accessToken);
+    expect(Date.now() - asked).toBeLessThan(1_000); // not queued until the holder lets go (or hedgeAfterMs)
+    expect(await raw.get(`${prefix}k:lock`)).not.toBeNull(); // the holder still held it: nobody queued behind it
+    release();
+    await held;
+  });
+
   it('hands the lock to a waiter when the holder finishes without a token (a failed mint)', async () => {
     const holder = store();
     const waiter = store();
@@ -490,6 +516,36 @@ describe('withLock', () => {
     await held;
   });
 
+  it('a waiter stops at once when its signal aborts, and never runs fn', async () => {
+    const holder = store();
+    const waiter = store({ hedgeAfterMs: 300 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const held = holder.withLock('k', () => gate);
+    await lockTaken();
+    const abort = new AbortController();
+    let ran = false;
+    const waited = waiter.withLock(
+      'k',
+      async () => {
+        ran = true;
+      },
+      { signal: abort.signal },
+    );
+    await waiting();
+    const started = Date.now();
+    abort.abort(new ImsTokenError('IMS_ABORTED', 'stop'));
+    await expect(waited).rejects.toMatchObject({ code: 'IMS_ABORTED' });
+    expect(Date.now() - started).toBeLessThan(250);
+    await sleep(500); // past hedgeAfterMs: an abandoned waiter would have minted by now
+    expect(ran).toBe(false);
+    expect(await raw.exists(`${prefix}k:lock:hedge`)).toBe(0);
+    // An aborted signal from the start: not even a look at the lock.
+    await expect(waiter.withLock('k', async () => 'ran', { signal: abort.signal })).rejects.toMatchObject({ code: 'IMS_ABORTED' });
+    release();
+    await held;
+  });
+
   it('unblocks waiters when the store is closed', async () => {
     const holder = store();
     const waiter = new RedisStore({ url: REDIS_URL, prefix, logger: log });
@@ -507,6 +563,28 @@ describe('withLock', () => {
 });
 
 describe('with @ims-token/core', () => {
+  it("closing a provider that waits behind another process's lock settles at once, and mints nothing", async () => {
+    const client = emu.addClient();
+    secrets.push(client.clientSecret);
+    const options = { clientId: client.clientId, clientSecret: client.clientSecret, scopes: 'openid,AdobeID', imsUrl: emu.url };
+    const provider = createTokenProvider({ ...options, store: store({ hedgeAfterMs: 300 }), logger: log });
+    const requests = emu.stats.tokenRequests;
+    // Another process is minting this credential's token: it holds the lock and stores nothing yet.
+    await raw.set(`${prefix}${provider.cacheKey}:lock`, 'another-process', { PX: 10_000 });
+    const pending = provider.getToken();
+    pending.catch(() => undefined);
+    const channel = `${prefix}${provider.cacheKey}:events`;
+    await waitFor(async () => ((await raw.pubSubNumSub(channel))[channel] ?? 0) >= 1, 5_000, 'the provider to wait on the lock');
+    const started = Date.now();
+    await provider.close();
+    await expect(pending).rejects.toMatchObject({ code: 'IMS_CLOSED' });
+    expect(Date.now() - started).toBeLessThan(250);
+    await sleep(600); // past hedgeAfterMs: a waiter left behind would have minted by now
+    expect(emu.stats.mintedByClient[client.clientId] ?? 0).toBe(0);
+    expect(emu.stats.tokenRequests).toBe(requests); // not even a request to IMS
+    expect(await raw.exists(`${prefix}${provider.cacheKey}:lock:hedge`)).toBe(0);
+  });
+
   it('providers sharing a RedisStore mint once, and invalidate() drops only the stale token', async () => {
     const client = emu.addClient();
     secrets.push(client.clientSecret);

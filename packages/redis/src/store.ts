@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
 import { DIAGNOSTICS_CHANNELS, serveUntil } from '@ims-token/core';
 import type { ImsToken, Logger, TokenStore } from '@ims-token/core';
@@ -7,9 +6,12 @@ import type { DecodeProblem, EncryptionKey } from './codec';
 import { Connection, RedisUnavailable, describe } from './connection';
 import { DEFAULTS, configError, positiveMs } from './options';
 import type { RedisStoreOptions } from './options';
-import { ACQUIRE, DELETE_IF, RELEASE, RENEW, SET_AND_NOTIFY } from './scripts';
+import { MintLocks } from './lock';
+import { DELETE_IF, SET_AND_NOTIFY } from './scripts';
 
 const REPEAT_WARN_MS = 30_000;
+/** How long after a get() that found nothing a withLock() counts as following it (core calls one right after the other). */
+const MISS_FRESH_MS = 5_000;
 const noop = (): void => {};
 /** `ims-token:store-fallback` of core's diagnostics contract. */
 const fallbackChannel = diagnosticsChannel(DIAGNOSTICS_CHANNELS.storeFallback);
@@ -63,19 +65,16 @@ export class RedisStore implements TokenStore {
   readonly prefix: string;
   readonly #conn: Connection;
   readonly #enc: EncryptionKey | undefined;
-  readonly #lockTtlMs: number;
-  readonly #waitTimeoutMs: number;
-  readonly #hedgeAfterMs: number;
   /**
    * What the lock script or a `set:` notification just showed of an entry (`null`: none), read once by the
    * get() that starts a holder's or a waiter's fn instead of a round trip.
    */
   readonly #landed = new Map<string, string | null>();
+  /** When get() last found no entry for a key: a withLock() right after it takes a token that landed meanwhile. */
+  readonly #missed = new Map<string, number>();
   readonly #log: Required<Logger>;
   readonly #warned = new Map<string, number>();
-  readonly #wakeOnClose = new Set<() => void>();
-  /** Locks this store holds right now: close() releases them, so a graceful shutdown never leaves one to expire. */
-  readonly #held = new Set<[lockKey: string, owner: string, channel: string]>();
+  readonly #locks: MintLocks;
   readonly #where: string;
   #closed = false;
 
@@ -102,9 +101,9 @@ export class RedisStore implements TokenStore {
     const prefix = options.prefix ?? DEFAULTS.prefix;
     if (typeof prefix !== 'string' || /\s/.test(prefix)) throw configError('prefix', 'must be a string without spaces');
     this.prefix = prefix;
-    this.#lockTtlMs = positiveMs(options, 'lockTtlMs', 1);
-    this.#waitTimeoutMs = positiveMs(options, 'waitTimeoutMs', 0);
-    this.#hedgeAfterMs = positiveMs(options, 'hedgeAfterMs', 0);
+    const lockTtlMs = positiveMs(options, 'lockTtlMs', 1);
+    const waitTimeoutMs = positiveMs(options, 'waitTimeoutMs', 0);
+    const hedgeAfterMs = positiveMs(options, 'hedgeAfterMs', 0);
     const commandTimeoutMs = positiveMs(options, 'commandTimeoutMs', 1);
     if (options.pubsub !== undefined && typeof options.pubsub !== 'boolean') throw configError('pubsub', 'must be true or false');
     if (options.logger !== undefined && (typeof options.logger !== 'object' || options.logger === null)) {
@@ -126,6 +125,23 @@ export class RedisStore implements TokenStore {
       pubsub: options.pubsub ?? true,
       log: this.#log,
       warn: (event, obj, msg) => this.#warn(event, obj, msg),
+    });
+    this.#locks = new MintLocks({
+      conn: this.#conn,
+      lockTtlMs,
+      waitTimeoutMs,
+      hedgeAfterMs,
+      closed: () => this.#closed,
+      warn: (event, obj, msg) => this.#warn(event, obj, msg),
+      failed: (op, err) => this.#failed(op, err),
+      fellBack: (err) => this.#fellBack(err),
+      debug: (obj, msg) => this.#log.debug(obj, msg),
+      withLanded: (dataKey, entry, fn) => this.#withLanded(dataKey, entry, fn),
+      tookMiss: (dataKey) => {
+        const at = this.#missed.get(dataKey);
+        this.#missed.delete(dataKey);
+        return at !== undefined && Date.now() - at < MISS_FRESH_MS;
+      },
     });
   }
 
@@ -187,6 +203,7 @@ export class RedisStore implements TokenStore {
       }
     }
     if (value === null || value === undefined) {
+      this.#missed.set(redisKey, Date.now());
       this.#conn.prepareListening(); // core's withLock() follows a miss: have pub/sub ready by then
       return undefined;
     }
@@ -237,105 +254,13 @@ export class RedisStore implements TokenStore {
    * released by compare-and-delete). When another process holds it, waits for the token it stores,
    * then runs `fn` (which reads the store first and finds it). After `hedgeAfterMs` one waiter mints as
    * well (a second lock keeps it to one); the lock expiring (the holder died) hands it to a waiter;
-   * after `waitTimeoutMs`, or with Redis unavailable, `fn` runs without a lock.
+   * after `waitTimeoutMs`, or with Redis unavailable, `fn` runs without a lock. When `options.signal`
+   * aborts (the provider was closed) a waiter stops at once and rejects, without running `fn`.
    */
-  async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) return fn();
-    const dataKey = this.#dataKey(key);
-    const lockKey = `${dataKey}:lock`;
-    const channel = `${dataKey}:events`;
-    const owner = randomBytes(16).toString('hex');
-    const started = Date.now();
-    const deadline = started + this.#waitTimeoutMs;
-    const hedgeAt = started + this.#hedgeAfterMs;
-
-    let signalled: 'set' | 'released' | undefined;
-    let landed: string | undefined;
-    let subscribed = false;
-    let wake: (() => void) | undefined;
-    const onMessage = (message: string): void => {
-      if (message.startsWith('set')) {
-        signalled = 'set';
-        if (message.startsWith('set:')) landed = message.slice(4);
-      } else signalled ??= 'released';
-      wake?.();
-    };
-    // Subscribe while asking for the lock, and never wait for the subscription: until it is there the
-    // waiter polls; once it is, it looks once more (a token stored meanwhile sent its message to nobody).
-    const listening = this.#conn.listen(channel, onMessage).then((unlisten) => {
-      subscribed = unlisten !== undefined;
-      wake?.();
-      return unlisten;
-    });
-    const stopListening = (): void => void listening.then((unlisten) => unlisten?.());
-    const first = await this.#acquire(lockKey, dataKey, owner);
-    if (first === undefined || first.acquired) {
-      stopListening();
-      return first === undefined ? fn() : this.#hold(lockKey, owner, channel, () => this.#withLanded(dataKey, first.header || null, fn));
-    }
-    const before = first.header;
-    const onClose = (): void => wake?.();
-    this.#wakeOnClose.add(onClose);
-    let r = first;
-    let lookedSubscribed = false; // whether the last look-up started after the subscription was in place
-    let hedged = this.#hedgeAfterMs >= this.#waitTimeoutMs;
-    try {
-      for (let attempt = 0; ; attempt++) {
-        if (signalled === 'set') return await this.#withLanded(dataKey, landed, fn);
-        signalled = undefined;
-        if (attempt > 0) {
-          lookedSubscribed = subscribed;
-          const again = await this.#acquire(lockKey, dataKey, owner);
-          if (again === undefined) return await fn();
-          if (again.acquired) return await this.#hold(lockKey, owner, channel, () => this.#withLanded(dataKey, again.header || null, fn));
-          r = again;
-        }
-        if (r.header !== '' && r.header !== before) return await fn(); // a new token was stored
-        const now = Date.now();
-        if (now >= deadline) {
-          this.#warn(
-            'wait',
-            { op: 'lock', waitedMs: this.#waitTimeoutMs },
-            'ims-token/redis: another process holds the mint lock for too long; minting here',
-          );
-          return await fn();
-        }
-        if (!hedged && now >= hedgeAt) {
-          hedged = true;
-          const hedgeKey = `${lockKey}:hedge`;
-          if (await this.#take(hedgeKey, owner)) {
-            this.#warn(
-              'hedge',
-              { op: 'lock', waitedMs: now - started },
-              'ims-token/redis: the lock holder is slow to store a token; minting here too (one waiter of the fleet)',
-            );
-            return await this.#hold(hedgeKey, owner, channel, fn);
-          }
-        }
-        // Pub/sub wakes us at once; the timer is the fallback (not subscribed yet, a lost message, a holder that died).
-        const backoff = subscribed ? Math.min(250 * 2 ** attempt, 1_000) : Math.min(20 * 1.5 ** attempt, 250);
-        let delay = Math.min(deadline - now, backoff * (0.8 + 0.4 * Math.random()));
-        if (!hedged) delay = Math.min(delay, hedgeAt - now);
-        if (r.pttl >= 0)
-          delay = Math.min(delay, r.pttl + 5); // the lock expires then: the holder died or is done
-        else if (r.pttl === -2) delay = 0; // released between SET and PTTL
-        if (subscribed && !lookedSubscribed) delay = 0; // subscribed since that look-up began: look once more
-        if (signalled === undefined && delay > 0 && !this.#closed) {
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, delay);
-            wake = () => {
-              clearTimeout(t);
-              resolve();
-            };
-          });
-          wake = undefined;
-        }
-        if (this.#closed) return await fn();
-      }
-    } finally {
-      this.#wakeOnClose.delete(onClose);
-      stopListening();
-    }
+  async withLock<T>(key: string, fn: () => Promise<T>, options?: { signal?: AbortSignal }): Promise<T> {
+    const signal = options?.signal;
+    if (this.#closed && !signal?.aborted) return fn();
+    return this.#locks.run(this.#dataKey(key), fn, signal);
   }
 
   /** Runs `fn` with what is known of the entry at hand for its first get(), saving a round trip. */
@@ -349,82 +274,11 @@ export class RedisStore implements TokenStore {
     }
   }
 
-  /** `SET NX PX` of a plain lock; false when another owner has it or Redis fails. */
-  async #take(lockKey: string, owner: string): Promise<boolean> {
-    try {
-      return (await this.#conn.command(['SET', lockKey, owner, 'NX', 'PX', String(this.#lockTtlMs)])) !== null;
-    } catch (err) {
-      this.#failed('lock', err);
-      return false;
-    }
-  }
-
-  async #acquire(
-    lockKey: string,
-    dataKey: string,
-    owner: string,
-  ): Promise<
-    { acquired: boolean; pttl: number; /** the entry's header, or (acquired) the whole entry; '' when none */ header: string } | undefined
-  > {
-    if (this.#closed) return undefined;
-    let reply: unknown;
-    try {
-      reply = await this.#conn.command(['EVAL', ACQUIRE, '2', lockKey, dataKey, owner, String(this.#lockTtlMs)]);
-    } catch (err) {
-      this.#failed('lock', err);
-      this.#fellBack(err);
-      return undefined;
-    }
-    if (!Array.isArray(reply) || reply.length !== 4) {
-      const err = new RedisUnavailable('BAD_REPLY', 'unexpected reply to the lock script');
-      this.#failed('lock', err);
-      this.#fellBack(err);
-      return undefined;
-    }
-    const [acquired, pttl, head, repaired] = reply as [unknown, unknown, unknown, unknown];
-    if (Number(repaired) === 1) {
-      this.#warn(
-        'lock-no-ttl',
-        { op: 'lock', lockTtlMs: this.#lockTtlMs },
-        'ims-token/redis: the mint lock had no expiry (set by hand or by an old version); gave it lockTtlMs so it expires',
-      );
-    }
-    return { acquired: Number(acquired) === 1, pttl: Number(pttl), header: String(head ?? '') };
-  }
-
-  async #hold<T>(lockKey: string, owner: string, channel: string, fn: () => Promise<T>): Promise<T> {
-    const renew = setInterval(
-      () => {
-        this.#conn.command(['EVAL', RENEW, '1', lockKey, owner, String(this.#lockTtlMs)]).catch(noop);
-      },
-      Math.max(10, Math.floor(this.#lockTtlMs / 3)),
-    );
-    renew.unref();
-    const held: [string, string, string] = [lockKey, owner, channel];
-    this.#held.add(held);
-    try {
-      return await fn();
-    } finally {
-      clearInterval(renew);
-      if (this.#held.delete(held)) await this.#release(held);
-    }
-  }
-
-  /** Compare-and-delete; a failed release is harmless: the lock expires after lockTtlMs. */
-  async #release([lockKey, owner, channel]: [string, string, string]): Promise<void> {
-    await this.#conn
-      .command(['EVAL', RELEASE, '1', lockKey, owner, channel])
-      .catch((err: unknown) => this.#log.debug(describe(err), 'ims-token/redis: could not release the lock; it expires by itself'));
-  }
-
   /** Releases the locks it holds, then closes the pub/sub connection and, when the store created it from `url`, its own client. A caller's client stays open. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const wake of this.#wakeOnClose) wake();
-    const held = [...this.#held];
-    this.#held.clear();
-    await Promise.all(held.map((h) => this.#release(h)));
+    await this.#locks.close();
     await this.#conn.close();
   }
 }
