@@ -39,7 +39,10 @@ describe('a Redis token cache', () => {
     const cleared = await runCli(['cache', 'clear', '--json'], { env: noSecret, cwd: app });
     expect(cleared.code, cleared.stderr).toBe(0);
     expect(JSON.parse(cleared.stdout)).toMatchObject({ removed: 1, clientId: c.clientId });
-    // (not `status` on an empty Redis cache: a RedisStore closed right after a miss keeps the process alive, an @ims-token/redis issue)
+    // status on the now empty cache: says so, and exits (a RedisStore closed right after a miss once kept it alive)
+    const empty = await runCli(['status', '--json'], { env: noSecret, cwd: app });
+    expect(empty.code, empty.stderr).toBe(0);
+    expect(JSON.parse(empty.stdout)).toMatchObject({ state: 'none', cache: { kind: 'redis' } });
     expect((await runCli(['token'], { env, cwd: app, printsToken: true })).code).toBe(0);
     expect(c.minted()).toBe(2);
   });

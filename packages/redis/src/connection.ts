@@ -100,6 +100,7 @@ class Link {
   #opened = false;
   #closed = false;
   #waiters = new Set<{ resolve: () => void; reject: (err: unknown) => void }>();
+  #connecting: Promise<unknown> | undefined;
   readonly #events: Array<[string, (...args: unknown[]) => void]>;
 
   constructor(
@@ -138,10 +139,24 @@ class Link {
     this.#opened = true;
     if (this.client.isOpen) return;
     try {
-      this.client.connect().catch(noop);
+      this.#connecting = this.client.connect().catch(noop);
     } catch {
       // e.g. "Socket already opened" when the owner connects at the same moment
     }
+  }
+
+  /**
+   * Drops the client. One still connecting is first let finish (up to `ms`): node-redis 5 destroys nothing
+   * while connecting, then opens the socket anyway and leaves it open, unreachable by any call, keeping the
+   * process alive (a store closed right after a miss had started the pub/sub connection never let it exit).
+   * Should it still be connecting after `ms`, its socket is unref'd first, so it cannot hold the process.
+   */
+  async destroy(ms: number): Promise<void> {
+    if (this.#connecting && !this.client.isReady && this.client.isOpen) {
+      await withTimeout(this.#connecting, ms, 'connecting').catch(noop);
+      if (!this.client.isReady) (this.client as { unref?: () => void }).unref?.();
+    }
+    destroy(this.client);
   }
 
   /**
@@ -335,7 +350,7 @@ export class Connection {
     const sub = this.#sub;
     if (sub) {
       sub.close(true);
-      destroy(sub.client);
+      await sub.destroy(this.#o.connectTimeoutMs);
     }
     this.#main.close(this.#owned);
     if (!this.#owned) return;
@@ -348,6 +363,6 @@ export class Connection {
         // fall through: drop the socket
       }
     }
-    destroy(c);
+    await this.#main.destroy(this.#o.connectTimeoutMs);
   }
 }
