@@ -11,6 +11,7 @@ import { createImsToken, serializeImsToken } from './token';
 import type { FaultRule } from '@ims-token/emulator';
 import { ImsTokenError } from './errors';
 import type { ImsTokenErrorCode } from './errors';
+import type { TokenProvider } from './provider-types';
 import { captureLogger, expectNoLeak, renderings, setup } from './test/helpers';
 import type { Env } from './test/helpers';
 
@@ -219,57 +220,63 @@ describe('a bad token answer is never cached, shared or handed out', () => {
     expect(await p.getToken()).toBe(t);
   });
 
-  it('a token that arrives past its serving window (twice) is IMS_BAD_RESPONSE and is not stored', async () => {
-    env = await setup();
-    let now = Date.now();
-    let requests = 0;
-    // An IMS stand-in that answers a valid 10 s token, but only after 9.8 s (of the test's clock) went by.
+  /**
+   * An IMS stand-in on a clock the test moves: `answer(n)` runs as the n-th request arrives (it may move the clock)
+   * and returns the token answer. Gives a provider on that clock, its MemoryStore, and a count of requests.
+   */
+  async function lateIms(
+    answer: (n: number, clock: { now: number }) => object,
+  ): Promise<{ clock: { now: number }; requests: () => number; provider: TokenProvider; store: MemoryStore; close: () => void }> {
+    const e = (env = await setup());
+    const clock = { now: Date.now() };
+    let n = 0;
     const ims = createHttpServer((req, res) => {
       req.resume();
       req.on('end', () => {
-        requests++;
-        now += 9_800;
+        const body = answer(++n, clock);
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ...valid, expires_in: 10 }));
+        res.end(JSON.stringify(body));
       });
     });
     await new Promise<void>((r) => ims.listen(0, '127.0.0.1', r));
-    try {
-      const store = new MemoryStore({ clock: () => now });
-      const p = env.make({ imsUrl: `http://127.0.0.1:${(ims.address() as AddressInfo).port}`, clock: () => now, store, maxRetries: 0 });
-      await expect(p.getToken()).rejects.toMatchObject({ code: 'IMS_BAD_RESPONSE' });
-      expect(await store.get(p.cacheKey)).toBeUndefined();
-      expect(p.status()).toMatchObject({ state: 'failed', lastError: { code: 'IMS_BAD_RESPONSE' } });
-      expect(requests).toBe(2); // a late answer is asked once more (below); late again, it is an error
-    } finally {
+    const store = new MemoryStore({ clock: () => clock.now });
+    const imsUrl = `http://127.0.0.1:${(ims.address() as AddressInfo).port}`;
+    const provider = e.make({ imsUrl, clock: () => clock.now, store, maxRetries: 0 });
+    const close = (): void => {
       ims.closeAllConnections();
+      ims.close();
+    };
+    return { clock, requests: () => n, provider, store, close };
+  }
+
+  it('a token that arrives past its serving window (twice) is IMS_BAD_RESPONSE and is not stored', async () => {
+    // a valid 10 s token, but only after 9.8 s (of the test's clock) went by
+    const ims = await lateIms((_, clock) => {
+      clock.now += 9_800;
+      return { ...valid, expires_in: 10 };
+    });
+    try {
+      await expect(ims.provider.getToken()).rejects.toMatchObject({ code: 'IMS_BAD_RESPONSE' });
+      expect(await ims.store.get(ims.provider.cacheKey)).toBeUndefined();
+      expect(ims.provider.status()).toMatchObject({ state: 'failed', lastError: { code: 'IMS_BAD_RESPONSE' } });
+      expect(ims.requests()).toBe(2); // a late answer is asked once more (below); late again, it is an error
+    } finally {
       ims.close();
     }
   });
 
   it('a token that arrives late once (the clock jumped 7 days during the request: a machine resumed) is asked for again and served', async () => {
-    env = await setup();
-    let now = Date.now();
-    let requests = 0;
-    const ims = createHttpServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        if (++requests === 1) now += 7 * 86_400_000;
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(valid));
-      });
+    const ims = await lateIms((n, clock) => {
+      if (n === 1) clock.now += 7 * 86_400_000;
+      return valid;
     });
-    await new Promise<void>((r) => ims.listen(0, '127.0.0.1', r));
     try {
-      const store = new MemoryStore({ clock: () => now });
-      const p = env.make({ imsUrl: `http://127.0.0.1:${(ims.address() as AddressInfo).port}`, clock: () => now, store, maxRetries: 0 });
-      const t = await p.getToken();
-      expect(requests).toBe(2);
-      expect(t.issuedAt).toBe(now);
-      expect((await store.get(p.cacheKey))?.accessToken).toBe(t.accessToken);
-      expect(p.status().state).toBe('valid');
+      const t = await ims.provider.getToken();
+      expect(ims.requests()).toBe(2);
+      expect(t.issuedAt).toBe(ims.clock.now);
+      expect((await ims.store.get(ims.provider.cacheKey))?.accessToken).toBe(t.accessToken);
+      expect(ims.provider.status().state).toBe('valid');
     } finally {
-      ims.closeAllConnections();
       ims.close();
     }
   });
