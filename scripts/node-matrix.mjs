@@ -7,10 +7,11 @@
 // Prints one line per Node line; each line's vitest JSON report is .reports/vitest-node<major>.json.
 // Exit code: 0 when every line passed.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { arch, platform } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { ROOT } from './build-if-needed.mjs';
+import { readReport } from './vitest-report.mjs';
 
 const args = process.argv.slice(2);
 const given = args.filter((a) => /^\d+$/.test(a));
@@ -68,13 +69,7 @@ for (const major of majors) {
     ],
     { cwd: ROOT, env, stdio: 'inherit' },
   );
-  let passed = 0;
-  let failed = 1;
-  if (existsSync(report)) {
-    const r = JSON.parse(readFileSync(report, 'utf8'));
-    passed = r.numPassedTests;
-    failed = r.numFailedTests + (r.numTotalTests === 0 || (r.success === false && r.numFailedTests === 0) ? 1 : 0);
-  }
+  const { passed, failed } = readReport(report);
   results.push({ major, version, passed, failed, ms: Date.now() - started });
 }
 
