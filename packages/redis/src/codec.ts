@@ -14,6 +14,9 @@ import type { ImsToken } from '@ims-token/core';
  */
 export const VERSION = 'ims1';
 
+/** Length of {@link header}: what of a stored entry tells which token it holds (`ims1:<sha256 hex>:`). */
+export const HEADER_LENGTH = VERSION.length + 66;
+
 /** The header every entry starts with: what `delete(key, accessToken)` compares in Lua. */
 export function header(accessToken: string): string {
   return `${VERSION}:${fingerprint(accessToken)}:`;
