@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { ImsTokenError, deserializeImsToken, serializeImsToken } from '@ims-token/core';
+import { deserializeImsToken, serializeImsToken } from '@ims-token/core';
 import type { ImsToken } from '@ims-token/core';
+import { configError } from './options';
 
 /**
  * How a token is written to Redis. One string, so Lua scripts can compare the fingerprint cheaply:
@@ -13,6 +14,9 @@ import type { ImsToken } from '@ims-token/core';
  * fingerprint, so an entry copied to another key (or with a swapped header) does not decrypt.
  */
 export const VERSION = 'ims1';
+
+/** Length of {@link header}: what of a stored entry tells which token it holds (`ims1:<sha256 hex>:`). */
+export const HEADER_LENGTH = VERSION.length + 66;
 
 /** The header every entry starts with: what `delete(key, accessToken)` compares in Lua. */
 export function header(accessToken: string): string {
@@ -50,10 +54,10 @@ export function parseEncryptionKey(input: unknown): EncryptionKey {
     }
   }
   if (!key) {
-    throw new ImsTokenError(
-      'IMS_CONFIG',
-      'Invalid option "encryptionKey": must be 32 random bytes, as 64 hex characters or base64 (43–44 characters), or a Uint8Array of 32 bytes.',
-      { hint: 'Generate one with `openssl rand -base64 32` and give the same key (IMS_TOKEN_CACHE_KEY) to every process of the fleet.' },
+    throw configError(
+      'encryptionKey',
+      'must be 32 random bytes, as 64 hex characters or base64 (43–44 characters), or a Uint8Array of 32 bytes',
+      'Generate one with `openssl rand -base64 32` and give the same key (IMS_TOKEN_CACHE_KEY) to every process of the fleet.',
     );
   }
   const id = createHash('sha256').update('ims-token/redis key id\n').update(key).digest('hex').slice(0, 8);

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { ImsTokenError } from '@ims-token/core';
+import { HEADER_LENGTH } from './codec';
 import { RedisUnavailable, describe } from './connection';
 import type { Connection } from './connection';
 import { ACQUIRE, RELEASE, RENEW } from './scripts';
 
 const noop = (): void => {};
-/** How much of a stored entry a waiter compares to tell whether the token changed (the `ims1:<sha256>` header). */
-const HEADER_CHARS = 70;
 
 /** What the lock needs of its store: Redis, the timings, and the store's ways to report trouble. */
 export interface LockHost {
@@ -18,7 +17,7 @@ export interface LockHost {
   warn(event: string, obj: object, msg: string): void;
   /** A Redis command failed: a warning, and the operation acts as a miss. */
   failed(op: string, err: unknown): void;
-  /** Redis failed while taking the lock: the provider mints locally. */
+  /** Redis failed while taking the lock (reported as a failed `lock` too): the provider mints locally. */
   fellBack(err: unknown): void;
   debug(obj: object, msg: string): void;
   /**
@@ -104,7 +103,7 @@ export class MintLocks {
       stopListening();
       return h.withLanded(dataKey, first.entry, fn);
     }
-    const before = first.entry.slice(0, HEADER_CHARS);
+    const before = first.entry.slice(0, HEADER_LENGTH);
     const onWake = (): void => wake?.();
     this.#wakeOnClose.add(onWake);
     signal?.addEventListener('abort', onWake, { once: true });
@@ -127,7 +126,7 @@ export class MintLocks {
           if (again.acquired) return await this.#hold(lockKey, owner, channel, () => h.withLanded(dataKey, again.entry || null, fn));
           r = again;
         }
-        const header = r.entry.slice(0, HEADER_CHARS);
+        const header = r.entry.slice(0, HEADER_LENGTH);
         if (header !== '' && header !== before) return await h.withLanded(dataKey, r.entry, fn); // a new token was stored
         const now = Date.now();
         if (now >= deadline) {
@@ -195,14 +194,11 @@ export class MintLocks {
     try {
       reply = await h.conn.command(['EVAL', ACQUIRE, '2', lockKey, dataKey, owner, String(h.lockTtlMs)]);
     } catch (err) {
-      h.failed('lock', err);
       h.fellBack(err);
       return undefined;
     }
     if (!Array.isArray(reply) || reply.length !== 4) {
-      const err = new RedisUnavailable('BAD_REPLY', 'unexpected reply to the lock script');
-      h.failed('lock', err);
-      h.fellBack(err);
+      h.fellBack(new RedisUnavailable('BAD_REPLY', 'unexpected reply to the lock script'));
       return undefined;
     }
     const [acquired, pttl, entry, repaired] = reply as [unknown, unknown, unknown, unknown];

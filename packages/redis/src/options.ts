@@ -48,10 +48,14 @@ export const DEFAULTS = {
   hedgeAfterMs: 3_000,
   commandTimeoutMs: 500,
 } as const;
-export function configError(field: string, problem: string): ImsTokenError {
-  return new ImsTokenError('IMS_CONFIG', `Invalid option "${field}": ${problem}.`, {
-    hint: `Fix "${field}" in the options passed to new RedisStore() (IMS_TOKEN_CACHE / IMS_TOKEN_CACHE_KEY with fromEnv).`,
-  });
+
+/** `IMS_CONFIG` naming the option in `field` (as core's `configError` does), never its value. */
+export function configError(
+  field: string,
+  problem: string,
+  hint = `Fix "${field}" in the options passed to new RedisStore() (IMS_TOKEN_CACHE / IMS_TOKEN_CACHE_KEY with fromEnv).`,
+): ImsTokenError {
+  return new ImsTokenError('IMS_CONFIG', `Invalid option "${field}": ${problem}.`, { field, hint });
 }
 
 export function positiveMs(

@@ -57,6 +57,7 @@ function expectConfigError(fn: () => unknown, field: string): ImsTokenError {
     const e = err as ImsTokenError;
     expect(e.code).toBe('IMS_CONFIG');
     expect(e.message).toContain(`"${field}"`);
+    expect(e.field).toBe(field); // what programs map to their own input, as with core's IMS_CONFIG errors
     return e;
   }
   throw new Error('expected IMS_CONFIG');

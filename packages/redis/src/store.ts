@@ -168,6 +168,7 @@ export class RedisStore implements TokenStore {
    * mistyped IMS_TOKEN_CACHE must not go unnoticed; later ones are for the logger and the diagnostics channel.
    */
   #fellBack(err: unknown): void {
+    this.#failed('lock', err);
     const d = describe(err);
     if (!announced.has(this.#where)) {
       announced.add(this.#where);
