@@ -7,6 +7,7 @@
  * keep a small JSON record in the file (`update`) that whoever takes the lock over after a crash is given.
  */
 import { hostname, open, readFile, rm, stat, uniqueId, utimes } from './lazy-builtins';
+import { errnoOf } from './cache-file';
 import { ImsTokenError } from './errors';
 
 /** Who holds a lock file, as the file says. */
@@ -49,10 +50,6 @@ export interface FileLock {
 
 /** An unreadable lock (a holder that died between creating and writing it) older than this is taken over. */
 const UNREADABLE_MS = 10_000;
-
-function errno(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
-}
 
 function aborted(signal: AbortSignal): unknown {
   return signal.reason ?? new ImsTokenError('IMS_ABORTED', 'Stopped waiting for a lock file.');
@@ -130,7 +127,7 @@ async function judge(path: string, staleMs: number): Promise<Judged> {
   try {
     [text, { mtimeMs }] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
   } catch (err) {
-    return { verdict: errno(err) === 'ENOENT' ? 'gone' : 'live' };
+    return { verdict: errnoOf(err) === 'ENOENT' ? 'gone' : 'live' };
   }
   const holder = parse(text);
   const age = Date.now() - mtimeMs;
@@ -142,7 +139,7 @@ async function judge(path: string, staleMs: number): Promise<Judged> {
       try {
         process.kill(holder.pid, 0);
       } catch (err) {
-        if (errno(err) === 'ESRCH') return { verdict: 'dead', text, holder };
+        if (errnoOf(err) === 'ESRCH') return { verdict: 'dead', text, holder };
       }
       if (holder.start !== '') {
         const now = await startOf(holder.pid);
@@ -158,7 +155,7 @@ async function create(path: string, content: string): Promise<boolean> {
   try {
     fh = await open(path, 'wx', 0o600); // O_CREAT|O_EXCL: never follows a symbolic link
   } catch (err) {
-    if (errno(err) === 'EEXIST') return false;
+    if (errnoOf(err) === 'EEXIST') return false;
     throw err;
   }
   try {

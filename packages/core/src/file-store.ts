@@ -6,7 +6,7 @@ import { ImsTokenError } from './errors';
 import type { Logger } from './config';
 import type { TokenStore } from './store';
 import { cacheFilePath, defaultCacheDir } from './cache';
-import { cacheTrustError, judgeCacheStat, linkProblem, parseTrustedToken } from './cache-file';
+import { cacheTrustError, errnoOf, judgeCacheStat, linkProblem, parseTrustedToken } from './cache-file';
 import type { CacheTrustProblem } from './cache-file';
 import { withFileLock } from './file-lock';
 import { ATTACH_LOGGER } from './provider';
@@ -34,10 +34,6 @@ export interface FileStoreOptions {
    * rejects with an `IMS_CONFIG` error that names the path and the fix (what the `ims-token` CLI does).
    */
   onUntrusted?: 'miss' | 'error';
-}
-
-function isErrno(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
 }
 
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
@@ -112,7 +108,7 @@ export class FileStore implements TokenStore {
     try {
       st = await lstat(this.dir);
     } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err;
+      if (errnoOf(err) !== 'ENOENT') throw err;
       if (!create) return true;
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       st = await lstat(this.dir);
@@ -138,8 +134,9 @@ export class FileStore implements TokenStore {
     try {
       fh = await open(path, constants.O_RDONLY | O_NOFOLLOW);
     } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
-      if (isErrno(err, 'ELOOP')) {
+      const code = errnoOf(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      if (code === 'ELOOP') {
         this.#untrusted(linkProblem(path));
         return undefined;
       }
@@ -174,7 +171,7 @@ export class FileStore implements TokenStore {
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => undefined);
-      const code = (err as NodeJS.ErrnoException)?.code ?? 'error';
+      const code = errnoOf(err) ?? 'error';
       try {
         this.#logger?.warn?.({ path: target, error: code }, `ims-token: could not write the token cache file ${target} (${code})`);
       } catch {
@@ -200,7 +197,7 @@ export class FileStore implements TokenStore {
     try {
       names = await readdir(this.dir);
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) return 0;
+      if (errnoOf(err) === 'ENOENT') return 0;
       throw err;
     }
     const files = names.filter((n) => n.endsWith('.json'));
