@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { uniqueId } from './lazy-builtins';
 import { ImsTokenError } from './errors';
 import type { Logger } from './config';
+import { guardLogger } from './safe-logger';
 import type { TokenStore } from './store';
 import { cacheFilePath, defaultCacheDir } from './cache';
 import { cacheTrustError, errnoOf, judgeCacheStat, linkProblem, parseTrustedToken } from './cache-file';
@@ -60,7 +61,8 @@ export class FileStore implements TokenStore {
   readonly #lockWaitMs: number;
   readonly #clock: () => number;
   readonly #strict: boolean;
-  #logger: Logger | undefined;
+  /** Guarded: a logger that throws must not break the store (nor hide a write error). */
+  #logger: Required<Logger>;
   readonly #ownLogger: boolean;
   readonly #warned = new Set<string>();
 
@@ -73,13 +75,13 @@ export class FileStore implements TokenStore {
     this.#lockWaitMs = options.lockWaitMs ?? 20_000;
     this.#clock = options.clock ?? Date.now;
     this.#strict = options.onUntrusted === 'error';
-    this.#logger = options.logger;
+    this.#logger = guardLogger(options.logger);
     this.#ownLogger = options.logger !== undefined;
   }
 
   /** The provider hands its logger to the store (unless one was given). */
   [ATTACH_LOGGER](logger: Logger): void {
-    if (!this.#ownLogger) this.#logger = logger;
+    if (!this.#ownLogger) this.#logger = guardLogger(logger);
   }
 
   /** The path of the token file for `key`. */
@@ -91,11 +93,7 @@ export class FileStore implements TokenStore {
   #untrusted(p: CacheTrustProblem): void {
     if (this.#strict) throw cacheTrustError(p);
     const msg = `ims-token: ignoring the token cache: ${p.problem}. Fix: ${p.fix}.`;
-    try {
-      this.#logger?.warn?.({ path: p.path }, msg);
-    } catch {
-      // a throwing logger must not break the store
-    }
+    this.#logger.warn({ path: p.path }, msg);
     if (!this.#ownLogger && !this.#warned.has(p.path)) {
       this.#warned.add(p.path);
       process.emitWarning(msg, { code: 'IMS_TOKEN_UNTRUSTED_CACHE' });
@@ -172,11 +170,7 @@ export class FileStore implements TokenStore {
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => undefined);
       const code = errnoOf(err) ?? 'error';
-      try {
-        this.#logger?.warn?.({ path: target, error: code }, `ims-token: could not write the token cache file ${target} (${code})`);
-      } catch {
-        // a throwing logger must not hide the write error
-      }
+      this.#logger.warn({ path: target, error: code }, `ims-token: could not write the token cache file ${target} (${code})`);
       throw err;
     }
   }
