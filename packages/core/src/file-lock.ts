@@ -9,6 +9,7 @@
 import { hostname, open, readFile, rm, stat, uniqueId, utimes } from './lazy-builtins';
 import { errnoOf } from './cache-file';
 import { ImsTokenError } from './errors';
+import { sleep } from './sleep';
 
 /** Who holds a lock file, as the file says. */
 export interface FileLockHolder {
@@ -51,24 +52,9 @@ export interface FileLock {
 /** An unreadable lock (a holder that died between creating and writing it) older than this is taken over. */
 const UNREADABLE_MS = 10_000;
 
-function aborted(signal: AbortSignal): unknown {
-  return signal.reason ?? new ImsTokenError('IMS_ABORTED', 'Stopped waiting for a lock file.');
-}
-
-/** Resolves after `ms`, or rejects at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(aborted(signal));
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(aborted(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** What a wait stopped by `signal` rejects with: its reason, else `IMS_ABORTED`. */
+function aborted(signal: AbortSignal | undefined): unknown {
+  return signal?.reason ?? new ImsTokenError('IMS_ABORTED', 'Stopped waiting for a lock file.');
 }
 
 let host: string | undefined;
@@ -256,7 +242,7 @@ export async function acquireFileLock(path: string, options: FileLockOptions): P
       if (j.verdict === 'dead' || j.verdict === 'stale') {
         const taken = await breakLock(path, staleMs);
         if (taken === false)
-          await pause(delay, signal); // another waiter is breaking it, or it changed meanwhile
+          await sleep(delay, signal, () => aborted(signal)); // another waiter is breaking it, or it changed meanwhile
         else if (taken) options.onTakeOver?.(publicHolder(taken)!);
         continue;
       }
@@ -271,7 +257,7 @@ export async function acquireFileLock(path: string, options: FileLockOptions): P
         told = true;
         options.onWait?.(publicHolder(j.holder));
       }
-      await pause(delay, signal);
+      await sleep(delay, signal, () => aborted(signal));
       delay = Math.min(delay * 2, 200);
     }
   } catch (err) {
