@@ -126,8 +126,12 @@ export class FileStore implements TokenStore {
   }
 
   async get(key: string): Promise<ImsToken | undefined> {
+    return (await this.#dirTrusted(false)) ? this.#read(key) : undefined;
+  }
+
+  /** The token file of `key`, in a directory already judged trusted. */
+  async #read(key: string): Promise<ImsToken | undefined> {
     const path = this.pathFor(key);
-    if (!(await this.#dirTrusted(false))) return undefined;
     let fh;
     try {
       fh = await open(path, constants.O_RDONLY | O_NOFOLLOW);
@@ -178,7 +182,7 @@ export class FileStore implements TokenStore {
   async delete(key: string, accessToken?: string): Promise<void> {
     if (!(await this.#dirTrusted(false))) return;
     if (accessToken !== undefined) {
-      const current = await this.get(key).catch(() => undefined);
+      const current = await this.#read(key).catch(() => undefined); // (the directory was judged just above)
       if (current && current.accessToken !== accessToken) return;
     }
     await rm(this.pathFor(key), { force: true });
