@@ -41,7 +41,8 @@ function uid(): number | undefined {
   return typeof process.getuid === 'function' ? process.getuid() : undefined; // Windows: no owners to compare
 }
 
-function errnoOf(err: unknown): string | undefined {
+/** The `code` of a Node system error (`ENOENT`, `EEXIST`…), if `err` is one. */
+export function errnoOf(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
 }
 

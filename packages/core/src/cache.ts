@@ -128,7 +128,6 @@ export {
   cacheTrustError,
   checkCacheDirSync,
   judgeCacheStat,
-  parseTrustedToken,
   plausibleCachedToken,
   readCacheFileSync,
 } from './cache-file';

@@ -7,7 +7,9 @@
  * keep a small JSON record in the file (`update`) that whoever takes the lock over after a crash is given.
  */
 import { hostname, open, readFile, rm, stat, uniqueId, utimes } from './lazy-builtins';
+import { errnoOf } from './cache-file';
 import { ImsTokenError } from './errors';
+import { sleep } from './sleep';
 
 /** Who holds a lock file, as the file says. */
 export interface FileLockHolder {
@@ -50,28 +52,9 @@ export interface FileLock {
 /** An unreadable lock (a holder that died between creating and writing it) older than this is taken over. */
 const UNREADABLE_MS = 10_000;
 
-function errno(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
-}
-
-function aborted(signal: AbortSignal): unknown {
-  return signal.reason ?? new ImsTokenError('IMS_ABORTED', 'Stopped waiting for a lock file.');
-}
-
-/** Resolves after `ms`, or rejects at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(aborted(signal));
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(aborted(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+/** What a wait stopped by `signal` rejects with: its reason, else `IMS_ABORTED`. */
+function aborted(signal: AbortSignal | undefined): unknown {
+  return signal?.reason ?? new ImsTokenError('IMS_ABORTED', 'Stopped waiting for a lock file.');
 }
 
 let host: string | undefined;
@@ -130,7 +113,7 @@ async function judge(path: string, staleMs: number): Promise<Judged> {
   try {
     [text, { mtimeMs }] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
   } catch (err) {
-    return { verdict: errno(err) === 'ENOENT' ? 'gone' : 'live' };
+    return { verdict: errnoOf(err) === 'ENOENT' ? 'gone' : 'live' };
   }
   const holder = parse(text);
   const age = Date.now() - mtimeMs;
@@ -142,7 +125,7 @@ async function judge(path: string, staleMs: number): Promise<Judged> {
       try {
         process.kill(holder.pid, 0);
       } catch (err) {
-        if (errno(err) === 'ESRCH') return { verdict: 'dead', text, holder };
+        if (errnoOf(err) === 'ESRCH') return { verdict: 'dead', text, holder };
       }
       if (holder.start !== '') {
         const now = await startOf(holder.pid);
@@ -158,7 +141,7 @@ async function create(path: string, content: string): Promise<boolean> {
   try {
     fh = await open(path, 'wx', 0o600); // O_CREAT|O_EXCL: never follows a symbolic link
   } catch (err) {
-    if (errno(err) === 'EEXIST') return false;
+    if (errnoOf(err) === 'EEXIST') return false;
     throw err;
   }
   try {
@@ -259,7 +242,7 @@ export async function acquireFileLock(path: string, options: FileLockOptions): P
       if (j.verdict === 'dead' || j.verdict === 'stale') {
         const taken = await breakLock(path, staleMs);
         if (taken === false)
-          await pause(delay, signal); // another waiter is breaking it, or it changed meanwhile
+          await sleep(delay, signal, () => aborted(signal)); // another waiter is breaking it, or it changed meanwhile
         else if (taken) options.onTakeOver?.(publicHolder(taken)!);
         continue;
       }
@@ -274,7 +257,7 @@ export async function acquireFileLock(path: string, options: FileLockOptions): P
         told = true;
         options.onWait?.(publicHolder(j.holder));
       }
-      await pause(delay, signal);
+      await sleep(delay, signal, () => aborted(signal));
       delay = Math.min(delay * 2, 200);
     }
   } catch (err) {

@@ -159,3 +159,24 @@ describe('FileStore trusts only a cache that is yours, as ssh does', () => {
     expect(log.lines.join('\n')).toContain(`could not write the token cache file ${join(root, 'k.json')}`);
   });
 });
+
+describe('FileStore with a logger that throws', () => {
+  it('an untrusted directory is still a miss, and nothing is written there', async () => {
+    root = await mkdtemp(join(tmpdir(), 'ims-trust-'));
+    const dir = join(root, 'open');
+    await mkdir(dir);
+    await chmod(dir, 0o777); // writable by others: untrusted
+    const throwing = {
+      warn: (): never => {
+        throw new Error('logger transport closed');
+      },
+    };
+    const store = new FileStore({ dir, logger: throwing });
+    await plant(dir, 'k', fileText({ clientId: 'c', scopes: SCOPES }));
+    expect(await store.get('k')).toBeUndefined();
+    const now = Date.now();
+    const token = { accessToken: 'a.b.c', tokenType: 'bearer', issuedAt: now, expiresAt: now + 3_600_000, scopes: SCOPES, clientId: 'c' };
+    await expect(store.set('other', token as never)).resolves.toBeUndefined();
+    await expect(readFile(join(dir, 'other.json'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { uniqueId } from './lazy-builtins';
 import { ImsTokenError } from './errors';
 import type { Logger } from './config';
+import { guardLogger } from './safe-logger';
 import type { TokenStore } from './store';
 import { cacheFilePath, defaultCacheDir } from './cache';
-import { cacheTrustError, judgeCacheStat, linkProblem, parseTrustedToken } from './cache-file';
+import { cacheTrustError, errnoOf, judgeCacheStat, linkProblem, parseTrustedToken } from './cache-file';
 import type { CacheTrustProblem } from './cache-file';
 import { withFileLock } from './file-lock';
 import { ATTACH_LOGGER } from './provider';
@@ -36,10 +37,6 @@ export interface FileStoreOptions {
   onUntrusted?: 'miss' | 'error';
 }
 
-function isErrno(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
-}
-
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
 /**
@@ -64,7 +61,8 @@ export class FileStore implements TokenStore {
   readonly #lockWaitMs: number;
   readonly #clock: () => number;
   readonly #strict: boolean;
-  #logger: Logger | undefined;
+  /** Guarded: a logger that throws must not break the store (nor hide a write error). */
+  #logger: Required<Logger>;
   readonly #ownLogger: boolean;
   readonly #warned = new Set<string>();
 
@@ -77,13 +75,13 @@ export class FileStore implements TokenStore {
     this.#lockWaitMs = options.lockWaitMs ?? 20_000;
     this.#clock = options.clock ?? Date.now;
     this.#strict = options.onUntrusted === 'error';
-    this.#logger = options.logger;
+    this.#logger = guardLogger(options.logger);
     this.#ownLogger = options.logger !== undefined;
   }
 
   /** The provider hands its logger to the store (unless one was given). */
   [ATTACH_LOGGER](logger: Logger): void {
-    if (!this.#ownLogger) this.#logger = logger;
+    if (!this.#ownLogger) this.#logger = guardLogger(logger);
   }
 
   /** The path of the token file for `key`. */
@@ -95,11 +93,7 @@ export class FileStore implements TokenStore {
   #untrusted(p: CacheTrustProblem): void {
     if (this.#strict) throw cacheTrustError(p);
     const msg = `ims-token: ignoring the token cache: ${p.problem}. Fix: ${p.fix}.`;
-    try {
-      this.#logger?.warn?.({ path: p.path }, msg);
-    } catch {
-      // a throwing logger must not break the store
-    }
+    this.#logger.warn({ path: p.path }, msg);
     if (!this.#ownLogger && !this.#warned.has(p.path)) {
       this.#warned.add(p.path);
       process.emitWarning(msg, { code: 'IMS_TOKEN_UNTRUSTED_CACHE' });
@@ -112,7 +106,7 @@ export class FileStore implements TokenStore {
     try {
       st = await lstat(this.dir);
     } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err;
+      if (errnoOf(err) !== 'ENOENT') throw err;
       if (!create) return true;
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       st = await lstat(this.dir);
@@ -132,14 +126,19 @@ export class FileStore implements TokenStore {
   }
 
   async get(key: string): Promise<ImsToken | undefined> {
+    return (await this.#dirTrusted(false)) ? this.#read(key) : undefined;
+  }
+
+  /** The token file of `key`, in a directory already judged trusted. */
+  async #read(key: string): Promise<ImsToken | undefined> {
     const path = this.pathFor(key);
-    if (!(await this.#dirTrusted(false))) return undefined;
     let fh;
     try {
       fh = await open(path, constants.O_RDONLY | O_NOFOLLOW);
     } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
-      if (isErrno(err, 'ELOOP')) {
+      const code = errnoOf(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      if (code === 'ELOOP') {
         this.#untrusted(linkProblem(path));
         return undefined;
       }
@@ -174,12 +173,8 @@ export class FileStore implements TokenStore {
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => undefined);
-      const code = (err as NodeJS.ErrnoException)?.code ?? 'error';
-      try {
-        this.#logger?.warn?.({ path: target, error: code }, `ims-token: could not write the token cache file ${target} (${code})`);
-      } catch {
-        // a throwing logger must not hide the write error
-      }
+      const code = errnoOf(err) ?? 'error';
+      this.#logger.warn({ path: target, error: code }, `ims-token: could not write the token cache file ${target} (${code})`);
       throw err;
     }
   }
@@ -187,7 +182,7 @@ export class FileStore implements TokenStore {
   async delete(key: string, accessToken?: string): Promise<void> {
     if (!(await this.#dirTrusted(false))) return;
     if (accessToken !== undefined) {
-      const current = await this.get(key).catch(() => undefined);
+      const current = await this.#read(key).catch(() => undefined); // (the directory was judged just above)
       if (current && current.accessToken !== accessToken) return;
     }
     await rm(this.pathFor(key), { force: true });
@@ -200,7 +195,7 @@ export class FileStore implements TokenStore {
     try {
       names = await readdir(this.dir);
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) return 0;
+      if (errnoOf(err) === 'ENOENT') return 0;
       throw err;
     }
     const files = names.filter((n) => n.endsWith('.json'));

@@ -25,7 +25,8 @@ export interface MinterHost {
   failedOver(from: number, to: number, reason: ImsTokenError): void;
 }
 
-const closedError = (): ImsTokenError => new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
+/** What every call of a closed provider (and one stopped by closing) fails with. */
+export const closedError = (): ImsTokenError => new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
 
 /**
  * Gets one token from IMS: with the secret in use, retried ({@link withRetries}); after an `invalid_client`,

@@ -10,7 +10,7 @@ import type { Entry, Timing } from './entry';
 import type { CredentialFields, MintReason } from './diagnostics';
 import { Emitter } from './emitter';
 import { ImsTokenError } from './errors';
-import { ImsMinter } from './ims-mint';
+import { ImsMinter, closedError } from './ims-mint';
 import { ProviderUnauthorized } from './invalidation';
 import { NegativeCache } from './negative-cache';
 import { emitEvent } from './provider-context';
@@ -39,8 +39,6 @@ interface Fetch {
   force: boolean;
   background: boolean;
 }
-
-const closedError = (): ImsTokenError => new ImsTokenError('IMS_CLOSED', 'The token provider was closed.');
 
 /**
  * The pipeline of `getToken()`, top to bottom:

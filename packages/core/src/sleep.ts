@@ -1,7 +1,5 @@
-import type { ImsTokenError } from './errors';
-
 /** Waits `ms`, or rejects with `onAbort()` as soon as `signal` fires (at once if it already has). */
-export function sleep(ms: number, signal: AbortSignal | undefined, onAbort: () => ImsTokenError): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal | undefined, onAbort: () => unknown): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(onAbort());
     const abort = (): void => {

@@ -34,18 +34,6 @@ export class StoreAccess {
     this.#counters = counters;
   }
 
-  get(): Promise<ImsToken | undefined> {
-    return this.#call('get', () => this.store.get(this.#key));
-  }
-
-  set(token: ImsToken): Promise<void> {
-    return this.#call('set', () => this.store.set(this.#key, token));
-  }
-
-  delete(accessToken: string | undefined): Promise<void> {
-    return this.#call('delete', () => this.store.delete(this.#key, accessToken));
-  }
-
   /** `undefined` when the store has no `withLock`. */
   withLock<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> | undefined {
     const withLock = this.store.withLock;
@@ -55,10 +43,10 @@ export class StoreAccess {
     );
   }
 
-  /** `get()`, with a failure logged as a miss; a store's `IMS_CONFIG` (a cache directory it must not use) is thrown. */
+  /** The store's `get()`, with a failure logged as a miss; a store's `IMS_CONFIG` (a cache directory it must not use) is thrown. */
   async read(): Promise<ImsToken | undefined> {
     try {
-      return await this.get();
+      return await this.#call('get', () => this.store.get(this.#key));
     } catch (err) {
       if (ImsTokenError.is(err) && err.code === 'IMS_CONFIG') throw err;
       this.failed('get', err);
@@ -66,13 +54,14 @@ export class StoreAccess {
     }
   }
 
-  /** `set()` or `delete()`, with a failure logged: the provider goes on without the store. */
+  /** The store's `set()`, with a failure logged: the provider goes on without the store. */
   async write(token: ImsToken): Promise<void> {
-    await this.set(token).catch((err: unknown) => this.failed('set', err));
+    await this.#call('set', () => this.store.set(this.#key, token)).catch((err: unknown) => this.failed('set', err));
   }
 
+  /** The store's `delete()`, with a failure logged, as {@link write}. */
   async remove(accessToken: string | undefined): Promise<void> {
-    await this.delete(accessToken).catch((err: unknown) => this.failed('delete', err));
+    await this.#call('delete', () => this.store.delete(this.#key, accessToken)).catch((err: unknown) => this.failed('delete', err));
   }
 
   /** A store call failed and the provider goes on without it: count and log it (the code, never the message). */
