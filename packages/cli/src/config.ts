@@ -248,7 +248,7 @@ export async function readCurrentSecret(ctx: Context, env: Env): Promise<string 
  * Builds the provider options of this run. Precedence: flags, then the environment, then `--env-file`.
  * (status, inspect and cache clear never mint: they read the cache through ./cache-target.ts.)
  */
-export async function resolveConfig(ctx: Context, _options: { needSecret: true } = { needSecret: true }): Promise<CliConfig> {
+export async function resolveConfig(ctx: Context): Promise<CliConfig> {
   const { env, fromFile } = await cliEnv(ctx);
   const secretSource = (await resolveSecretSource(ctx, env, fromFile)).all;
   const hasSecret = secretSource !== 'none';

@@ -55,7 +55,7 @@ it cannot be run.`,
     if (file === undefined || file === '') {
       throw usageError('"ims-token exec" needs a command to run.', 'Write it after --, e.g. "ims-token exec -- node app.js".');
     }
-    const config = await resolveConfig(ctx, { needSecret: true });
+    const config = await resolveConfig(ctx);
     const provider = createProvider(ctx, config);
     let env: Record<string, string | undefined>;
     try {
