@@ -1,6 +1,6 @@
 import { ENV, cacheEntryFromEnv } from '@ims-token/core';
 import type { ImsToken, TokenStore } from '@ims-token/core';
-import { cacheTrustError, readCacheFileSync } from '@ims-token/core/cache';
+import { cacheTrustError, plausibleCachedToken, readCacheFileSync } from '@ims-token/core/cache';
 import { cliEnv, cliHint, resolveCache } from './config';
 import type { CacheInfo } from './config';
 import type { Context } from './context';
@@ -55,15 +55,14 @@ export async function readTargetToken(
   t: Pick<CacheTarget, 'cache' | 'store' | 'key' | 'clientId' | 'scopes'>,
 ): Promise<ImsToken | undefined> {
   if (t.cache.kind === 'memory') return undefined;
+  // Core's rule for a token read from any cache (this client and scopes, a lifetime IMS gives): what the
+  // provider would replace is not shown as this credential's token.
+  const expect = { key: t.key, clientId: t.clientId, scopes: t.scopes };
   if (t.cache.kind === 'file') {
-    const read = readCacheFileSync(t.cache.dir, t.cache.store.pathFor(t.key), undefined, {
-      key: t.key,
-      clientId: t.clientId,
-      scopes: t.scopes,
-    });
+    const read = readCacheFileSync(t.cache.dir, t.cache.store.pathFor(t.key), undefined, expect);
     if (read.kind === 'unsafe') throw cacheTrustError(read.problem);
     return read.kind === 'token' ? read.token : undefined;
   }
   const token = await t.store?.get(t.key);
-  return token && token.clientId === t.clientId ? token : undefined;
+  return token && plausibleCachedToken(token, undefined, expect) ? token : undefined;
 }

@@ -31,8 +31,6 @@ export interface CliConfig {
   cache: CacheInfo;
   /** Where the secret comes from, for `doctor` (never the secret). */
   secretSource: string;
-  /** Whether a secret is configured at all. */
-  hasSecret: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -248,10 +246,9 @@ export async function readCurrentSecret(ctx: Context, env: Env): Promise<string 
  * Builds the provider options of this run. Precedence: flags, then the environment, then `--env-file`.
  * (status, inspect and cache clear never mint: they read the cache through ./cache-target.ts.)
  */
-export async function resolveConfig(ctx: Context, _options: { needSecret: true } = { needSecret: true }): Promise<CliConfig> {
+export async function resolveConfig(ctx: Context): Promise<CliConfig> {
   const { env, fromFile } = await cliEnv(ctx);
   const secretSource = (await resolveSecretSource(ctx, env, fromFile)).all;
-  const hasSecret = secretSource !== 'none';
 
   const cacheVar = env[ENV.tokenCache]?.trim();
   delete env[ENV.tokenCache];
@@ -265,7 +262,7 @@ export async function resolveConfig(ctx: Context, _options: { needSecret: true }
     throw cliHint(err, ctx);
   }
   if (cache.kind === 'file') options.store = cache.store;
-  return { options, cache, secretSource, hasSecret };
+  return { options, cache, secretSource };
 }
 
 /** The cache of this run: --no-cache / --cache-dir, then IMS_TOKEN_CACHE, then a FileStore in the default directory. */

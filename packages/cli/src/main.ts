@@ -3,7 +3,7 @@ import { GLOBAL_OPTIONS, closest, firstOperand, globalsOf, optionSuggestion, par
 import { COMMANDS } from './commands/index';
 import type { CommandEntry } from './commands/types';
 import { createContext } from './context';
-import { EXIT_CODES, exitCodeFor } from './exit-codes';
+import { EXIT_CODES, exitCodeFor, exitCodeTable } from './exit-codes';
 import { resolveIo } from './io';
 import type { CliIo } from './io';
 import { styleFor } from './output';
@@ -72,7 +72,6 @@ export async function main(argv: readonly string[], ioIn?: Partial<CliIo>): Prom
     if (name === 'help') {
       const topic = args.slice(at + 1).filter((a) => !a.startsWith('-'));
       if (topic[0] === 'exit-codes') {
-        const { exitCodeTable } = await import('./exit-codes');
         io.stdout.write(exitCodeTable('text'));
         return { code: EXIT_CODES.OK };
       }

@@ -227,7 +227,7 @@ Exits 5 when a check fails (! marks a warning, which does not).`,
     let config: CliConfig | undefined;
     let provider: TokenProvider | undefined;
     try {
-      config = await resolveConfig(ctx, { needSecret: true });
+      config = await resolveConfig(ctx);
       provider = createProvider(ctx, config);
       report({
         name: 'config',

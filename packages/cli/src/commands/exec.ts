@@ -1,8 +1,10 @@
 import { constants } from 'node:os';
+import { ENV } from '@ims-token/core';
 import { MINTER, usageError } from '../args';
 import { obtainToken } from '../cached';
 import { createProvider, resolveConfig } from '../config';
 import type { Context } from '../context';
+import { SECRET_VARS } from '../launcher/env-file';
 import type { CommandModule } from './types';
 
 /** Signals passed on to the command, each exactly once (see {@link forwarded}). */
@@ -23,7 +25,7 @@ function forwarded(onTerminal: boolean): NodeJS.Signals[] {
 }
 
 /** What the command never inherits unless --pass-secrets: the client secrets and the cache's encryption key. */
-const SECRET_VARS = ['IMS_CLIENT_SECRET', 'IMS_CLIENT_SECRET_NEXT', 'IMS_CLIENT_SECRET_FILE', 'IMS_TOKEN_CACHE_KEY'];
+const WITHHELD: readonly string[] = [...SECRET_VARS, ENV.tokenCacheKey];
 
 export const command: CommandModule = {
   globals: MINTER,
@@ -55,13 +57,13 @@ it cannot be run.`,
     if (file === undefined || file === '') {
       throw usageError('"ims-token exec" needs a command to run.', 'Write it after --, e.g. "ims-token exec -- node app.js".');
     }
-    const config = await resolveConfig(ctx, { needSecret: true });
+    const config = await resolveConfig(ctx);
     const provider = createProvider(ctx, config);
     let env: Record<string, string | undefined>;
     try {
       const token = await obtainToken(ctx, provider);
       env = { ...ctx.io.env, IMS_ACCESS_TOKEN: token.accessToken, IMS_API_KEY: token.clientId };
-      if (ctx.flags['pass-secrets'] !== true) for (const v of SECRET_VARS) delete env[v];
+      if (ctx.flags['pass-secrets'] !== true) for (const v of WITHHELD) delete env[v];
     } finally {
       await provider.close();
     }

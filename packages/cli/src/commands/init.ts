@@ -156,7 +156,6 @@ already ignores it (--no-gitignore: only warn).`,
         options: { ...options, ...(cache.kind === 'file' ? { store: cache.store } : {}) },
         cache,
         secretSource: 'init',
-        hasSecret: true,
       };
       const provider = createProvider(ctx, config);
       try {

@@ -28,7 +28,7 @@ reached. --json prints {accessToken, tokenType, expiresAt (ISO 8601), expiresIn 
   async run(ctx: Context): Promise<number> {
     if (ctx.flags.json === true && ctx.flags.header === true)
       throw usageError('--json and --header cannot be used together.', 'Pick one output format.');
-    const config = await resolveConfig(ctx, { needSecret: true });
+    const config = await resolveConfig(ctx);
     const provider = createProvider(ctx, config);
     try {
       const token = await obtainToken(ctx, provider);

@@ -118,18 +118,9 @@ export function fastToken(argv: readonly string[], processEnv: Env, cwd: string,
     // The full CLI reports an untrusted cache (not yours, writable by others, a link): here it is just a miss.
     const key = cacheKeyFor(imsUrl, clientId, scopes);
     const read = readCacheFileSync(dir, cacheFilePath(dir, key), now, { key, clientId, scopes });
-    if (read.kind !== 'token') return undefined;
-    const cached = read.token;
-    const token = {
-      accessToken: cached.accessToken,
-      tokenType: 'bearer',
-      expiresAt: cached.expiresAt,
-      issuedAt: cached.issuedAt,
-      scopes: [...cached.scopes],
-      clientId,
-    };
-    if (now >= serveUntil(token)) return undefined;
-    return formatToken(token, format, now);
+    // (the reader checked it is this client's token for these scopes: printed as read)
+    if (read.kind !== 'token' || now >= serveUntil(read.token)) return undefined;
+    return formatToken(read.token, format, now);
   } catch {
     return undefined;
   }

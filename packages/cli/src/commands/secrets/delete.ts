@@ -42,7 +42,7 @@ working until they expire; nothing can mint with it afterwards.`,
     }
     const cfg = await resolveSecretsConfig(ctx);
     return withClient(cfg, async () => {
-      const { list, current } = await listWithCurrent(ctx, cfg);
+      const { list, current } = await listWithCurrent(cfg);
       const target = list.find((s) => s.uuid === uuid);
       if (!target) {
         throw new ImsTokenError(

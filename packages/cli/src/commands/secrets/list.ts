@@ -21,7 +21,7 @@ the current secret (twice when there are two secrets, to tell which one it is).
   async run(ctx: Context): Promise<number> {
     const cfg = await resolveSecretsConfig(ctx);
     return withClient(cfg, async () => {
-      const { list, current } = await listWithCurrent(ctx, cfg);
+      const { list, current } = await listWithCurrent(cfg);
       const now = Date.now();
       const { client } = cfg;
       if (ctx.flags.json === true) {

@@ -86,10 +86,7 @@ export async function resolveSecretsConfig(ctx: Context): Promise<SecretsConfig>
  * The secrets, and which of them this run's secret is (core's `findCurrentClientSecret`: with two, the one
  * whose `last_used_at` moves when we mint). `current` is `undefined` when that does not single one out.
  */
-export async function listWithCurrent(
-  _ctx: Context,
-  cfg: SecretsConfig,
-): Promise<{ list: ClientSecretInfo[]; current: string | undefined }> {
+export async function listWithCurrent(cfg: SecretsConfig): Promise<{ list: ClientSecretInfo[]; current: string | undefined }> {
   const { secrets, current } = await cfg.client.findCurrentClientSecret();
   return { list: secrets, current: current?.uuid };
 }
