@@ -1,3 +1,4 @@
+import { streamOf } from './io';
 import type { CliIo } from './io';
 
 /** True when we may ask the user questions: stdin and stderr are both terminals. */
@@ -8,7 +9,7 @@ export function canPrompt(io: CliIo): boolean {
 /** Asks for one line on the terminal (the question goes to stderr). */
 export async function promptLine(io: CliIo, question: string): Promise<string> {
   const { createInterface } = await import('node:readline');
-  const rl = createInterface({ input: io.stdin, output: io.stderr as NodeJS.WritableStream, terminal: true });
+  const rl = createInterface({ input: io.stdin, output: streamOf(io.stderr) as NodeJS.WritableStream, terminal: true });
   try {
     return await new Promise<string>((resolve, reject) => {
       rl.once('SIGINT', () => reject(Object.assign(new Error('cancelled'), { code: 'ABORT_ERR' })));

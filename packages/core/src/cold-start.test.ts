@@ -73,6 +73,29 @@ describe('a cold process (CommonJS)', () => {
     expect(out.files).toEqual([]); // nothing required beyond core's own file: no undici, no rotation chunk
   });
 
+  it('mints through a file cache (lock, read, write) without node:fs/promises or node:crypto', async () => {
+    const cache = join(dir, 'file-cache');
+    const out = await cold<{ token: string[]; written: string[] }>(
+      'core-file.cjs',
+      `${PROBE}
+      process.env.IMS_TOKEN_CACHE = ${JSON.stringify(`file:${cache}`)};
+      const { createTokenProvider, fromEnv } = require(${JSON.stringify(dist('index.cjs'))});
+      const p = createTokenProvider(fromEnv());
+      const b0 = seen();
+      p.getToken().then(async () => {
+        const token = since(b0);
+        await p.close();
+        const written = require('node:fs').readdirSync(${JSON.stringify(cache)});
+        process.stdout.write(JSON.stringify({ token, written }));
+      });`,
+    );
+    // Its ~15 file calls are synchronous ones of node:fs (loaded at start-up): a cold run spares the ~3 ms
+    // that loading node:fs/promises costs and a thread-pool round trip per call. os: the lock names its host.
+    expect(out.token.filter((m) => HEAVY.includes(m) && m !== 'os')).toEqual([]);
+    expect(out.written.filter((f) => f.endsWith('.json'))).toHaveLength(1); // the token file; the lock is gone
+    expect(out.written.filter((f) => !f.endsWith('.json'))).toEqual([]);
+  });
+
   it('the cache entry reads a token file with built-ins that are already loaded', async () => {
     const out = await cold<{ loaded: string[] }>(
       'cache.cjs',

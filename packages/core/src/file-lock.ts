@@ -6,7 +6,7 @@
  * `staleMs` (no renewal: a frozen process, or another host's). Waiting honours an `AbortSignal`. A holder may
  * keep a small JSON record in the file (`update`) that whoever takes the lock over after a crash is given.
  */
-import { hostname, open, readFile, rm, stat, uniqueId, utimes } from './lazy-builtins';
+import { hostname, open, readFile, unlinkIfExists, stat, uniqueId, utimes } from './local-files';
 import { errnoOf } from './cache-file';
 import { ImsTokenError } from './errors';
 import { sleep } from './sleep';
@@ -156,7 +156,7 @@ async function create(path: string, content: string): Promise<boolean> {
 async function removeIf(path: string, content: string): Promise<boolean> {
   try {
     if ((await readFile(path, 'utf8')) !== content) return false;
-    await rm(path, { force: true });
+    await unlinkIfExists(path);
     return true;
   } catch {
     return false; // gone already, or unreadable: not ours to remove
@@ -174,8 +174,7 @@ async function breakLock(path: string, staleMs: number): Promise<Parsed | undefi
   if (!(await create(breaker, mine))) {
     // Another waiter is breaking it; its breaker may itself be left over by a crash (a break takes milliseconds).
     try {
-      if (Date.now() - (await stat(breaker)).mtimeMs > Math.min(Math.max(1_000, staleMs), UNREADABLE_MS))
-        await rm(breaker, { force: true });
+      if (Date.now() - (await stat(breaker)).mtimeMs > Math.min(Math.max(1_000, staleMs), UNREADABLE_MS)) await unlinkIfExists(breaker);
     } catch {
       // gone meanwhile
     }

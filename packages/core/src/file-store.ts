@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm, lstat, chmod, readdir } from './lazy-builtins';
+import { mkdir, open, rename, unlinkIfExists, lstat, chmod, readdir } from './local-files';
 import { join } from 'node:path';
-import { uniqueId } from './lazy-builtins';
+import { uniqueId } from './local-files';
 import { ImsTokenError } from './errors';
 import type { Logger } from './config';
 import { guardLogger } from './safe-logger';
@@ -172,7 +172,7 @@ export class FileStore implements TokenStore {
       }
       await rename(tmp, target);
     } catch (err) {
-      await rm(tmp, { force: true }).catch(() => undefined);
+      await unlinkIfExists(tmp).catch(() => undefined);
       const code = errnoOf(err) ?? 'error';
       this.#logger.warn({ path: target, error: code }, `ims-token: could not write the token cache file ${target} (${code})`);
       throw err;
@@ -185,7 +185,7 @@ export class FileStore implements TokenStore {
       const current = await this.#read(key).catch(() => undefined); // (the directory was judged just above)
       if (current && current.accessToken !== accessToken) return;
     }
-    await rm(this.pathFor(key), { force: true });
+    await unlinkIfExists(this.pathFor(key));
   }
 
   /** Removes every token file in the directory (what `ims-token cache clear --all` does). */
@@ -199,7 +199,7 @@ export class FileStore implements TokenStore {
       throw err;
     }
     const files = names.filter((n) => n.endsWith('.json'));
-    await Promise.all(files.map((n) => rm(join(this.dir, n), { force: true })));
+    await Promise.all(files.map((n) => unlinkIfExists(join(this.dir, n))));
     return files.length;
   }
 

@@ -1,4 +1,4 @@
-import { readFile, stat } from './lazy-builtins';
+import { readFile, stat } from './local-files';
 import { ImsTokenError } from './errors';
 import { parseSecretLines } from './cache';
 import type { ClientSecretInput } from './config';

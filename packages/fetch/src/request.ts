@@ -260,7 +260,7 @@ export class ImsRequest implements LegacyHandler {
     this.#inner.onRequestSent?.();
   }
 
-  /** The next hop of a redirect, as fetch makes it; `undefined` passes the 3xx on (no location, a stream to resend, …). */
+  /** The next hop of a redirect, as fetch makes it; `undefined` passes the 3xx on (no location, a stream to resend, ...). */
   #nextHop(statusCode: number, raw: Buffer[]): DispatchOptions | undefined {
     const location = rawHeader(raw, 'location');
     if (location === undefined) return undefined;

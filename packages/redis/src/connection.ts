@@ -231,7 +231,7 @@ export class Connection {
         // slow Redis; command() times out with withTimeout(), which can.
         socket: {
           connectTimeout: o.connectTimeoutMs,
-          // Exponential backoff with jitter, 50 ms → 2 s, for ever: the store recovers by itself.
+          // Exponential backoff with jitter, 50 ms to 2 s, for ever: the store recovers by itself.
           reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000) + Math.floor(Math.random() * 100),
         },
       }) as unknown as RedisClientLike);

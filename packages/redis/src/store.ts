@@ -164,8 +164,8 @@ export class RedisStore implements TokenStore {
 
   /**
    * The store could not take the lock because Redis failed: the provider mints locally. The first time in
-   * the process (per URL) this is one line on stderr whatever the logger — the default logger is silent, and a
-   * mistyped IMS_TOKEN_CACHE must not go unnoticed; later ones are for the logger and the diagnostics channel.
+   * the process (per URL) this is one line on stderr whatever the logger (the default logger is silent, and a
+   * mistyped IMS_TOKEN_CACHE must not go unnoticed); later ones are for the logger and the diagnostics channel.
    */
   #fellBack(err: unknown): void {
     this.#failed('lock', err);

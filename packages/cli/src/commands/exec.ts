@@ -4,6 +4,7 @@ import { MINTER, usageError } from '../args';
 import { obtainToken } from '../cached';
 import { createProvider, resolveConfig } from '../config';
 import type { Context } from '../context';
+import { isProcessOutput } from '../io';
 import { SECRET_VARS } from '../launcher/env-file';
 import type { CommandModule } from './types';
 
@@ -70,7 +71,7 @@ it cannot be run.`,
 
     const { spawn } = await import('node:child_process');
     const io = ctx.io;
-    const inherit = io.stdin === process.stdin && io.stdout === process.stdout && io.stderr === process.stderr;
+    const inherit = io.stdin === process.stdin && isProcessOutput(io.stdout) && isProcessOutput(io.stderr);
     const child = spawn(file, args, { stdio: inherit ? 'inherit' : 'pipe', env, cwd: io.cwd });
     if (!inherit) {
       child.stdout?.on('data', (c: Buffer) => io.stdout.write(c.toString()));

@@ -28,7 +28,7 @@ interface Loaded {
 }
 
 /** Runs `file args` with a probe that records, at exit, the built-ins and files the process loaded. */
-async function loaded(c: Credential, file: string, args: string[]): Promise<Loaded & { code: number | null }> {
+async function loaded(c: Credential, file: string, args: string[], stdout?: string): Promise<Loaded & { code: number | null }> {
   const out = join(c.dir, `loaded-${Math.random().toString(36).slice(2)}.json`);
   const probe = join(c.dir, 'probe.cjs');
   writeFileSync(
@@ -39,17 +39,18 @@ async function loaded(c: Credential, file: string, args: string[]): Promise<Load
     })));`,
   );
   // stdin /dev/null, as under cron or `< /dev/null`
-  const wrap = (): [string, string[]] => ['sh', ['-c', 'exec "$0" "$@" < /dev/null', file, ...args]];
-  const r = await runCli(args, { env: { ...c.env, NODE_OPTIONS: `--require=${probe}` }, wrap, printsToken: true });
+  const redirect = stdout === undefined ? '' : ` > '${stdout}'`;
+  const wrap = (): [string, string[]] => ['sh', ['-c', `exec "$0" "$@" < /dev/null${redirect}`, file, ...args]];
+  const r = await runCli(args, { env: { ...c.env, NODE_OPTIONS: `--require=${probe}` }, wrap, printsToken: stdout === undefined });
   return { code: r.code, ...(JSON.parse(readFileSync(out, 'utf8')) as Loaded) };
 }
 
 /** What `ims-token <args>` loads that a script doing nothing does not. */
-async function beyondNothing(c: Credential, args: string[]): Promise<Loaded> {
+async function beyondNothing(c: Credential, args: string[], stdout?: string): Promise<Loaded> {
   const nothing = join(c.dir, 'nothing.cjs');
   writeFileSync(nothing, '');
-  const base = await loaded(c, process.execPath, [nothing]);
-  const cli = await loaded(c, BIN, args);
+  const base = await loaded(c, process.execPath, [nothing], stdout);
+  const cli = await loaded(c, BIN, args, stdout);
   expect(cli.code).toBe(0);
   return { builtins: cli.builtins.filter((m) => !base.builtins.includes(m)), files: cli.files.map((f) => f.slice(PACKAGE.length)) };
 }
@@ -66,6 +67,17 @@ describe('start-up: what `ims-token token` loads', () => {
     expect(builtins).not.toContain('internal/fs/streams'); // process.stdin over /dev/null
     expect(builtins).not.toContain('crypto'); // the cache file's temp name and lock owner need no node:crypto
     expect(builtins).toContain('http');
+  });
+
+  it('cold, standard output a file: the token written with write(2), no stream made for it, no node:fs/promises', async () => {
+    const c = credential(fx);
+    const out = join(c.dir, 'token.txt');
+    const { builtins } = await beyondNothing(c, ['token'], out);
+    expect(c.minted()).toBe(1);
+    expect(readFileSync(out, 'utf8')).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    // process.stdout over a file is a SyncWriteStream; a terminal check would load tty. The cache's file calls
+    // are node:fs's synchronous ones (core's FileStore), the --env-file read too.
+    expect(builtins.filter((m) => m === 'internal/fs/sync_write_stream' || m === 'tty' || m === 'fs/promises')).toEqual([]);
   });
 
   it('warm: the launcher alone, and no stream for standard output (a pipe here)', async () => {

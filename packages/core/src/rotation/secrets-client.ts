@@ -260,7 +260,7 @@ class Client implements SecretsClient {
     );
   }
 
-  /** One call with a management token: 401 → new token, once; 429/5xx/network → {@link withRetries} (a POST only when safe). */
+  /** One call with a management token: 401 -> new token, once; 429/5xx/network -> {@link withRetries} (a POST only when safe). */
   async #call(method: 'GET' | 'POST' | 'DELETE', url: string, op: Op, signal: AbortSignal | undefined, uuid?: string): Promise<Answer> {
     if (this.#closed) throw new ImsTokenError('IMS_CLOSED', 'The secrets client was closed.');
     let reauthorized = false;

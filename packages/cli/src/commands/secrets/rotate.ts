@@ -16,6 +16,7 @@ import type { FileLockHolder, RotationReport, RotationStep } from '@ims-token/co
 import { usageError } from '../../args';
 import { cliEnv, resolvePath } from '../../config';
 import type { Context } from '../../context';
+import { streamOf } from '../../io';
 import type { CommandModule } from '../types';
 import { parseDuration } from './files';
 import { Journal, recover } from './journal';
@@ -249,7 +250,7 @@ or undoes what the crashed run left, and says which. A rerun with the new secret
       const persist = async (secret: string): Promise<void> => {
         newSecret = secret;
         journal?.persisting(secret);
-        if (toStdout) await writeConfirmed(ctx.io.stdout, `${secret}\n`);
+        if (toStdout) await writeConfirmed(streamOf(ctx.io.stdout), `${secret}\n`);
         else {
           try {
             written.push(...(await persistToFiles(targets, secret, c.current)));
