@@ -6,8 +6,8 @@ import {
   ENV,
   FileStore,
   ImsTokenError,
-  configError,
   createTokenProvider,
+  currentClientSecret,
   defaultCacheDir,
   fromEnv,
   parseSecretLines,
@@ -219,27 +219,15 @@ export async function resolveSecretSource(ctx: Context, env: Env, fromFile: Env)
 
 /**
  * The current (first) secret of `env` after {@link resolveSecretSource}, for a command that needs its value (a
- * rotation writes it back as the old secret): `IMS_CLIENT_SECRET`, or the first secret line of
- * `IMS_CLIENT_SECRET_FILE` (read now, relative to the working directory); `undefined` when none is set. The same
- * `IMS_CONFIG` errors as core's `secretsClientFromEnv`, which reads the file the same way.
+ * rotation writes it back as the old secret): core's `currentClientSecret` (`IMS_CLIENT_SECRET`, or the first secret
+ * line of `IMS_CLIENT_SECRET_FILE`, read now from the working directory), with the CLI's hints on its errors.
  */
-export async function readCurrentSecret(ctx: Context, env: Env): Promise<string | undefined> {
-  const trimmed = (v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : v.trim());
-  const file = trimmed(env[ENV.clientSecretFile]);
-  if (!file) return trimmed(env[ENV.clientSecret]);
-  const fail = (problem: string): unknown => cliHint(configError(ENV.clientSecretFile, problem));
-  if (trimmed(env[ENV.clientSecret]) || trimmed(env[ENV.clientSecretNext])) {
-    throw fail(`is set together with ${ENV.clientSecret}; set only one of them`);
-  }
-  let text: string;
+export function readCurrentSecret(ctx: Context, env: Env): string {
   try {
-    text = readFileSync(resolvePath(ctx, file), 'utf8');
+    return currentClientSecret(env, { cwd: ctx.io.cwd });
   } catch (err) {
-    throw fail(`cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw cliHint(err);
   }
-  const first = parseSecretLines(text)[0];
-  if (!first) throw fail('names a file without a client secret line');
-  return first;
 }
 
 /**

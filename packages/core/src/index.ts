@@ -44,6 +44,7 @@ export type { SecretSourceKind } from './secret-source';
 export {
   createSecretsClient,
   secretsClientFromEnv,
+  currentClientSecret,
   IO_MANAGEMENT_SCOPES,
   DEFAULT_MANAGEMENT_URL,
   rotateClientSecret,

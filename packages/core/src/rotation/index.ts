@@ -1,6 +1,6 @@
 export { createSecretsClient } from './secrets-client';
 export { IO_MANAGEMENT_SCOPES, DEFAULT_MANAGEMENT_URL } from './secrets-types';
-export { secretsClientFromEnv } from './secrets-env';
+export { currentClientSecret, secretsClientFromEnv } from './secrets-env';
 export type { SecretsClient, SecretsClientOptions, SecretsCallOptions, ClientSecretInfo, NewClientSecret } from './secrets-types';
 export { rotateClientSecret } from './rotate';
 export { RotationError } from './report';

@@ -48,7 +48,7 @@ export interface SecretsConfig {
 export async function resolveSecretsConfig(ctx: Context): Promise<SecretsConfig> {
   const { env, fromFile } = await cliEnv(ctx);
   const source = (await resolveSecretSource(ctx, env, fromFile)).first;
-  const current = await readCurrentSecret(ctx, env);
+  const current = readCurrentSecret(ctx, env);
   const coreEnv = { ...env, [ENV.clientSecret]: current, [ENV.clientSecretFile]: undefined, [ENV.clientSecretNext]: undefined };
   const base = cliLogger(ctx, (msg) => msg.startsWith('ims-token rotation:'));
   const logger: Logger = {
