@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { call, expectNoLeak, JOB, startHarness } from './helpers';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { call, expectNoLeak, frozen, JOB, startHarness, submitted } from './helpers';
 import type { Harness } from './helpers';
 
 let h: Harness | undefined;
@@ -8,6 +8,8 @@ afterEach(async () => {
   h = undefined;
 });
 
+const WAIT = { timeout: 10_000, interval: 5 };
+
 function noLeaks(harness: Harness, ...texts: string[]): void {
   expectNoLeak([...harness.logs, ...texts].join('\n'), [harness.secret]);
   // No full access token either: every token the app used was minted by this emulator, and a JWT has two dots.
@@ -15,44 +17,52 @@ function noLeaks(harness: Harness, ...texts: string[]): void {
 }
 
 describe('job routes against the emulator', () => {
-  it('submits a job (202 + our own status URL) and polls it until it succeeds', async () => {
-    h = await startHarness({ jobDurationMs: 300 });
-    const submitted = await call(`${h.url}/jobs`, { body: JOB });
-    expect(submitted.status).toBe(202);
-    const jobId = submitted.body['jobId'] as string;
+  it('submits a job (202 + our own status URL) and polls it: pending, running, succeeded', async () => {
+    h = await startHarness({ jobDurationMs: 3000, clock: frozen() });
+    const sent = await call(`${h.url}/jobs`, { body: JOB });
+    expect(sent.status).toBe(202);
+    const jobId = sent.body['jobId'] as string;
     expect(jobId).toMatch(/^[\w-]+$/);
-    expect(submitted.body['status']).toBe('pending');
-    expect(submitted.body['statusUrl']).toBe(`${h.url}/jobs/${jobId}`);
-    expect(submitted.headers.get('location')).toBe(`${h.url}/jobs/${jobId}`);
+    expect(sent.body['status']).toBe('pending');
+    expect(sent.body['statusUrl']).toBe(`${h.url}/jobs/${jobId}`);
+    expect(sent.headers.get('location')).toBe(`${h.url}/jobs/${jobId}`);
 
-    const seen = new Set<string>();
-    let last = submitted;
-    for (let i = 0; i < 100; i++) {
-      last = await call(submitted.body['statusUrl'] as string);
-      expect(last.status).toBe(200);
-      seen.add(last.body['status'] as string);
-      if (last.body['status'] === 'succeeded') break;
-      expect(last.headers.get('retry-after')).toBe('1');
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    expect(last.body).toMatchObject({ jobId, status: 'succeeded', result: { input: JOB } });
-    expect([...seen].every((s) => ['pending', 'running', 'succeeded'].includes(s))).toBe(true);
+    const poll = async (status: string): Promise<Record<string, unknown>> => {
+      const r = await call(sent.body['statusUrl'] as string);
+      expect(r.status).toBe(200);
+      expect(r.body['status']).toBe(status);
+      expect(r.headers.get('retry-after')).toBe(status === 'succeeded' ? null : '1');
+      return r.body;
+    };
+    await poll('pending');
+    h.emu.advance(1000); // a third of the job's duration: it runs
+    await poll('running');
+    h.emu.advance(1999);
+    await poll('running');
+    h.emu.advance(1);
+    const last = await poll('succeeded');
+    expect(last).toMatchObject({ jobId, status: 'succeeded', result: { input: JOB } });
     // One token for the whole conversation: the provider caches it.
     expect(h.emu.stats.tokensMinted).toBe(1);
-    noLeaks(h, JSON.stringify(last.body));
+    noLeaks(h, JSON.stringify(last));
   });
 
   it('POST /jobs/run submits, waits and returns the result', async () => {
-    h = await startHarness({ jobDurationMs: 200 });
-    const res = await call(`${h.url}/jobs/run`, { body: JOB });
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: 'succeeded', result: { input: JOB } });
+    h = await startHarness({ jobDurationMs: 200, clock: frozen() });
+    const res = call(`${h.url}/jobs/run`, { body: JOB });
+    await submitted(h);
+    const polls = h.emu.stats.apiRequests;
+    await vi.waitFor(() => expect(h!.emu.stats.apiRequests).toBeGreaterThan(polls + 1), WAIT); // it polls a pending job
+    h.emu.advance(200);
+    expect((await res).status).toBe(200);
+    expect((await res).body).toMatchObject({ status: 'succeeded', result: { input: JOB } });
     expect(h.logs.join('\n')).toContain('job finished');
     noLeaks(h);
   });
 
   it('POST /jobs/run answers 504 problem+json with the status URL when the job outlives its deadline', async () => {
-    h = await startHarness({ jobDurationMs: 60_000 }, { JOB_RUN_TIMEOUT_MS: 200 });
+    // The emulator's time stands still: the job never finishes, whatever the app's own deadline timer does.
+    h = await startHarness({ jobDurationMs: 60_000, clock: frozen() }, { JOB_RUN_TIMEOUT_MS: 200 });
     const res = await call(`${h.url}/jobs/run`, { body: JOB });
     expect(res.status).toBe(504);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
@@ -61,22 +71,37 @@ describe('job routes against the emulator', () => {
   });
 
   it('finishes a poll loop while tokens expire under it (2 s tokens, 5 s job)', async () => {
-    h = await startHarness({ tokenLifetimeSeconds: 2, jobDurationMs: 5000 }, { JOB_POLL_INTERVAL_MS: 100 });
-    const res = await call(`${h.url}/jobs/run`, { body: JOB });
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: 'succeeded', result: { input: JOB } });
+    // One clock for the emulator and the app's provider, moved 75 ms per poll the emulator sees: less than the
+    // 100 ms of life (5 % of 2 s) the provider keeps in hand, so no token can expire on its way.
+    let now = Date.now();
+    const clock = (): number => now;
+    h = await startHarness({ tokenLifetimeSeconds: 2, jobDurationMs: 5000, clock }, { JOB_POLL_INTERVAL_MS: 5, ims: { clock } });
+    const res = call(`${h.url}/jobs/run`, { body: JOB });
+    let settled = false;
+    void res.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const start = now;
+    while (!settled && now - start < 10_000) {
+      const seen = h.emu.stats.apiRequests;
+      await vi.waitFor(() => expect(settled || h!.emu.stats.apiRequests > seen).toBe(true), WAIT);
+      now += 75;
+    }
+    expect((await res).status).toBe(200);
+    expect((await res).body).toMatchObject({ status: 'succeeded', result: { input: JOB } });
     // Fresh tokens were taken along the way and no API call was refused for an expired token.
     expect(h.emu.stats.tokensMinted).toBeGreaterThanOrEqual(3);
     expect(h.emu.stats.apiUnauthorized).toBe(0);
     noLeaks(h);
-  }, 15_000);
+  });
 
-  it('recovers from revoked tokens in the middle of a poll loop (401 → fresh token → retry)', async () => {
-    h = await startHarness({ jobDurationMs: 2000 }, { JOB_POLL_INTERVAL_MS: 50 });
+  it('recovers from revoked tokens in the middle of a poll loop (401 -> fresh token -> retry)', async () => {
+    h = await startHarness({ jobDurationMs: 2000, clock: frozen() }, { JOB_POLL_INTERVAL_MS: 50 });
     const pending = call(`${h.url}/jobs/run`, { body: JOB });
-    // Revoke once the job is submitted (so a token is in use), however slow the machine is.
-    while (!h.logs.some((l) => l.includes('job submitted; waiting for it'))) await new Promise((r) => setTimeout(r, 10));
+    await submitted(h); // a token is in use
     h.emu.revokeTokens();
+    h.emu.advance(2000); // the next poll finds the job done, once it has a fresh token
     const res = await pending;
     expect(res.status).toBe(200);
     expect(res.body['status']).toBe('succeeded');

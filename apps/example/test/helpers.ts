@@ -7,6 +7,7 @@ import { startEmulator } from '@ims-token/emulator';
 import type { TokenProviderOptions } from '@ims-token/core';
 import type { Emulator, EmulatorOptions } from '@ims-token/emulator';
 import { pino } from 'pino';
+import { expect, vi } from 'vitest';
 import type { Logger } from 'pino';
 import { loadConfig, startServer } from '../src/index';
 import type { AppConfig, RunningServer } from '../src/index';
@@ -82,6 +83,20 @@ export async function startHarness(
       await emu.stop();
     },
   };
+}
+
+/** The emulator's clock stopped at the test's start: only advance() moves the sample API's jobs. */
+export function frozen(): () => number {
+  const start = Date.now();
+  return () => start;
+}
+
+/** Resolves once POST /jobs/run has submitted its job and is waiting for it. */
+export async function submitted(harness: Harness): Promise<void> {
+  await vi.waitFor(() => expect(harness.logs.some((l) => l.includes('job submitted; waiting for it'))).toBe(true), {
+    timeout: 10_000,
+    interval: 5,
+  });
 }
 
 /** fetch + JSON body. */

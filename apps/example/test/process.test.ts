@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CLIENT_SECRET } from '@ims-token/emulator';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanEnv, DEV, JOB, REPO_ROOT, run, runMain, startHarness } from './helpers';
+import { cleanEnv, DEV, frozen, JOB, REPO_ROOT, run, runMain, startHarness, submitted } from './helpers';
 import type { Child, Harness } from './helpers';
 
 const children: Child[] = [];
@@ -170,11 +170,12 @@ describe('startServer()', () => {
   });
 
   it('close() waits for a request in flight, closes its keep-alive connection, and is idempotent', async () => {
-    h = await startHarness({ jobDurationMs: 400 });
+    h = await startHarness({ jobDurationMs: 400, clock: frozen() });
     const pending = post(`${h.url}/jobs/run`, JOB);
-    await new Promise((r) => setTimeout(r, 100));
+    await submitted(h); // in flight, and the job cannot finish before the emulator's clock moves
     const first = h.server.close();
     expect(h.server.close()).toBe(first);
+    h.emu.advance(400);
     const res = await pending;
     expect(res.status).toBe(200);
     expect(await first).toEqual({ forced: false });
@@ -182,9 +183,9 @@ describe('startServer()', () => {
   });
 
   it('close() cuts requests off after shutdownTimeoutMs and reports forced', async () => {
-    h = await startHarness({ jobDurationMs: 60_000 }, { SHUTDOWN_TIMEOUT_MS: 100 });
+    h = await startHarness({ jobDurationMs: 60_000, clock: frozen() }, { SHUTDOWN_TIMEOUT_MS: 100 });
     const pending = post(`${h.url}/jobs/run`, JOB).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 100));
+    await submitted(h); // in flight, and the job never finishes: the emulator's clock stands still
     expect(await h.server.close()).toEqual({ forced: true });
     expect(await pending).toBeInstanceOf(Error);
   });

@@ -3,7 +3,6 @@ import { credential, startFixture } from './test/fixture';
 import type { Fixture } from './test/fixture';
 import { secretsKit } from './test/secrets-kit';
 import { spawnSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli, waitFor } from './test/run-cli';
 import type { CliResult } from './test/run-cli';
 
@@ -101,7 +100,7 @@ describe('ims-token secrets add', () => {
     newSecretSeen(r, secret, `${secret}\n`);
     expect(secretsOf(c)).toEqual([c.clientSecret, secret]);
     expect(r.stderr).toMatch(/^ims-token: warning: added client secret [0-9a-f-]{32,36} .*never shown again: store it now/);
-    await sleep(250);
+    fx.emu.advance(200); // the activation delay
     const t = await runCli(['token', '--no-cache'], { env: { ...c.env, IMS_CLIENT_SECRET: secret }, printsToken: true });
     expect(t.code).toBe(0);
 
@@ -136,7 +135,7 @@ describe('ims-token secrets delete', () => {
     expect(ours.stderr).toMatch(/warning: .* is the secret IMS_CLIENT_SECRET holds/);
     expect(secretsOf(c)).toEqual([added.secret]);
 
-    await sleep(250);
+    fx.emu.advance(200); // the added secret's activation delay
     const env = { ...secretsEnv(c), IMS_CLIENT_SECRET: added.secret };
     const last = await runCli(['secrets', 'delete', added.uuid, '--yes', '--json'], { env });
     expect(last.code).toBe(6);

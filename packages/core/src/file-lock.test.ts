@@ -95,7 +95,7 @@ describe('FileStore lock, between real processes', () => {
     const ac = new AbortController();
     let ran = false;
     const wait = new FileStore({ dir, lockWaitMs: 60_000 }).withLock('k', async () => (ran = true), { signal: ac.signal });
-    setTimeout(() => ac.abort(new ImsTokenError('IMS_ABORTED', 'test abort')), 100);
+    setTimeout(() => ac.abort(new ImsTokenError('IMS_ABORTED', 'test abort')), 100); // not the emulator's: abort once the wait is under way
     const started = Date.now();
     await expect(wait).rejects.toMatchObject({ code: 'IMS_ABORTED' });
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -113,7 +113,7 @@ describe('FileStore lock, between real processes', () => {
       () => 'resolved',
       (e: unknown) => (ImsTokenError.is(e) ? e.code : 'other'),
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 200)); // not the emulator's: lets getToken reach the other process's lock
     const started = Date.now();
     await p.close();
     expect(await pending).toBe('IMS_CLOSED');

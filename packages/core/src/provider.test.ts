@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ImsTokenError } from './errors';
 import { decodeImsToken } from './token';
-import { captureLogger, expectNoLeak, renderings, setup } from './test/helpers';
+import { captureLogger, clientOf, expectNoLeak, renderings, setup } from './test/helpers';
 import type { Env } from './test/helpers';
 
 let env: Env;
@@ -206,7 +206,7 @@ describe('a proxy', () => {
     const saved = process.env.HTTP_PROXY;
     process.env.HTTP_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     try {
-      await expect(env.make().getToken()).resolves.toBeTruthy();
+      expect(clientOf(await env.make().getToken())).toBe(env.clientId);
       expect(proxied).toBe(1);
     } finally {
       if (saved === undefined) delete process.env.HTTP_PROXY;
@@ -321,7 +321,7 @@ describe('status, events and redaction', () => {
     p.on('token', () => {
       throw new Error('listener bug');
     });
-    await expect(p.getToken()).resolves.toBeTruthy();
+    expect(clientOf(await p.getToken())).toBe(env.clientId);
     expect(log.lines.some((l) => l.includes('listener'))).toBe(true);
   });
 

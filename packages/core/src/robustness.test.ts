@@ -33,7 +33,7 @@ async function unhandledDuring(fn: () => Promise<void>): Promise<unknown[]> {
   process.on('unhandledRejection', on);
   try {
     await fn();
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 20)); // not the emulator's: Node reports an unhandled rejection only after a turn
   } finally {
     process.off('unhandledRejection', on);
   }

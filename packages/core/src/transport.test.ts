@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer } from 'node:net';
@@ -93,8 +93,9 @@ describe.each(transports)('through %s', (_name, transport) => {
     const waiting = p.getToken({ signal: ac.signal });
     ac.abort();
     await expect(waiting).rejects.toMatchObject({ code: 'IMS_ABORTED' });
+    const held = env.emu.stats.faultsApplied;
     const pending = p.getToken();
-    await new Promise((r) => setTimeout(r, 50));
+    await vi.waitFor(() => expect(env.emu.stats.faultsApplied).toBeGreaterThan(held), { timeout: 5_000, interval: 5 }); // the request is in, held by the hang
     await p.close();
     await expect(pending).rejects.toMatchObject({ code: 'IMS_CLOSED' });
   });

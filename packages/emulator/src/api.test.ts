@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CLIENT_ID, startEmulator } from './index';
 import type { Emulator } from './index';
-import { mint } from './test/helpers';
+import { mint, UUID } from './test/helpers';
 
 describe('sample API', () => {
   let emu: Emulator;
@@ -22,7 +22,7 @@ describe('sample API', () => {
   it('whoami answers the token client and scopes', async () => {
     const res = await fetch(`${emu.url}/api/v1/whoami`, { headers: auth(token) });
     expect(res.status).toBe(200);
-    expect(res.headers.get('x-debug-id')).toBeTruthy();
+    expect(res.headers.get('x-debug-id')).toMatch(UUID);
     const body = (await res.json()) as Record<string, unknown>;
     expect(body).toEqual({ clientId: DEFAULT_CLIENT_ID, scopes: ['openid', 'AdobeID'], expiresAt: expect.any(Number) });
     expect(body['expiresAt'] as number).toBeGreaterThan(emu.now() + 86_000_000);

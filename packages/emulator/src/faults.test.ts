@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, startEmulator } from './index';
 import type { Emulator } from './index';
-import { mint, tokenRequest } from './test/helpers';
+import { mint, tokenRequest, UUID } from './test/helpers';
 
 const FORM = { grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID, client_secret: DEFAULT_CLIENT_SECRET, scope: 'openid' };
 
@@ -33,7 +33,7 @@ describe('fault injection', () => {
     const r = await tokenRequest(emu, FORM);
     expect(r.status).toBe(503);
     expect(r.body).toEqual({ error: 'server_error', error_description: expect.any(String) });
-    expect(r.headers.get('x-debug-id')).toBeTruthy();
+    expect(r.headers.get('x-debug-id')).toMatch(UUID);
     expect((await tokenRequest(emu, FORM)).status).toBe(200);
     expect(emu.stats).toMatchObject({ faultsApplied: 1, tokenRequests: 2, tokensMinted: 1, tokenErrors: 0 });
   });

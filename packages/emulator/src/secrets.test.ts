@@ -156,15 +156,21 @@ describe('I/O Management API secrets endpoints', () => {
 
 describe('last_used_at lag (an assumption: Adobe does not say how soon it moves)', () => {
   it('with lastUsedLagMs, a mint does not show in secret_usages until the lag has passed', async () => {
-    const emu = await startEmulator({ lastUsedLagMs: 3_600_000 });
+    const start = Date.now();
+    const emu = await startEmulator({ lastUsedLagMs: 3_600_000, clock: () => start }); // frozen: only advance() moves time
     try {
       const token = await mint(emu, { scope: MGMT_SCOPES });
-      const res = await fetch(`${emu.url}/console/organizations/${DEFAULT_ORG_ID}/credentials/${DEFAULT_CREDENTIAL_ID}/secrets`, {
-        headers: { authorization: `Bearer ${token}`, 'x-api-key': DEFAULT_CLIENT_ID },
-      });
-      const body = (await res.json()) as SecretsList;
+      const list = async (): Promise<SecretsList> => {
+        const res = await fetch(`${emu.url}/console/organizations/${DEFAULT_ORG_ID}/credentials/${DEFAULT_CREDENTIAL_ID}/secrets`, {
+          headers: { authorization: `Bearer ${token}`, 'x-api-key': DEFAULT_CLIENT_ID },
+        });
+        return (await res.json()) as SecretsList;
+      };
+      const body = await list();
       expect(body.client_secrets).toHaveLength(1);
       expect(body.client_secrets[0]!.secret_usages).toBeNull();
+      emu.advance(3_600_000); // the lag has passed (the token, 24 h, still works)
+      expect((await list()).client_secrets[0]!.secret_usages).toEqual([{ last_used_at: String(start), grant_type: 'client_credentials' }]);
     } finally {
       await emu.stop();
     }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_CREDENTIAL_ID, DEFAULT_ORG_CODE, DEFAULT_ORG_ID, startEmulator } from './index';
 import type { Emulator } from './index';
-import { claims, mint, tokenRequest } from './test/helpers';
+import { claims, mint, tokenRequest, UUID } from './test/helpers';
 
 describe('token endpoint', () => {
   let emu: Emulator;
@@ -31,7 +31,7 @@ describe('token endpoint', () => {
     });
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toBe('application/json;charset=utf-8');
-    expect(r.headers.get('x-debug-id')).toMatch(/\S{8,}/);
+    expect(r.headers.get('x-debug-id')).toMatch(UUID);
     expect(r.body).toEqual({ access_token: expect.any(String), token_type: 'bearer', expires_in: 86399 });
     const token = r.body['access_token'] as string;
     const [h] = token.split('.');
@@ -108,7 +108,7 @@ describe('token endpoint', () => {
       const r = await tokenRequest(emu, params);
       expect(r.status).toBe(400);
       expect(r.body).toEqual(expected);
-      expect(r.headers.get('x-debug-id')).toBeTruthy();
+      expect(r.headers.get('x-debug-id')).toMatch(UUID);
     }
   });
 

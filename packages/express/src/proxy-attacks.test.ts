@@ -222,7 +222,7 @@ describe.each(EXPRESSES)('imsProxy against hostile and unlucky clients (%s)', (_
         );
         const calls = Array.from({ length: 1000 }, () => fetch(`${url}/adobe/x`, { signal: ac.signal }).catch(() => undefined));
         await until(() => received === 1000 && hang.connections >= 64, 20_000);
-        await new Promise((r) => setTimeout(r, 200));
+        await new Promise((r) => setTimeout(r, 200)); // not the emulator's: a while for a 65th socket that must not open
         expect(received).toBe(1000);
         expect(hang.connections).toBe(64);
         ac.abort();
@@ -242,12 +242,12 @@ describe.each(EXPRESSES)('imsProxy against hostile and unlucky clients (%s)', (_
         const a = fetch(`${url}/adobe/first`, { signal: first.signal }).catch(() => 'aborted');
         await until(() => hang.requests.length === 1, 10_000);
         const b = fetch(`${url}/adobe/second`, { signal: second.signal }).catch(() => 'aborted');
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 100)); // not the emulator's: lets the second request reach the proxy's queue
         second.abort();
         expect(await b).toBe('aborted');
         first.abort(); // frees the one socket: the queued request must not go out now
         expect(await a).toBe('aborted');
-        await new Promise((r) => setTimeout(r, 200));
+        await new Promise((r) => setTimeout(r, 200)); // not the emulator's: a while for the queued request that must never go out
         expect(hang.requests.map((r) => r.path)).toEqual(['/first']);
       } finally {
         await hang.stop();

@@ -235,7 +235,7 @@ describe('lifecycle', () => {
     })();
     expect(await otel.points(METRIC.remainingLife, { [ATTR.clientId]: clientId })).toHaveLength(1);
     for (let i = 0; i < 5; i++) {
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 10)); // not the emulator's: turns for the GC and the finalization registry
       gc();
     }
     expect(await otel.points(METRIC.remainingLife, { [ATTR.clientId]: clientId })).toHaveLength(0);

@@ -362,8 +362,9 @@ describe.sequential('chaos', () => {
     // +12 h while a mint is on the wire (its answer held 300 ms): the token is still good when handed out
     w.clock.jump(24 * HOUR);
     w.emu.fault({ kind: 'latency', latencyMs: 300 });
+    const held = w.emu.stats.faultsApplied;
     const inFlight = burst(w.meter, fleet, 50);
-    await tick(100);
+    await waitFor(() => w.emu.stats.faultsApplied > held, 5000); // the mint is at the emulator, its answer held
     w.clock.jump(12 * HOUR);
     await inFlight;
     await check();
@@ -372,8 +373,9 @@ describe.sequential('chaos', () => {
     // sent before the jump, whose answer arrives stale; the provider asks IMS once more, timed from now
     w.clock.jump(Math.min(...fleet.map((p) => p.status().expiresAt ?? Infinity)) - 1_800_000 - w.clock()); // 30 min before expiry
     w.emu.fault({ kind: 'latency', latencyMs: 300, times: 2 });
+    const refreshesHeld = w.emu.stats.faultsApplied;
     await burst(w.meter, fleet, 1); // served at once from the current token; starts both background refreshes
-    await tick(100);
+    await waitFor(() => w.emu.stats.faultsApplied >= refreshesHeld + 2, 5000); // both refreshes are at the emulator, held
     w.clock.jump(7 * 24 * HOUR);
     const failedBefore = w.meter.failed;
     await burst(w.meter, fleet, 50);

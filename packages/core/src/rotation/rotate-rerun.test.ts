@@ -15,7 +15,6 @@ import {
   renderings,
   secretUuids as secretUuidsOf,
   service as serviceOf,
-  sleep,
   stepNames,
   until,
   writeSecretFile,
@@ -74,7 +73,7 @@ describe('rotateClientSecret: reruns, checks and dry runs', () => {
       // First run: persist writes new-first/old-second, then the process "dies" (the signal stands in for the crash).
       const crash = new AbortController();
       const first = await rotateClientSecret({
-        client: secretsClientFromEnv(env, { retryBaseDelayMs: 1, logger: log }),
+        client: secretsClientFromEnv(env, { retryBaseDelayMs: 1, logger: log, clock: () => emu.now() }),
         verifyDelayMs: 50,
         deleteOld: true,
         signal: crash.signal,
@@ -90,14 +89,18 @@ describe('rotateClientSecret: reruns, checks and dry runs', () => {
       expect(emu.client(c.clientId)!.clientSecrets).toHaveLength(2);
 
       // The service switches to the new secret (first line); the old one goes idle.
+      await until(() => svc.provider.status().secret.count === 2);
       const mints = svc.provider.status().counters.mints;
-      await until(() => svc.provider.status().counters.mints >= mints + 3);
-      await sleep(300);
+      await until(() => svc.provider.status().counters.mints >= mints + 2); // whole mints with the new secret: none with the old in flight
+      emu.advance(300); // the old secret's last use is now minIdleMs (200) and more behind
       const [newSecret] = (await readFile(file, 'utf8')).split('\n');
 
       // A rerun without deleteOld cannot add a third secret and says how to finish.
       const limit = await rejection(
-        rotateClientSecret({ client: secretsClientFromEnv(env, { retryBaseDelayMs: 1, logger: log }), persist: async () => {} }),
+        rotateClientSecret({
+          client: secretsClientFromEnv(env, { retryBaseDelayMs: 1, logger: log, clock: () => emu.now() }),
+          persist: async () => {},
+        }),
       );
       keep(limit);
       expect(limit.code).toBe('IMS_SECRET_LIMIT');
@@ -130,7 +133,7 @@ describe('rotateClientSecret: reruns, checks and dry runs', () => {
       // The rerun with deleteOld: true (the service's config now has the new secret first) finishes it.
       let persistCalled = false;
       const second = await rotateClientSecret({
-        client: secretsClientFromEnv(env, { retryBaseDelayMs: 1, logger: log }),
+        client: secretsClientFromEnv(env, { retryBaseDelayMs: 1, logger: log, clock: () => emu.now() }),
         deleteOld: true,
         minIdleMs: 200,
         persist: async () => {
@@ -155,7 +158,8 @@ describe('rotateClientSecret: reruns, checks and dry runs', () => {
       expect(persistCalled).toBe(false);
       expect(await secretUuids(c, newSecret)).toEqual([first.newSecretUuid]);
       expect(emu.client(c.clientId)!.clientSecrets).toEqual([newSecret]);
-      await sleep(50);
+      const after = svc.provider.status().counters.mints;
+      await until(() => svc.provider.status().counters.mints >= after + 3); // the service keeps minting after the deletion
       expect(svc.failed()).toBe(0);
     } finally {
       await svc.stop();

@@ -17,7 +17,6 @@ import {
   renderings,
   secretUuids as secretUuidsOf,
   service as serviceOf,
-  sleep,
   stepNames,
   until,
   writeSecretFile,
@@ -87,10 +86,11 @@ describe('rotateClientSecret', () => {
           expect(ctx.oldSecretUuid).toBeTypeOf('string');
           await writeSecretFile(file, [secret, c.clientSecret]);
           // wait until the service re-read the file and minted with the new secret, then let the old one go idle
+          await until(() => svc.provider.status().secret.count === 2);
           const mints = svc.provider.status().counters.mints;
-          await until(() => svc.provider.status().secret.count === 2 && svc.provider.status().counters.mints >= mints + 2);
+          await until(() => svc.provider.status().counters.mints >= mints + 2); // whole mints with the new secret: none with the old in flight
           serviceMintsAtSwitch = svc.provider.status().counters.mints;
-          await sleep(400);
+          emu.advance(400); // the old secret's last use is now minIdleMs (250) and more behind, on the emulator's clock and the rotation's
         },
         onStep: (s) => {
           steps.push(s);
@@ -169,11 +169,11 @@ describe('rotateClientSecret', () => {
     try {
       const orphan = await sc.addClientSecret();
       seen.push(orphan.clientSecret);
-      await sleep(350);
+      emu.advance(300); // the activation delay
       const verifier = createTokenProvider({ clientId: c.clientId, clientSecret: orphan.clientSecret, scopes: 'openid', imsUrl: emu.url });
       await verifier.getToken(); // the crashed run's verify
       await verifier.close();
-      await sleep(5);
+      emu.advance(5); // the rotation's own mint is then later than the orphan's last_used_at, never the same millisecond
       const err = await rejection(rotateClientSecret({ client: sc, persist: async () => {} }));
       keep(err);
       expect(err.code).toBe('IMS_SECRET_LIMIT');

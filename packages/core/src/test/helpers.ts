@@ -3,6 +3,7 @@ import type { Emulator, EmulatorOptions } from '@ims-token/emulator';
 import { createTokenProvider } from '../provider';
 import type { TokenProvider } from '../provider';
 import type { TokenProviderOptions } from '../config';
+import type { ImsToken } from '../token';
 
 export { captureLogger, expectNoLeak, renderings } from '@ims-token/test-kit';
 
@@ -40,4 +41,10 @@ export async function setup(options: EmulatorOptions = {}): Promise<Env> {
       await emu.stop();
     },
   };
+}
+
+/** The client a token was minted for, read from its JWT (the emulator's carry client_id): says it is a real mint, for whom. */
+export function clientOf(token: ImsToken): unknown {
+  const payload = token.accessToken.split('.')[1] ?? '';
+  return (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>)['client_id'];
 }

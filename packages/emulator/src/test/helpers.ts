@@ -4,6 +4,9 @@ import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../index';
 export const MGMT_SCOPES =
   'AdobeID,openid,read_organizations,additional_info.projectedProductContext,additional_info.roles,adobeio_api,read_client_secret,manage_client_secrets';
 
+/** The x-debug-id the emulator puts on every answer (a random UUID, as IMS sends). */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
 export interface TokenAnswer {
   status: number;
   headers: Headers;

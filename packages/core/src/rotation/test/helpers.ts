@@ -14,7 +14,7 @@ export function newClient(emu: Emulator, input: Parameters<Emulator['addClient']
   return emu.addClient(input) as Client;
 }
 
-/** Connection options of a secrets client for an emulator client (fast retries). */
+/** Connection options of a secrets client for an emulator client (fast retries, the emulator's clock). */
 export function connection(emu: Emulator, c: Client, logger?: Logger): SecretsClientOptions {
   return {
     clientId: c.clientId,
@@ -24,6 +24,7 @@ export function connection(emu: Emulator, c: Client, logger?: Logger): SecretsCl
     imsUrl: emu.url,
     managementUrl: emu.url,
     retryBaseDelayMs: 1,
+    clock: () => emu.now(), // the emulator's time: advance() moves what the rotation sees (idle, created_at) too
     ...(logger ? { logger } : {}),
   };
 }
