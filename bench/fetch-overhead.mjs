@@ -8,14 +8,15 @@
 //   1. undici fetch() with the two headers set by hand   vs createImsFetch({ fetch: undici.fetch })      (goal >= 0.97)
 //   2. Agent request()                                    vs request() through createImsDispatcher()      (goal >= 0.97)
 //   3. Agent.compose(no-op interceptor) request()         vs Agent.compose(imsInterceptor()) request()    (goal >= 0.95)
-// A round runs each comparison as A B A B A B (`swaps` pairs; B A B A B A in every other round, so neither side
-// always goes first), each slice `requests` requests with `concurrency` in flight (a fixed amount of work, so a
+// A round runs each comparison as A B A B A B (`swaps` times; B A B A B A in every other round, so neither side
+// always goes first; with a reference R the rounds go through all six orders of A, B and R), after one lead-in
+// slice that is discarded, each slice `requests` requests with `concurrency` in flight (a fixed amount of work, so a
 // slice that other load on the machine slows down still holds as many requests); the round's ratio is B's
 // req/s over A's across its slices. The first `warmup` rounds are run and discarded. Reported: the median of
 // the paired per-round ratios, its p25-p75, and a bootstrap 95 % interval of that median. A goal is "met" when
 // the median reaches it and "shown" when the whole interval does ("NOT met, shown" when the interval lies
 // below it). The same for client CPU per request (A's over B's).
-// References, not goals, one slice each per round (so noisier): bare fetch without the headers (what carrying a ~1 KB
+// References, not goals, run in the same rounds: bare fetch without the headers (what carrying a ~1 KB
 // token costs at all) and the Agent with the headers by hand; and the bare Agent against compose (what
 // undici's compose() costs by itself: it converts between its two handler APIs on every request).
 // The server runs in a child process (as a remote API would), so it does not take the client's CPU.
@@ -174,12 +175,17 @@ if (values.only !== undefined && !(values.only in comparisons)) throw new Error(
 const pairs = values.only === undefined ? Object.values(comparisons) : [comparisons[values.only]];
 /** Per variant, one { rps, cpuUs } per kept round. */
 const results = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+/** Every order of xs: the rounds go through them, so each variant runs before and after each other one equally often. */
+const permutations = (xs) =>
+  xs.length <= 1 ? [xs] : xs.flatMap((x, i) => permutations(xs.filter((_, j) => j !== i)).map((p) => [x, ...p]));
 for (let r = 0; r < WARMUP + ROUNDS; r++) {
   for (const [base, adapter, , ...refs] of pairs) {
-    const [first, second] = r % 2 === 0 ? [base, adapter] : [adapter, base];
-    const slices = { [base]: [], [adapter]: [] };
-    for (let k = 0; k < SWAPS; k++) for (const name of [first, second]) slices[name].push(await run(variants[name], REQUESTS));
-    for (const ref of refs) slices[ref] = [await run(variants[ref], REQUESTS)];
+    const orders = permutations([base, adapter, ...refs]);
+    const order = orders[r % orders.length];
+    const slices = Object.fromEntries(order.map((name) => [name, []]));
+    // A lead-in slice, discarded: the first slice after another comparison runs measurably slower.
+    await run(variants[order[order.length - 1]], REQUESTS);
+    for (let k = 0; k < SWAPS; k++) for (const name of order) slices[name].push(await run(variants[name], REQUESTS));
     if (r < WARMUP) continue;
     for (const name in slices) results[name].push(total(slices[name]));
   }
@@ -222,7 +228,7 @@ const describe = (xs) => {
 const fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(7);
 console.log(
   `node ${process.version}, undici ${undiciVersion}, concurrency ${CONCURRENCY}, ${ROUNDS} rounds (+${WARMUP} discarded) of ` +
-    `${'A B '.repeat(SWAPS).trim()} / ${'B A '.repeat(SWAPS).trim()}, ${REQUESTS} requests a slice\n`,
+    `${'A B '.repeat(SWAPS).trim()} / ${'B A '.repeat(SWAPS).trim()} (+ a lead-in slice), ${REQUESTS} requests a slice\n`,
 );
 const rps = (name) => results[name].map((x) => x.rps);
 const cpu = (name) => results[name].map((x) => x.cpuUs);
