@@ -1,19 +1,29 @@
 // Overhead of @ims-token/fetch on a local HTTP server (requests/second, same server, same run).
 //
 //   pnpm --filter @ims-token/fetch build   # this script uses the built dist
-//   node bench/fetch-overhead.mjs [--duration 3000] [--warmup 1000] [--concurrency 10] [--rounds 7]
+//   node bench/fetch-overhead.mjs [--rounds 200] [--requests 200] [--swaps 3] [--warmup 3] [--concurrency 10] [--only dispatcher]
 //
-// Groups, each measured in alternating order (A B, B A, …) with `concurrency` requests in flight; the ratio
-// is the median of the per-round ratios (each round runs both back to back), with its spread (min–max):
-//   1. undici fetch() with the two headers set by hand   vs createImsFetch({ fetch: undici.fetch })      (target ≥ 0.97)
-//   2. Agent request()                                    vs request() through createImsDispatcher()      (target ≥ 0.97)
-//   3. Agent.compose(no-op interceptor) request()         vs Agent.compose(imsInterceptor()) request()    (target ≥ 0.95)
-// References, not targets: bare fetch without the headers (what carrying a ~1 KB token costs at all), the
-// Agent with the headers by hand, and the bare Agent against compose (what undici's compose() costs by
-// itself: it converts between its two handler APIs on every request).
+// Three comparisons, each a baseline A against an adapter B, measured in many short interleaved rounds so
+// that a 3 % difference shows through this VM's noise (single seconds range 10-20k req/s):
+//   1. undici fetch() with the two headers set by hand   vs createImsFetch({ fetch: undici.fetch })      (goal >= 0.97)
+//   2. Agent request()                                    vs request() through createImsDispatcher()      (goal >= 0.97)
+//   3. Agent.compose(no-op interceptor) request()         vs Agent.compose(imsInterceptor()) request()    (goal >= 0.95)
+// A round runs each comparison as A B A B A B (`swaps` times; B A B A B A in every other round, so neither side
+// always goes first; with a reference R the rounds go through all six orders of A, B and R), after one lead-in
+// slice that is discarded, each slice `requests` requests with `concurrency` in flight (a fixed amount of work, so a
+// slice that other load on the machine slows down still holds as many requests); the round's ratio is B's
+// req/s over A's across its slices. The first `warmup` rounds are run and discarded. Reported: the median of
+// the paired per-round ratios, its p25-p75, and a bootstrap 95 % interval of that median. A goal is "met" when
+// the median reaches it and "shown" when the whole interval does ("NOT met, shown" when the interval lies
+// below it). The same for client CPU per request (A's over B's).
+// References, not goals, run in the same rounds: bare fetch without the headers (what carrying a ~1 KB
+// token costs at all) and the Agent with the headers by hand; and the bare Agent against compose (what
+// undici's compose() costs by itself: it converts between its two handler APIs on every request).
+// The server runs in a child process (as a remote API would), so it does not take the client's CPU.
 // The token comes from the emulator once (warm cache), so this measures the per-request cost of the adapters.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 
@@ -22,19 +32,23 @@ const { createImsDispatcher, createImsFetch, imsInterceptor } = await import(new
 const { createTokenProvider } = await import(new URL('core/dist/index.js', root).href);
 const { startEmulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } = await import(new URL('emulator/dist/index.js', root).href);
 const undici = await import(new URL('fetch/node_modules/undici/index.js', root).href);
+const undiciVersion = JSON.parse(readFileSync(new URL('fetch/node_modules/undici/package.json', root), 'utf8')).version;
 
 const { values } = parseArgs({
   options: {
-    duration: { type: 'string', default: '3000' },
-    warmup: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '200' },
+    requests: { type: 'string', default: '200' },
+    swaps: { type: 'string', default: '3' }, // A B pairs a round
+    warmup: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '7' },
+    only: { type: 'string' }, // fetch | dispatcher | interceptor: run one comparison
   },
 });
-const DURATION = Number(values.duration);
+const ROUNDS = Number(values.rounds);
+const REQUESTS = Number(values.requests);
+const SWAPS = Number(values.swaps);
 const WARMUP = Number(values.warmup);
 const CONCURRENCY = Number(values.concurrency);
-const ROUNDS = Number(values.rounds);
 
 // The target: a tiny keep-alive server on 127.0.0.1, in its own process (as a remote API would be),
 // that counts the requests carrying credentials.
@@ -111,22 +125,34 @@ const variants = {
   },
 };
 
-/** Runs `fn` with `CONCURRENCY` in flight for `ms`; returns requests/second and client CPU µs per request. */
-async function run(fn, ms) {
-  let done = 0;
-  const until = performance.now() + ms;
+/** Runs `n` requests of `fn`, `CONCURRENCY` in flight; returns the requests done, the wall ms and the client CPU us. */
+async function run(fn, n) {
+  let started = 0;
   const start = performance.now();
   const cpu0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < until) {
+      while (started < n) {
+        started++;
         await fn();
-        done++;
       }
     }),
   );
   const cpu = process.cpuUsage(cpu0);
-  return { rps: done / ((performance.now() - start) / 1000), cpuUs: (cpu.user + cpu.system) / done };
+  return { done: n, ms: performance.now() - start, cpuUs: cpu.user + cpu.system };
+}
+
+/** Sums slices into one measurement: requests/second and client CPU us per request. */
+function total(slices) {
+  let done = 0;
+  let ms = 0;
+  let cpuUs = 0;
+  for (const s of slices) {
+    done += s.done;
+    ms += s.ms;
+    cpuUs += s.cpuUs;
+  }
+  return { rps: done / (ms / 1000), cpuUs: cpuUs / done };
 }
 
 // Sanity: the adapters really add the headers, the bare clients do not.
@@ -139,62 +165,104 @@ await variants['Agent request']();
 const authorized = Number(await (await undici.fetch(`${origin}/authorized`)).text());
 if (authorized !== 3) throw new Error(`expected exactly the 3 adapter requests to be authorized, saw ${authorized}`);
 
-// Each group: [baseline, adapter, target, ...references]; the ratio is adapter / baseline.
-const pairs = [
-  ['undici fetch + headers by hand', 'createImsFetch', 0.97, 'undici fetch'],
-  ['Agent request', 'createImsDispatcher request', 0.97, 'Agent request + headers by hand'],
-  ['Agent.compose(no-op) request', 'Agent.compose(imsInterceptor) request', 0.95],
-];
+// Each comparison: [baseline, adapter, goal, ...references]; the ratio is adapter / baseline.
+const comparisons = {
+  fetch: ['undici fetch + headers by hand', 'createImsFetch', 0.97, 'undici fetch'],
+  dispatcher: ['Agent request', 'createImsDispatcher request', 0.97, 'Agent request + headers by hand'],
+  interceptor: ['Agent.compose(no-op) request', 'Agent.compose(imsInterceptor) request', 0.95],
+};
+if (values.only !== undefined && !(values.only in comparisons)) throw new Error(`--only: one of ${Object.keys(comparisons).join(', ')}`);
+const pairs = values.only === undefined ? Object.values(comparisons) : [comparisons[values.only]];
+/** Per variant, one { rps, cpuUs } per kept round. */
 const results = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
-const members = (group) => group.filter((x) => typeof x === 'string');
-for (const group of pairs) for (const name of members(group)) await run(variants[name], WARMUP);
-for (let r = 0; r < ROUNDS; r++) {
-  for (const group of pairs) {
-    const order = r % 2 === 0 ? members(group) : [...members(group)].reverse();
-    for (const name of order) results[name].push(await run(variants[name], DURATION));
+/** Every order of xs: the rounds go through them, so each variant runs before and after each other one equally often. */
+const permutations = (xs) =>
+  xs.length <= 1 ? [xs] : xs.flatMap((x, i) => permutations(xs.filter((_, j) => j !== i)).map((p) => [x, ...p]));
+for (let r = 0; r < WARMUP + ROUNDS; r++) {
+  for (const [base, adapter, , ...refs] of pairs) {
+    const orders = permutations([base, adapter, ...refs]);
+    const order = orders[r % orders.length];
+    const slices = Object.fromEntries(order.map((name) => [name, []]));
+    // A lead-in slice, discarded: the first slice after another comparison runs measurably slower.
+    await run(variants[order[order.length - 1]], REQUESTS);
+    for (let k = 0; k < SWAPS; k++) for (const name of order) slices[name].push(await run(variants[name], REQUESTS));
+    if (r < WARMUP) continue;
+    for (const name in slices) results[name].push(total(slices[name]));
   }
 }
 
-const median = (xs) => {
+/** The q-quantile of xs (linear between order statistics). */
+const quantile = (xs, q) => {
   const s = [...xs].sort((x, y) => x - y);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  const i = (s.length - 1) * q;
+  const lo = Math.floor(i);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (i - lo);
 };
+const median = (xs) => quantile(xs, 0.5);
+/** A seeded PRNG (mulberry32), so the interval of a given run is reproducible. */
+const rng = (seed) => () => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+/** Percentile bootstrap 95 % interval of the median of xs. */
+const bootstrap = (xs, n = 4000) => {
+  const rand = rng(16);
+  const medians = [];
+  for (let i = 0; i < n; i++) medians.push(median(Array.from(xs, () => xs[Math.floor(rand() * xs.length)])));
+  return [quantile(medians, 0.025), quantile(medians, 0.975)];
+};
+const verdict = (xs, goal) => {
+  const [lo, hi] = bootstrap(xs);
+  if (lo >= goal) return 'met, shown';
+  if (median(xs) >= goal) return 'met, not shown';
+  return hi < goal ? 'NOT met, shown' : 'NOT met, not shown';
+};
+const f3 = (n) => n.toFixed(3);
+const describe = (xs) => {
+  const [lo, hi] = bootstrap(xs);
+  return `${f3(median(xs))}x (p25-p75 ${f3(quantile(xs, 0.25))}-${f3(quantile(xs, 0.75))}, 95 % CI ${f3(lo)}-${f3(hi)})`;
+};
+
 const fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(7);
 console.log(
-  `node ${process.version}, concurrency ${CONCURRENCY}, ${ROUNDS} alternating runs × ${DURATION} ms per variant, warm-up ${WARMUP} ms\n`,
+  `node ${process.version}, undici ${undiciVersion}, concurrency ${CONCURRENCY}, ${ROUNDS} rounds (+${WARMUP} discarded) of ` +
+    `${'A B '.repeat(SWAPS).trim()} / ${'B A '.repeat(SWAPS).trim()} (+ a lead-in slice), ${REQUESTS} requests a slice\n`,
 );
-const rps = (name) => results[name].map((r) => r.rps);
-const cpu = (name) => results[name].map((r) => r.cpuUs);
-const paired = (a, b) => rps(a).map((x, i) => x / rps(b)[i]);
-const spread = (xs) => `${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}`;
+const rps = (name) => results[name].map((x) => x.rps);
+const cpu = (name) => results[name].map((x) => x.cpuUs);
 const summary = [];
-for (const [base, adapter, target, ...refs] of pairs) {
+for (const [base, adapter, goal, ...refs] of pairs) {
   for (const name of [base, adapter, ...refs]) {
+    const xs = rps(name);
     console.log(
-      `${name.padEnd(40)} median ${fmt(median(rps(name)))} req/s  ${median(cpu(name)).toFixed(1).padStart(5)} µs CPU/req   runs:${rps(name).map(fmt).join('')}`,
+      `${name.padEnd(40)} median ${fmt(median(xs))} req/s (p25-p75 ${fmt(quantile(xs, 0.25)).trim()}-${fmt(quantile(xs, 0.75)).trim()})  ` +
+        `${median(cpu(name)).toFixed(1).padStart(5)} us CPU/req`,
     );
   }
-  const ratios = paired(adapter, base);
-  const ratio = median(ratios);
+  const ratios = rps(adapter).map((x, i) => x / rps(base)[i]);
   // Client CPU per request, inverted (base / adapter): far less sensitive than req/s to other load on the machine.
   const cpuRatios = cpu(base).map((x, i) => x / cpu(adapter)[i]);
-  summary.push(
-    `${adapter} / ${base}: ${ratio.toFixed(3)}× req/s (spread ${spread(ratios)}), ` +
-      `${median(cpuRatios).toFixed(3)}× by CPU per request (spread ${spread(cpuRatios)}); target ≥ ${target}: ` +
-      `${ratio >= target ? 'met' : 'NOT met'} by req/s, ${median(cpuRatios) >= target ? 'met' : 'NOT met'} by CPU`,
-  );
-  console.log(
-    `${'ratio'.padEnd(40)} ${ratio.toFixed(3)}× median of paired runs (spread ${spread(ratios)}), ${(median(rps(adapter)) / median(rps(base))).toFixed(3)}× of medians (target ≥ ${target})`,
-  );
+  console.log(`${'ratio by req/s'.padEnd(40)} ${describe(ratios)}, goal >= ${goal}: ${verdict(ratios, goal)}`);
+  console.log(`${'ratio by CPU per request'.padEnd(40)} ${describe(cpuRatios)}, goal >= ${goal}: ${verdict(cpuRatios, goal)}`);
   for (const ref of refs) {
-    const r = paired(adapter, ref);
-    console.log(`${`ratio to ${ref}`.padEnd(40)} ${median(r).toFixed(3)}× median of paired runs (spread ${spread(r)})`);
+    const r = rps(adapter).map((x, i) => x / rps(ref)[i]);
+    console.log(`${`ratio to ${ref}`.padEnd(40)} ${describe(r)}`);
+    const c = rps(ref).map((x, i) => x / rps(base)[i]);
+    console.log(`${`${ref} / ${base}`.padEnd(40)} ${describe(c)}`);
   }
   console.log('');
+  summary.push(
+    `${adapter} / ${base}: ${f3(median(ratios))}x req/s [${f3(quantile(ratios, 0.25))}-${f3(quantile(ratios, 0.75))}] ` +
+      `${verdict(ratios, goal)}; ${f3(median(cpuRatios))}x by CPU [${f3(quantile(cpuRatios, 0.25))}-${f3(quantile(cpuRatios, 0.75))}] ` +
+      `${verdict(cpuRatios, goal)} (goal >= ${goal})`,
+  );
 }
-const composeCost = median(rps('Agent.compose(no-op) request')) / median(rps('Agent request'));
-console.log(`undici's compose() by itself (no-op interceptor / bare Agent, medians): ${composeCost.toFixed(3)}×\n`);
+if (values.only === undefined) {
+  const composeCost = median(rps('Agent.compose(no-op) request')) / median(rps('Agent request'));
+  console.log(`undici's compose() by itself (no-op interceptor / bare Agent, medians): ${f3(composeCost)}x\n`);
+}
 console.log(summary.join('\n'));
 
 await provider.close();

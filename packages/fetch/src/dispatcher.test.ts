@@ -62,6 +62,19 @@ describe('createImsDispatcher with undici request()', () => {
     expect(provider.status().counters.misses).toBe(0);
   });
 
+  it('judges every request on its own origin when one dispatcher alternates between an allowed host and another', async () => {
+    const dispatcher = ims();
+    const urls = [allowed.url, other.url, other.url, allowed.url, allowed.url, other.url];
+    for (const url of urls) expect(await status(`${url}/x`, { dispatcher })).toBe(200);
+    await Promise.all(urls.map((url) => status(`${url}/y`, { dispatcher })));
+    expect(allowed.seen.map((s) => [s.headers.authorization?.slice(0, 11), s.headers['x-api-key']])).toEqual(
+      Array.from({ length: 6 }, () => ['Bearer eyJh', env.clientId]),
+    );
+    expect(other.seen.map((s) => [s.headers.authorization, s.headers['x-api-key']])).toEqual(
+      Array.from({ length: 6 }, () => [undefined, undefined]),
+    );
+  });
+
   it('keeps a caller-set Authorization (adding only x-api-key, asking for no token) and a caller-set x-api-key', async () => {
     const dispatcher = ims();
     await status(`${allowed.url}/a`, { dispatcher, headers: { Authorization: 'Bearer mine' } });

@@ -76,6 +76,8 @@ export class ImsEngine {
   readonly #decide: (href: string) => boolean;
   readonly #logger: Logger | undefined;
   readonly #warned = new Set<string>();
+  #lastOrigin: string | undefined = undefined;
+  #lastAllowed = false;
 
   constructor(options: EngineOptions, fn: string) {
     this.provider = checkProvider(options, fn);
@@ -92,7 +94,15 @@ export class ImsEngine {
 
   /** Whether a request to this origin (a string like `https://x.adobe.io` or a URL) may carry credentials. */
   allowed(origin: unknown): boolean {
-    if (typeof origin === 'string') return this.#decide(origin);
+    if (typeof origin === 'string') {
+      // The decision is a pure function of the string: the origin of the last request (most clients talk to
+      // one API host) is answered without scanning it or looking it up again.
+      if (origin === this.#lastOrigin) return this.#lastAllowed;
+      const allowed = this.#decide(origin);
+      this.#lastOrigin = origin;
+      this.#lastAllowed = allowed;
+      return allowed;
+    }
     if (origin instanceof URL) return this.#allows(origin.protocol, origin.hostname);
     return false;
   }
