@@ -10,7 +10,8 @@
 //
 // Every command runs with the same scrubbed environment (no NODE_OPTIONS, no NODE_EXTRA_CA_CERTS). The
 // IMS is the emulator on loopback, in this process. Needs packages/core, cli and emulator built.
-// --check exits 1 when the core ratio of medians is above 1.25.
+// --check exits 1 when the core ratio of medians is above 1.25. The last line gives the same ratios taken round
+// by round (median and quartiles), which a drifting machine load disturbs less.
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,14 @@ try {
   console.log(
     `  CLI / floor, whole run:    ${(w[2].median / w[0].median).toFixed(2)}× (the bin), ${(w[3].median / w[0].median).toFixed(2)}× (node dist/cli.cjs)`,
   );
+  // The same ratios taken round by round (each round runs every command back to back, so both sides of a ratio
+  // see the same machine): steadier than a ratio of medians when the load drifts. Median [p25-p75].
+  const paired = (j) => {
+    const r = walls[j].map((v, i) => v / walls[0][i]).sort((a, b) => a - b);
+    const q = (p) => r[Math.min(r.length - 1, Math.floor(p * r.length))];
+    return `${q(0.5).toFixed(2)}× [${q(0.25).toFixed(2)}–${q(0.75).toFixed(2)}]`;
+  };
+  console.log(`  paired by round, whole run: core ${paired(1)}; CLI ${paired(2)} (the bin), ${paired(3)} (node dist/cli.cjs)`);
   if (check && ratio > TARGET) process.exitCode = 1;
 } finally {
   await close();
