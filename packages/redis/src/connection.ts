@@ -208,11 +208,25 @@ interface Channel {
   subscribed: Promise<unknown>;
 }
 
-/** The store's Redis connections: one for commands, one (lazy) for pub/sub notifications. */
+/** A server (Redis before 6, some proxies) that does not speak RESP3: its reply to the handshake's HELLO. */
+function noHello(err: unknown): boolean {
+  const m = (err as { message?: unknown } | undefined)?.message;
+  return typeof m === 'string' && /\bHELLO\b/i.test(m);
+}
+
+/**
+ * The store's Redis connections. A client the store creates from `url` speaks RESP3 and takes the pub/sub
+ * notifications on its command connection: one connection per store, and a waiter's SUBSCRIBE goes out before
+ * its lock script on that same connection, so it is subscribed by the time it learns it must wait (no polling
+ * while a second connection opens). A server without RESP3 gets a RESP2 client and a second (lazy) connection for
+ * pub/sub, as a caller's client does.
+ */
 export class Connection {
   readonly #o: ConnectionOptions;
   readonly #owned: boolean;
-  readonly #main: Link;
+  #main: Link;
+  /** Whether pub/sub rides on the command connection (RESP3, our own client). */
+  #push: boolean;
   #sub: Link | undefined;
   #subFailed = false;
   #coolUntil = 0;
@@ -222,23 +236,44 @@ export class Connection {
   constructor(o: ConnectionOptions) {
     this.#o = o;
     this.#owned = o.client === undefined;
-    const client =
-      o.client ??
-      (createClient({
-        url: o.url!,
-        disableOfflineQueue: true,
-        // No node-redis command timeout: its timer cannot tell a process that was not run for a while from a
-        // slow Redis; command() times out with withTimeout(), which can.
-        socket: {
-          connectTimeout: o.connectTimeoutMs,
-          // Exponential backoff with jitter, 50 ms to 2 s, for ever: the store recovers by itself.
-          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000) + Math.floor(Math.random() * 100),
-        },
-      }) as unknown as RedisClientLike);
-    this.#main = new Link(client, 'commands', o.log, (up, err) => this.#onState(up, err));
+    this.#push = this.#owned && o.pubsub;
+    this.#main = this.#link(o.client ?? this.#create(this.#push));
     // Our own client connects at once; a caller's client is connected on first use only if the caller
     // has not done it by then (connecting it here would make the caller's own connect() throw).
     if (this.#owned) this.#main.open();
+  }
+
+  #create(resp3: boolean): RedisClientLike {
+    return createClient({
+      url: this.#o.url!,
+      disableOfflineQueue: true,
+      ...(resp3 ? { RESP: 3 as const } : {}),
+      // No node-redis command timeout: its timer cannot tell a process that was not run for a while from a
+      // slow Redis; command() times out with withTimeout(), which can.
+      socket: {
+        connectTimeout: this.#o.connectTimeoutMs,
+        // Exponential backoff with jitter, 50 ms to 2 s, for ever: the store recovers by itself.
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2_000) + Math.floor(Math.random() * 100),
+      },
+    }) as unknown as RedisClientLike;
+  }
+
+  #link(client: RedisClientLike): Link {
+    const link: Link = new Link(client, 'commands', this.#o.log, (up, err) => {
+      if (!up && this.#push && this.#main === link && noHello(err)) this.#downgrade(link);
+      else this.#onState(up, err);
+    });
+    return link;
+  }
+
+  /** The server refused HELLO 3: drop that client for a RESP2 one (pub/sub then on a second connection). */
+  #downgrade(old: Link): void {
+    this.#push = false;
+    this.#o.log.debug({}, 'ims-token/redis: the server does not speak RESP3; using a second connection for pub/sub');
+    this.#main = this.#link(this.#create(false));
+    if (!this.#closed) this.#main.open();
+    old.close(true);
+    void old.destroy(0);
   }
 
   #onState(up: boolean, err?: unknown): void {
@@ -256,11 +291,13 @@ export class Connection {
     // After a timeout, skip Redis until it answers again: one slow answer costs a miss, not one per command.
     if (Date.now() < this.#coolUntil) throw new RedisUnavailable('OFFLINE', 'Redis timed out a moment ago; not waiting for it again yet');
     let sent: Promise<unknown> | undefined;
+    const link = this.#main;
     try {
-      const client = await this.#main.ready(this.#o.connectTimeoutMs);
+      const client = await link.ready(this.#o.connectTimeoutMs);
       sent = client.sendCommand(args);
       return await withTimeout(sent, this.#o.commandTimeoutMs, `Redis ${args[0]}`);
     } catch (err) {
+      if (this.#main !== link && !this.#closed) return this.command(args); // replaced by a RESP2 client meanwhile
       if ((err as RedisUnavailable).code === 'TIMEOUT') {
         const until = Date.now() + Math.max(1_000, 4 * this.#o.commandTimeoutMs);
         this.#coolUntil = until;
@@ -275,6 +312,14 @@ export class Connection {
   }
 
   /**
+   * Whether a listen() called now subscribes on the command connection, ahead of every command sent after it:
+   * Redis then has the subscription before it runs them, so no message after their answer can be missed.
+   */
+  inOrder(): boolean {
+    return this.#push && !this.#closed && this.#main.client.isReady;
+  }
+
+  /**
    * Calls `onMessage` for every message on `channel` until the returned function is called.
    * Gives `undefined` when pub/sub is off or unavailable (the caller polls instead).
    */
@@ -282,7 +327,8 @@ export class Connection {
     if (!this.#o.pubsub || this.#closed || this.#subFailed) return undefined;
     let entry: Channel | undefined;
     try {
-      const sub = await this.#subscriber();
+      // Connected on RESP3: SUBSCRIBE goes out now, ahead of any command sent after this call (see inOrder()).
+      const sub = this.inOrder() ? this.#main : await this.#subscriber();
       entry = this.#channels.get(channel);
       if (!entry) {
         const created: Channel = { listeners: new Set(), subscribed: Promise.resolve() };
@@ -311,7 +357,7 @@ export class Connection {
       e.listeners.delete(onMessage);
       if (e.listeners.size === 0 && this.#channels.get(channel) === e) {
         this.#channels.delete(channel);
-        const sub = this.#sub;
+        const sub = this.#push ? this.#main : this.#sub;
         if (sub && sub.client.isReady) sub.client.unsubscribe!(channel).catch(noop);
       }
     };
@@ -319,11 +365,23 @@ export class Connection {
 
   /** Starts opening the pub/sub connection (a miss is about to wait on a lock), without waiting for it. */
   prepareListening(): void {
-    if (!this.#o.pubsub || this.#closed || this.#subFailed || this.#sub) return;
+    if (!this.#o.pubsub || this.#closed || this.#subFailed || this.#sub || this.#push) return;
     this.#subscriber().catch(noop);
   }
 
   async #subscriber(): Promise<Link> {
+    if (this.#push) {
+      const main = this.#main;
+      // Replaced by a RESP2 client while connecting: subscribe on a connection of its own.
+      const ok = await main.ready(this.#o.connectTimeoutMs).then(
+        () => true,
+        (err: unknown) => {
+          if (main === this.#main) throw err;
+          return false;
+        },
+      );
+      if (ok && main === this.#main) return main;
+    }
     if (!this.#sub) {
       const main = this.#main.client;
       if (typeof main.duplicate !== 'function') {

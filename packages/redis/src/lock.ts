@@ -76,7 +76,10 @@ export class MintLocks {
 
     let signalled: 'set' | 'released' | undefined;
     let landed: string | undefined;
-    let subscribed = false;
+    // Subscribing on the command connection (RESP3): Redis has the subscription before our first look, so that
+    // look needs no second one, and the waiter counts as subscribed unless SUBSCRIBE fails.
+    const inOrder = h.conn.inOrder();
+    let subscribed = inOrder;
     let wake: (() => void) | undefined;
     const onMessage = (message: string): void => {
       if (message.startsWith('set')) {
@@ -88,8 +91,9 @@ export class MintLocks {
     // Subscribe while asking for the lock, and never wait for the subscription: until it is there the
     // waiter polls; once it is, it looks once more (a token stored meanwhile sent its message to nobody).
     const listening = h.conn.listen(channel, onMessage).then((unlisten) => {
+      const was = subscribed;
       subscribed = unlisten !== undefined;
-      wake?.();
+      if (subscribed !== was) wake?.();
       return unlisten;
     });
     const stopListening = (): void => void listening.then((unlisten) => unlisten?.());
@@ -108,7 +112,7 @@ export class MintLocks {
     this.#wakeOnClose.add(onWake);
     signal?.addEventListener('abort', onWake, { once: true });
     let r = first;
-    let lookedSubscribed = false; // whether the last look-up started after the subscription was in place
+    let lookedSubscribed = inOrder; // whether the last look-up started after the subscription was in place
     let hedged = h.hedgeAfterMs >= h.waitTimeoutMs;
     try {
       for (let attempt = 0; ; attempt++) {

@@ -1,13 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenProvider } from '@ims-token/core';
 import type { TokenProvider } from '@ims-token/core';
 import { startEmulator } from '@ims-token/emulator';
 import type { Emulator } from '@ims-token/emulator';
 import { RedisStore } from './index';
-import { captureLogger, freePort, randomPrefix, startRedisServer, stopProcess, waitFor } from '../test/helpers';
+import { captureLogger, freePort, randomPrefix, rawClient, startRedisServer, stopProcess, waitFor } from '../test/helpers';
 
 // Redis down, frozen, or not Redis at all: getToken() always succeeds (minting locally), nothing throws
 // unhandled, and sharing comes back by itself when Redis does.
@@ -183,6 +184,45 @@ describe('no Redis at all', () => {
       expect(minted()).toBe(before + 2);
     } finally {
       await store.close();
+    }
+  });
+
+  it('works with a server that does not speak RESP3 (no HELLO, as Redis 5): shares, and waiters wake by pub/sub', async () => {
+    const port = await freePort();
+    const old = await startRedisServer(port, ['--rename-command', 'HELLO', '']);
+    const url = `redis://127.0.0.1:${port}`;
+    const prefix = randomPrefix();
+    const holder = new RedisStore({ url, prefix, logger: log });
+    const waiter = new RedisStore({ url, prefix, logger: log });
+    const raw = await rawClient(url);
+    try {
+      const warnsBefore = log.lines.filter((l) => l.level === 'warn').length;
+      const before = minted();
+      const first = await token(holder);
+      const second = await token(waiter);
+      expect(second.accessToken).toBe(first.accessToken); // shared
+      expect(minted()).toBe(before + 1);
+      // A waiter behind a holder that stores a token runs fn once the token is there, told by pub/sub.
+      const t = await first.p.getToken();
+      let storedAt = 0;
+      const held = holder.withLock('k', async () => {
+        await sleep(300);
+        storedAt = Date.now();
+        await holder.set('k', t);
+      });
+      await waitFor(async () => (await raw.exists(`${prefix}k:lock`)) === 1, 2_000, 'the holder to take the lock');
+      const ranAt = await waiter.withLock('k', async () => Date.now());
+      await held;
+      expect(storedAt).toBeGreaterThan(0);
+      expect(ranAt).toBeGreaterThanOrEqual(storedAt);
+      expect(ranAt - storedAt).toBeLessThan(200); // woken, not polling (at 250 ms and more once subscribed)
+      expect((await waiter.get('k'))?.accessToken).toBe(first.accessToken);
+      expect(log.lines.filter((l) => l.level === 'warn').length).toBe(warnsBefore); // nothing reported as Redis trouble
+    } finally {
+      raw.destroy();
+      await holder.close();
+      await waiter.close();
+      await stopProcess(old);
     }
   });
 

@@ -61,11 +61,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A private redis-server (no persistence) on `port`, for tests that stop it. */
-export async function startRedisServer(port: number): Promise<ChildProcess> {
-  const proc = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+/** A private redis-server (no persistence) on `port`, for tests that stop it; `extra`: more config directives. */
+export async function startRedisServer(port: number, extra: string[] = []): Promise<ChildProcess> {
+  const proc = spawn(
+    '/usr/bin/redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra],
+    {
+      stdio: 'ignore',
+    },
+  );
   const deadline = Date.now() + 10_000;
   for (;;) {
     const c = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
