@@ -7,12 +7,21 @@
 // its own start).
 //
 //   node bench/cold-start.mjs [--runs 30] [--check]
+//   node bench/cold-start.mjs --instructions [--runs 3]
+//
+// --instructions counts the CPU instructions of each command instead (valgrind's callgrind; about 10 s a run),
+// a figure that other load on the machine does not move: it leaves out waiting (thread pool, network, the
+// kernel's own work), so it is a complement to wall time, not a replacement. V8 draws a random hash seed at
+// start-up and tests random numbers for primality until one is prime (4-13 M instructions, at random): that
+// function's share is taken out of every count. Needs valgrind (apt-get install valgrind).
 //
 // Every command runs with the same scrubbed environment (no NODE_OPTIONS, no NODE_EXTRA_CA_CERTS). The
 // IMS is the emulator on loopback, in this process. Needs packages/core, cli and emulator built.
 // --check exits 1 when the core ratio of medians is above 1.25. The last line gives the same ratios taken round
 // by round (median and quartiles), which a drifting machine load disturbs less.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +32,7 @@ const args = process.argv.slice(2);
 const at = args.indexOf('--runs');
 const runs = at >= 0 && Number(args[at + 1]) > 0 ? Number(args[at + 1]) : 30;
 const check = args.includes('--check');
+const instructions = args.includes('--instructions');
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const { home, env, close } = await cliWorld('ims-cold-bench-', {
@@ -56,6 +66,47 @@ function once(c) {
   });
 }
 
+/** Millions of instructions of one run of `c` (every process it starts), less V8's hash-seed prime search. */
+function instructionsOf(c) {
+  const dir = mkdtempSync(join(tmpdir(), 'ims-cold-cg-'));
+  const file = c.file ?? node;
+  const argv = ['--tool=callgrind', '--trace-children=yes', `--callgrind-out-file=${join(dir, 'cg.%p')}`, file, ...c.args];
+  return new Promise((resolve, reject) => {
+    const child = spawn('valgrind', argv, { cwd: here, env: { ...env, ...c.env?.() }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (err) => reject(new Error(`valgrind: ${err.message} (apt-get install valgrind)`)));
+    child.on('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`${c.name} under valgrind exited ${code}: ${stderr.slice(-500)}`);
+        let total = 0;
+        for (const f of readdirSync(dir)) {
+          const out = execFileSync('callgrind_annotate', ['--inclusive=yes', join(dir, f)], { encoding: 'utf8', maxBuffer: 64 << 20 });
+          const count = (re) => Number(re.exec(out)?.[1]?.replaceAll(',', '') ?? 0);
+          total += count(/^\s*([\d,]+) .*PROGRAM TOTALS/m) - count(/^\s*([\d,]+) .*HashSeed::InitializeRoots/m);
+        }
+        resolve(total / 1e6);
+      } catch (err) {
+        reject(err);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+async function countInstructions(n) {
+  const counts = commands.map(() => []);
+  for (let i = 0; i < n; i++) for (const [j, c] of commands.entries()) counts[j].push(await instructionsOf(c));
+  const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  console.log(`node ${process.version}, instructions (millions, callgrind, hash-seed search taken out), median of ${n} runs each`);
+  commands.forEach((c, j) =>
+    console.log(
+      `  ${c.name.padEnd(36)} ${med(counts[j]).toFixed(1).padStart(7)} M  (${(med(counts[j]) / med(counts[0])).toFixed(2)}× the floor)`,
+    ),
+  );
+}
+
 const stats = (a) => {
   const s = a.filter((v) => v !== undefined).sort((x, y) => x - y);
   if (s.length === 0) return undefined;
@@ -70,6 +121,13 @@ const load = () =>
     .join(' ');
 const loadBefore = load();
 try {
+  if (instructions) await countInstructions(at >= 0 ? runs : 3);
+  else await wallTimes();
+} finally {
+  await close();
+}
+
+async function wallTimes() {
   for (let i = 0; i < 3; i++) for (const c of commands) await once(c); // warm the OS page cache
   const walls = commands.map(() => []);
   const tokens = commands.map(() => []);
@@ -102,6 +160,4 @@ try {
   };
   console.log(`  paired by round, whole run: core ${paired(1)}; CLI ${paired(2)} (the bin), ${paired(3)} (node dist/cli.cjs)`);
   if (check && ratio > TARGET) process.exitCode = 1;
-} finally {
-  await close();
 }
