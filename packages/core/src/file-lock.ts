@@ -6,7 +6,8 @@
  * `staleMs` (no renewal: a frozen process, or another host's). Waiting honours an `AbortSignal`. A holder may
  * keep a small JSON record in the file (`update`) that whoever takes the lock over after a crash is given.
  */
-import { hostname, open, readFile, unlinkIfExists, stat, uniqueId, utimes } from './local-files';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { hostname, uniqueId, unlinkIfExists } from './local-files';
 import { errnoOf } from './cache-file';
 import { ImsTokenError } from './errors';
 import { sleep } from './sleep';
@@ -63,7 +64,7 @@ const HOST = (): string => (host ??= hostname());
 /** A process's start time (Linux `/proc/<pid>/stat`, field 22): tells a reused pid from its first owner. */
 async function startOf(pid: number): Promise<string | undefined> {
   try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return text.slice(text.lastIndexOf(') ') + 2).split(' ')[19];
   } catch {
     return undefined;
@@ -111,7 +112,8 @@ async function judge(path: string, staleMs: number): Promise<Judged> {
   let text: string;
   let mtimeMs: number;
   try {
-    [text, { mtimeMs }] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    text = readFileSync(path, 'utf8');
+    mtimeMs = statSync(path).mtimeMs;
   } catch (err) {
     return { verdict: errnoOf(err) === 'ENOENT' ? 'gone' : 'live' };
   }
@@ -137,17 +139,17 @@ async function judge(path: string, staleMs: number): Promise<Judged> {
 }
 
 async function create(path: string, content: string): Promise<boolean> {
-  let fh;
+  let fd: number;
   try {
-    fh = await open(path, 'wx', 0o600); // O_CREAT|O_EXCL: never follows a symbolic link
+    fd = openSync(path, 'wx', 0o600); // O_CREAT|O_EXCL: never follows a symbolic link
   } catch (err) {
     if (errnoOf(err) === 'EEXIST') return false;
     throw err;
   }
   try {
-    await fh.writeFile(content);
+    writeFileSync(fd, content);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
   return true;
 }
@@ -155,8 +157,8 @@ async function create(path: string, content: string): Promise<boolean> {
 /** Removes `path` only while it still holds `content` (compare before delete). */
 async function removeIf(path: string, content: string): Promise<boolean> {
   try {
-    if ((await readFile(path, 'utf8')) !== content) return false;
-    await unlinkIfExists(path);
+    if (readFileSync(path, 'utf8') !== content) return false;
+    unlinkIfExists(path);
     return true;
   } catch {
     return false; // gone already, or unreadable: not ours to remove
@@ -174,7 +176,7 @@ async function breakLock(path: string, staleMs: number): Promise<Parsed | undefi
   if (!(await create(breaker, mine))) {
     // Another waiter is breaking it; its breaker may itself be left over by a crash (a break takes milliseconds).
     try {
-      if (Date.now() - (await stat(breaker)).mtimeMs > Math.min(Math.max(1_000, staleMs), UNREADABLE_MS)) await unlinkIfExists(breaker);
+      if (Date.now() - statSync(breaker).mtimeMs > Math.min(Math.max(1_000, staleMs), UNREADABLE_MS)) unlinkIfExists(breaker);
     } catch {
       // gone meanwhile
     }
@@ -191,16 +193,15 @@ async function breakLock(path: string, staleMs: number): Promise<Parsed | undefi
 
 /** Writes `text` to `path` through a temporary file and a rename: synchronous, atomic, flushed. */
 function replaceSync(path: string, text: string): void {
-  const fs = process.getBuiltinModule('node:fs');
   const tmp = `${path}.${uniqueId()}.tmp`;
-  const fd = fs.openSync(tmp, 'wx', 0o600);
+  const fd = openSync(tmp, 'wx', 0o600);
   try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
+    writeSync(fd, text);
+    fsyncSync(fd);
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
-  fs.renameSync(tmp, path);
+  renameSync(tmp, path);
 }
 
 /**
@@ -273,9 +274,12 @@ function held(path: string, head: string, owner: string, staleMs: number): FileL
   const renew = Number.isFinite(staleMs)
     ? setInterval(
         () => {
-          void readFile(path, 'utf8')
-            .then((text) => (text.startsWith(head) ? utimes(path, new Date(), new Date()) : clearInterval(renew)))
-            .catch(() => clearInterval(renew));
+          try {
+            if (readFileSync(path, 'utf8').startsWith(head)) utimesSync(path, new Date(), new Date());
+            else clearInterval(renew);
+          } catch {
+            clearInterval(renew);
+          }
         },
         Math.max(10, Math.floor(staleMs / 3)),
       )

@@ -1,7 +1,18 @@
-import { constants } from 'node:fs';
-import { mkdir, open, rename, unlinkIfExists, lstat, chmod, readdir } from './local-files';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { uniqueId } from './local-files';
+import { uniqueId, unlinkIfExists } from './local-files';
 import { ImsTokenError } from './errors';
 import type { Logger } from './config';
 import { guardLogger } from './safe-logger';
@@ -104,19 +115,19 @@ export class FileStore implements TokenStore {
   async #dirTrusted(create: boolean): Promise<boolean> {
     let st;
     try {
-      st = await lstat(this.dir);
+      st = lstatSync(this.dir);
     } catch (err) {
       if (errnoOf(err) !== 'ENOENT') throw err;
       if (!create) return true;
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      st = await lstat(this.dir);
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      st = lstatSync(this.dir);
     }
     const problem = judgeCacheStat(st, 'dir', this.dir);
     if (problem) {
       this.#untrusted(problem);
       return false;
     }
-    if ((st.mode & 0o077) !== 0) await chmod(this.dir, 0o700); // ours, and readable by others: tighten it
+    if ((st.mode & 0o077) !== 0) chmodSync(this.dir, 0o700); // ours, and readable by others: tighten it
     return true;
   }
 
@@ -132,9 +143,9 @@ export class FileStore implements TokenStore {
   /** The token file of `key`, in a directory already judged trusted. */
   async #read(key: string): Promise<ImsToken | undefined> {
     const path = this.pathFor(key);
-    let fh;
+    let fd: number;
     try {
-      fh = await open(path, constants.O_RDONLY | O_NOFOLLOW);
+      fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW);
     } catch (err) {
       const code = errnoOf(err);
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -145,15 +156,15 @@ export class FileStore implements TokenStore {
       throw err;
     }
     try {
-      const problem = judgeCacheStat(await fh.stat(), 'file', path);
+      const problem = judgeCacheStat(fstatSync(fd), 'file', path);
       if (problem) {
         this.#untrusted(problem);
         return undefined;
       }
       // corrupt, implausible, expired or written for another key: a miss; the next set replaces it
-      return parseTrustedToken(await fh.readFile('utf8'), this.#clock(), { key });
+      return parseTrustedToken(readFileSync(fd, 'utf8'), this.#clock(), { key });
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 
@@ -162,17 +173,16 @@ export class FileStore implements TokenStore {
     if (!(await this.#ensureDir())) return; // never write a token where others could read or replace it
     const tmp = `${target}.${uniqueId()}.tmp`;
     try {
-      const fh = await open(tmp, 'wx', 0o600);
-      try {
-        // No fsync: a cache may be lost to a crash; whatever a crash leaves (an empty or torn file) fails the
-        // checks on read and is a miss. The rename keeps readers from ever seeing a half-written file.
-        await fh.writeFile(JSON.stringify({ ...serializeImsToken(token), key }));
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, target);
+      // No fsync: a cache may be lost to a crash; whatever a crash leaves (an empty or torn file) fails the
+      // checks on read and is a miss. The rename keeps readers from ever seeing a half-written file.
+      writeFileSync(tmp, JSON.stringify({ ...serializeImsToken(token), key }), { flag: 'wx', mode: 0o600 });
+      renameSync(tmp, target);
     } catch (err) {
-      await unlinkIfExists(tmp).catch(() => undefined);
+      try {
+        unlinkIfExists(tmp);
+      } catch {
+        // the write's error is the one to report
+      }
       const code = errnoOf(err) ?? 'error';
       this.#logger.warn({ path: target, error: code }, `ims-token: could not write the token cache file ${target} (${code})`);
       throw err;
@@ -185,7 +195,7 @@ export class FileStore implements TokenStore {
       const current = await this.#read(key).catch(() => undefined); // (the directory was judged just above)
       if (current && current.accessToken !== accessToken) return;
     }
-    await unlinkIfExists(this.pathFor(key));
+    unlinkIfExists(this.pathFor(key));
   }
 
   /** Removes every token file in the directory (what `ims-token cache clear --all` does). */
@@ -193,13 +203,13 @@ export class FileStore implements TokenStore {
     if (!(await this.#dirTrusted(false))) return 0;
     let names: string[];
     try {
-      names = await readdir(this.dir);
+      names = readdirSync(this.dir);
     } catch (err) {
       if (errnoOf(err) === 'ENOENT') return 0;
       throw err;
     }
     const files = names.filter((n) => n.endsWith('.json'));
-    await Promise.all(files.map((n) => unlinkIfExists(join(this.dir, n))));
+    for (const n of files) unlinkIfExists(join(this.dir, n));
     return files.length;
   }
 

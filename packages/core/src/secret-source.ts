@@ -1,4 +1,4 @@
-import { readFile, stat } from './local-files';
+import { readFileSync, statSync } from 'node:fs';
 import { ImsTokenError } from './errors';
 import { parseSecretLines } from './cache';
 import type { ClientSecretInput } from './config';
@@ -116,7 +116,7 @@ export class SecretSource {
     const file = this.#file!;
     let stamp: string;
     try {
-      const st = await stat(file);
+      const st = statSync(file);
       stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
     } catch (err) {
       throw new ImsTokenError(
@@ -130,7 +130,7 @@ export class SecretSource {
     if (!force && stamp === this.#fileStamp && this.#snapshot) return this.#snapshot;
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (err) {
       throw new ImsTokenError(
         'IMS_CONFIG',
