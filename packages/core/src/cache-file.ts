@@ -8,8 +8,6 @@ import { constants, fstatSync, lstatSync, openSync, readFileSync, closeSync } fr
 import type { Stats } from 'node:fs';
 import { ImsTokenError } from './errors';
 import { MAX_TOKEN_LIFETIME_MS, deserializeImsToken } from './token';
-
-export { MAX_TOKEN_LIFETIME_MS };
 import type { ImsToken } from './token';
 
 /** Why a cache directory or token file is not trusted: the path, what is wrong and the command that fixes it. */

@@ -123,14 +123,8 @@ export function cacheFilePath(dir: string, key: string): string {
   return join(dir, `${key}.json`);
 }
 
-export {
-  MAX_TOKEN_LIFETIME_MS,
-  cacheTrustError,
-  checkCacheDirSync,
-  judgeCacheStat,
-  plausibleCachedToken,
-  readCacheFileSync,
-} from './cache-file';
+export { MAX_TOKEN_LIFETIME_MS } from './token';
+export { cacheTrustError, checkCacheDirSync, judgeCacheStat, plausibleCachedToken, readCacheFileSync } from './cache-file';
 export type { CacheExpectation, CacheRead, CacheTrustProblem } from './cache-file';
 
 /**
