@@ -26,7 +26,8 @@ export const ENV = {
   managementUrl: 'IMS_MANAGEMENT_URL',
 } as const;
 
-function read(env: Record<string, string | undefined>, name: string): string | undefined {
+/** The variable `name` of `env`, trimmed; `undefined` when unset or blank. */
+export function readEnvVar(env: Record<string, string | undefined>, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === '' ? undefined : v.trim();
 }
@@ -50,9 +51,9 @@ export interface CredentialEnv {
  */
 export function readCredentialEnv(env: Record<string, string | undefined>): CredentialEnv {
   const clientId = readClientId(env);
-  const secret = read(env, ENV.clientSecret);
-  const next = read(env, ENV.clientSecretNext);
-  const file = read(env, ENV.clientSecretFile);
+  const secret = readEnvVar(env, ENV.clientSecret);
+  const next = readEnvVar(env, ENV.clientSecretNext);
+  const file = readEnvVar(env, ENV.clientSecretFile);
   if (file && (secret || next)) {
     throw configError(ENV.clientSecretFile, `is set together with ${ENV.clientSecret}; set only one of them`);
   }
@@ -64,19 +65,19 @@ export function readCredentialEnv(env: Record<string, string | undefined>): Cred
 }
 
 function readClientId(env: Record<string, string | undefined>): string {
-  const clientId = read(env, ENV.clientId);
+  const clientId = readEnvVar(env, ENV.clientId);
   if (!clientId) throw configError(ENV.clientId, 'is not set (the client ID of the OAuth Server-to-Server credential)');
   if (/[\s,]/.test(clientId)) throw configError(ENV.clientId, 'must not contain spaces or commas');
   return clientId;
 }
 
 function readImsUrl(env: Record<string, string | undefined>): string | undefined {
-  const raw = read(env, ENV.imsUrl);
+  const raw = readEnvVar(env, ENV.imsUrl);
   return raw ? normalizeImsUrl(raw, ENV.imsUrl) : undefined;
 }
 
 function readScopes(env: Record<string, string | undefined>): string[] {
-  const raw = read(env, ENV.scopes);
+  const raw = readEnvVar(env, ENV.scopes);
   if (!raw) throw configError(ENV.scopes, 'is not set (comma-separated scopes, e.g. openid,AdobeID,firefly_api)');
   try {
     return normalizeScopes(raw, ENV.scopes);
@@ -159,8 +160,8 @@ function owned<T extends TokenStore>(store: T): T {
 
 /** Interprets `IMS_TOKEN_CACHE` and `IMS_TOKEN_CACHE_KEY` (the caller owns the store). */
 function storeFor(env: Record<string, string | undefined>): TokenStore | undefined {
-  const value = read(env, ENV.tokenCache);
-  const encryptionKey = read(env, ENV.tokenCacheKey);
+  const value = readEnvVar(env, ENV.tokenCache);
+  const encryptionKey = readEnvVar(env, ENV.tokenCacheKey);
   if (encryptionKey !== undefined && !(value !== undefined && /^rediss?:\/\//i.test(value))) {
     throw configError(
       ENV.tokenCacheKey,

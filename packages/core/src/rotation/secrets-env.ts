@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { normalizeImsUrl } from '../config';
-import { ENV, readCredentialEnv } from '../env';
+import { ENV, readCredentialEnv, readEnvVar } from '../env';
 import type { CredentialEnv } from '../env';
 import { parseSecretLines } from '../cache';
 import { configError } from '../errors';
@@ -37,11 +37,6 @@ export function currentClientSecret(env: Record<string, string | undefined> = pr
   return currentSecretOf(readCredentialEnv(env), options.cwd ?? process.cwd());
 }
 
-function readEnv(env: Record<string, string | undefined>, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === '' ? undefined : v.trim();
-}
-
 /**
  * Builds a {@link SecretsClient} from `IMS_CLIENT_ID`, the current secret (`IMS_CLIENT_SECRET`, or the first secret
  * line of `IMS_CLIENT_SECRET_FILE`, read now; a second secret is not used: the secrets commands act as the current
@@ -66,7 +61,7 @@ export function secretsClientFromEnv(
     ['orgId', ENV.orgId, 'the numeric org id: the number after /console/projects/ in the Developer Console URL of the project'],
     ['credentialId', ENV.credentialId, 'the number after /credentials/ in the Developer Console URL of the credential'],
   ] as const) {
-    const v = readEnv(env, name);
+    const v = readEnvVar(env, name);
     if (!v) throw configError(name, `is not set (${what}; needed for the I/O Management API)`);
     try {
       ids[key] = checkId(key, v);
@@ -74,7 +69,7 @@ export function secretsClientFromEnv(
       throw configError(name, 'must not contain slashes, spaces, "?", "#" or "%"');
     }
   }
-  const managementRaw = readEnv(env, ENV.managementUrl);
+  const managementRaw = readEnvVar(env, ENV.managementUrl);
   return createSecretsClient({
     clientId: cred.clientId,
     clientSecret,
