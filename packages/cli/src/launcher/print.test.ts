@@ -1,17 +1,14 @@
 import { spawn } from 'node:child_process';
 import { writeSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credential, startFixture } from '../test/fixture';
 import type { Fixture } from '../test/fixture';
-import { assertBuilt, runCli } from '../test/run-cli';
+import { assertBuilt, BIN, runCli } from '../test/run-cli';
 import { print } from './print';
 
 // The warm path writes the token with one write(2) on fd 1 instead of making process.stdout. These run the
 // built bin (through its #! line) with standard output as a user's script gives it, and compare with the
 // full CLI's bytes.
-
-const BIN = fileURLToPath(new URL('../../bin/ims-token.cjs', import.meta.url));
 
 let fx: Fixture;
 beforeAll(async () => {

@@ -4,13 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credential, startFixture } from '../test/fixture';
 import type { Credential, Fixture } from '../test/fixture';
-import { assertBuilt, runCli } from '../test/run-cli';
+import { assertBuilt, BIN, runCli } from '../test/run-cli';
 
 // What `ims-token token` loads, run as users run it (the bin, through its #! line, stdout a pipe), beyond what
 // any CommonJS script loads: Node's built-ins (process.moduleLoadList) and files (require.cache). Counted
 // against a script that does nothing, so what a Node line loads at start-up anyway is not ours to count.
 
-const BIN = fileURLToPath(new URL('../../bin/ims-token.cjs', import.meta.url));
 const PACKAGE = fileURLToPath(new URL('../..', import.meta.url));
 
 let fx: Fixture;

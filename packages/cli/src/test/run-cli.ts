@@ -8,6 +8,8 @@ import { expect } from 'vitest';
 
 /** The BUILT bin: the tests exercise what users install. */
 export const CLI = fileURLToPath(new URL('../../dist/cli.cjs', import.meta.url));
+/** The `ims-token` command as users run it: the committed sh/JS polyglot bin, which loads {@link CLI}. */
+export const BIN = fileURLToPath(new URL('../../bin/ims-token.cjs', import.meta.url));
 
 export function assertBuilt(): void {
   if (!existsSync(CLI)) {
