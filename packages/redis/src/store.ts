@@ -194,7 +194,8 @@ export class RedisStore implements TokenStore {
     if (this.#closed) return undefined;
     const redisKey = this.#dataKey(key);
     let value: unknown = this.#landed.get(redisKey);
-    if (value !== undefined) this.#landed.delete(redisKey);
+    const landed = value !== undefined;
+    if (landed) this.#landed.delete(redisKey);
     else {
       try {
         value = await this.#conn.command(['GET', redisKey]);
@@ -204,10 +205,15 @@ export class RedisStore implements TokenStore {
       }
     }
     if (value === null || value === undefined) {
-      this.#missed.set(redisKey, Date.now());
-      this.#conn.prepareListening(); // core's withLock() follows a miss: have pub/sub ready by then
+      // A miss that core follows with withLock(). Not the lock's own answer, read by the get() in a holder's fn:
+      // that miss is over once fn stores its token, and a later withLock() (a refresh) must queue like any other.
+      if (!landed) {
+        this.#missed.set(redisKey, Date.now());
+        this.#conn.prepareListening(); // core's withLock() follows a miss: have pub/sub ready by then
+      }
       return undefined;
     }
+    this.#missed.delete(redisKey); // found an entry: an earlier miss is not the one a withLock() follows
     const text = typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
     const token = text === undefined ? 'format' : decode(text, redisKey, this.#enc);
     if (typeof token === 'string') {
@@ -223,6 +229,7 @@ export class RedisStore implements TokenStore {
     const ttl = Math.floor(token.expiresAt - expiryMarginMs(token) - Date.now());
     if (ttl <= 0) return;
     const redisKey = this.#dataKey(key);
+    this.#missed.delete(redisKey); // this store's miss is over: it stores a token itself
     try {
       await this.#conn.command([
         'EVAL',
