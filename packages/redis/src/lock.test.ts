@@ -8,7 +8,21 @@ import { ImsTokenError, createTokenProvider } from '@ims-token/core';
 import { RedisStore } from './index';
 import type { RedisClientLike } from './index';
 import { REDIS_URL, waitFor } from '../test/helpers';
-import { KEY_B64, emu, stores, fakeToken, lockTaken, log, prefix, raw, secrets, store, useStoreWorld, waiting } from '../test/store-world';
+import {
+  KEY_B64,
+  emu,
+  stores,
+  fakeToken,
+  holdLock,
+  lockTaken,
+  log,
+  prefix,
+  raw,
+  secrets,
+  store,
+  useStoreWorld,
+  waiting,
+} from '../test/store-world';
 useStoreWorld();
 
 describe('withLock', () => {
@@ -83,13 +97,7 @@ describe('withLock', () => {
     });
     // Seconds later, another process holds the lock to refresh the token: it has not stored the new one yet.
     const second = fakeToken();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const refreshing = b.withLock('k', async () => {
-      await gate;
-      await b.set('k', second);
-    });
-    await lockTaken();
+    const { release, held: refreshing } = await holdLock(b, () => b.set('k', second));
     // The first process refreshes too: it must wait for that token, not mint beside it (one mint per refresh).
     let seen: string | undefined = 'did not run';
     const refreshed = a.withLock('k', async () => {
@@ -107,13 +115,9 @@ describe('withLock', () => {
   it('hands the lock to a waiter when the holder finishes without a token (a failed mint)', async () => {
     const holder = store();
     const waiter = store();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const held = holder.withLock('k', async () => {
-      await gate;
+    const { release, held } = await holdLock(holder, async () => {
       throw new Error('mint failed');
     });
-    await lockTaken();
     let waiterHeldLock = false;
     const waited = waiter.withLock('k', async () => {
       waiterHeldLock = (await raw.exists(`${prefix}k:lock`)) === 1;
@@ -155,10 +159,7 @@ describe('withLock', () => {
   it('gives up waiting after waitTimeoutMs and runs fn', async () => {
     const holder = store();
     const waiter = store({ waitTimeoutMs: 200 });
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const held = holder.withLock('k', () => gate);
-    await lockTaken();
+    const { release, held } = await holdLock(holder);
     const w = log.lines.length;
     expect(await waiter.withLock('k', async () => 'ran')).toBe('ran');
     expect(log.lines.slice(w).some((l) => l.level === 'warn' && /too long/.test(l.msg ?? ''))).toBe(true);
@@ -181,10 +182,7 @@ describe('withLock', () => {
 
   it('one waiter (only one) mints too when the holder is alive but slow, long before waitTimeoutMs', async () => {
     const holder = store();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const held = holder.withLock('k', () => gate); // renews its lock, never stores a token
-    await lockTaken();
+    const { release, held } = await holdLock(holder); // renews its lock, never stores a token
     const started = Date.now();
     let mints = 0;
     const waiters = Array.from({ length: 4 }, () => store({ hedgeAfterMs: 300 }));
@@ -220,13 +218,7 @@ describe('withLock', () => {
       const holder = store();
       const waiter = store({ url: undefined, client: client as unknown as RedisClientLike, commandTimeoutMs: 5_000 });
       const token = fakeToken();
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      const held = holder.withLock('k', async () => {
-        await gate;
-        await holder.set('k', token);
-      });
-      await lockTaken();
+      const { release, held } = await holdLock(holder, () => holder.set('k', token));
       const waited = waiter.withLock('k', async () => ({ at: Date.now(), token: (await waiter.get('k'))?.accessToken }));
       await sleep(100);
       const storedAt = Date.now();
@@ -261,10 +253,7 @@ describe('withLock', () => {
   it('releases the locks it holds when closed (a graceful shutdown mid-mint leaves no lock to expire)', async () => {
     const holder = new RedisStore({ url: REDIS_URL, prefix, logger: log });
     const waiter = store();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const held = holder.withLock('k', () => gate);
-    await lockTaken();
+    const { release, held } = await holdLock(holder);
     const waited = waiter.withLock('k', async () => (await raw.exists(`${prefix}k:lock`)) === 1);
     await waiting();
     await holder.close();
@@ -276,10 +265,7 @@ describe('withLock', () => {
   it('a waiter stops at once when its signal aborts, and never runs fn', async () => {
     const holder = store();
     const waiter = store({ hedgeAfterMs: 300 });
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const held = holder.withLock('k', () => gate);
-    await lockTaken();
+    const { release, held } = await holdLock(holder);
     const abort = new AbortController();
     let ran = false;
     const waited = waiter.withLock(
@@ -306,10 +292,7 @@ describe('withLock', () => {
   it('unblocks waiters when the store is closed', async () => {
     const holder = store();
     const waiter = new RedisStore({ url: REDIS_URL, prefix, logger: log });
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const held = holder.withLock('k', () => gate);
-    await lockTaken();
+    const { release, held } = await holdLock(holder);
     const waited = waiter.withLock('k', async () => 'ran');
     await waiting();
     await waiter.close();

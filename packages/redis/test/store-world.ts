@@ -39,6 +39,21 @@ export async function lockTaken(): Promise<void> {
   await waitFor(async () => (await raw.exists(`${prefix}k:lock`)) === 1, 5_000, 'the lock');
 }
 
+/**
+ * `s` takes the lock of key `k` and holds it until `release()`; then `then` runs, still under the lock (store a
+ * token, fail a mint), before it lets go. Resolves once Redis shows the lock taken.
+ */
+export async function holdLock(s: RedisStore, then?: () => Promise<unknown>): Promise<{ release: () => void; held: Promise<unknown> }> {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const held = s.withLock('k', async () => {
+    await gate;
+    return then?.();
+  });
+  await lockTaken();
+  return { release, held };
+}
+
 /** Waits until `n` stores wait on the lock of key `k` (subscribed to its channel). */
 export async function waiting(n = 1): Promise<void> {
   const channel = `${prefix}k:events`;
