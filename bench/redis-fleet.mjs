@@ -144,7 +144,7 @@ async function pod() {
     await p.store?.close();
   };
 
-  // Warm the module cache (core loads undici on its first mint): one token for another client, not counted.
+  // Warm up (not counted): one token for another client, so that code is loaded and has run once before the day starts.
   const warm = createTokenProvider({
     clientId: cfg.warmUp.clientId,
     clientSecret: cfg.warmUp.clientSecret,
