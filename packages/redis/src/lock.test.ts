@@ -85,32 +85,43 @@ describe('withLock', () => {
     await held;
   });
 
-  it("the process that minted last time queues for the lock like any other when it refreshes: its own mint's miss is not a miss", async () => {
-    // Core's cold start: a miss, then withLock, whose fn looks at the store again before it mints and stores.
-    const a = store();
-    const b = store();
-    const first = fakeToken();
-    expect(await a.get('k')).toBeUndefined();
-    await a.withLock('k', async () => {
+  for (const ending of ['stored its token', 'failed (IMS down) and looked again'] as const) {
+    it(`a process whose last mint ${ending} queues for the lock like any other: a miss read inside withLock is over with it`, async () => {
+      // Core's cold start: a miss, then withLock, whose fn looks at the store again before it mints and stores; when
+      // the mint fails, core looks at the store once more (another process may have stored one) and throws.
+      const a = store();
+      const b = store();
+      const first = fakeToken();
       expect(await a.get('k')).toBeUndefined();
-      await a.set('k', first);
+      const minted = a.withLock('k', async () => {
+        expect(await a.get('k')).toBeUndefined();
+        if (ending === 'stored its token') return a.set('k', first);
+        expect(await a.get('k')).toBeUndefined();
+        throw new Error('IMS_SERVER_ERROR');
+      });
+      if (ending === 'stored its token') await minted;
+      else {
+        await expect(minted).rejects.toThrow('IMS_SERVER_ERROR');
+        await b.set('k', first); // meanwhile another process got one
+      }
+      // Seconds later, another process holds the lock to refresh the token: it has not stored the new one yet.
+      const second = fakeToken();
+      const { release, held: refreshing } = await holdLock(b, () => b.set('k', second));
+      // The first process refreshes too (core goes straight to withLock on a forced refresh): it must wait for that
+      // token, not mint beside it (one mint per refresh).
+      let seen: string | undefined = 'did not run';
+      const refreshed = a.withLock('k', async () => {
+        seen = (await a.get('k'))?.accessToken;
+      });
+      const channel = `${prefix}k:events`;
+      await waitFor(async () => seen !== 'did not run' || ((await raw.pubSubNumSub(channel))[channel] ?? 0) >= 1, 5_000, 'the waiter');
+      await sleep(50);
+      expect(seen).toBe('did not run'); // not the old token (it would mint), not before the holder is done
+      release();
+      await Promise.all([refreshing, refreshed]);
+      expect(seen).toBe(second.accessToken);
     });
-    // Seconds later, another process holds the lock to refresh the token: it has not stored the new one yet.
-    const second = fakeToken();
-    const { release, held: refreshing } = await holdLock(b, () => b.set('k', second));
-    // The first process refreshes too: it must wait for that token, not mint beside it (one mint per refresh).
-    let seen: string | undefined = 'did not run';
-    const refreshed = a.withLock('k', async () => {
-      seen = (await a.get('k'))?.accessToken;
-    });
-    const channel = `${prefix}k:events`;
-    await waitFor(async () => seen !== 'did not run' || ((await raw.pubSubNumSub(channel))[channel] ?? 0) >= 1, 5_000, 'the waiter');
-    await sleep(50);
-    expect(seen).toBe('did not run'); // not the old token (it would mint), not before the holder is done
-    release();
-    await Promise.all([refreshing, refreshed]);
-    expect(seen).toBe(second.accessToken);
-  });
+  }
 
   it('hands the lock to a waiter when the holder finishes without a token (a failed mint)', async () => {
     const holder = store();

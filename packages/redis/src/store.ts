@@ -194,8 +194,7 @@ export class RedisStore implements TokenStore {
     if (this.#closed) return undefined;
     const redisKey = this.#dataKey(key);
     let value: unknown = this.#landed.get(redisKey);
-    const landed = value !== undefined;
-    if (landed) this.#landed.delete(redisKey);
+    if (value !== undefined) this.#landed.delete(redisKey);
     else {
       try {
         value = await this.#conn.command(['GET', redisKey]);
@@ -205,12 +204,9 @@ export class RedisStore implements TokenStore {
       }
     }
     if (value === null || value === undefined) {
-      // A miss that core follows with withLock(). Not the lock's own answer, read by the get() in a holder's fn:
-      // that miss is over once fn stores its token, and a later withLock() (a refresh) must queue like any other.
-      if (!landed) {
-        this.#missed.set(redisKey, Date.now());
-        this.#conn.prepareListening(); // core's withLock() follows a miss: have pub/sub ready by then
-      }
+      // Core follows a miss with withLock() (which ends the mark: a miss read inside fn must not outlive it).
+      this.#missed.set(redisKey, Date.now());
+      this.#conn.prepareListening(); // core's withLock() follows a miss: have pub/sub ready by then
       return undefined;
     }
     this.#missed.delete(redisKey); // found an entry: an earlier miss is not the one a withLock() follows
@@ -268,7 +264,12 @@ export class RedisStore implements TokenStore {
   async withLock<T>(key: string, fn: () => Promise<T>, options?: { signal?: AbortSignal }): Promise<T> {
     const signal = options?.signal;
     if (this.#closed && !signal?.aborted) return fn();
-    return this.#locks.run(this.#dataKey(key), fn, signal);
+    const dataKey = this.#dataKey(key);
+    try {
+      return await this.#locks.run(dataKey, fn, signal);
+    } finally {
+      this.#missed.delete(dataKey); // a miss that fn read (a failed mint looks again) is over with it
+    }
   }
 
   /** Runs `fn` with what is known of the entry at hand for its first get(), saving a round trip. */
