@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Start-up cost of the `ims-token` CLI: wall time of `ims-token token` with a warm file cache, run as users
-// run it (the bin, through its `#!/bin/sh` line: sh, then `exec node`), against `node -e 0` (the
-// floor any Node CLI pays). A second row runs `node dist/cli.cjs token`: the same without sh.
+// run it (the bin, through its `#!/usr/bin/env sh` line: env, sh, then `exec node`), against `node -e 0` (the
+// floor any Node CLI pays). A second row runs `node dist/cli.cjs token`: the same without env and sh.
 // Interleaved runs, so all commands see the same machine load. Standard output is a pipe, read to its end,
 // as in `TOKEN=$(ims-token token)`.
 //

@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 export const cli = join(root, 'packages/cli/dist/cli.cjs');
-/** The `ims-token` command as users run it: an sh/JS polyglot (`#!/bin/sh`, then `exec node`), which loads `cli`. */
+/** The `ims-token` command as users run it: an sh/JS polyglot (`#!/usr/bin/env sh`, then `exec node`), which loads `cli`. */
 export const bin = join(root, 'packages/cli/bin/ims-token.cjs');
 const emulatorEntry = join(root, 'packages/emulator/dist/index.js');
 

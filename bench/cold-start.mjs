@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The first token of a cold process: `node` + require + createTokenProvider + getToken() + exit, against
 // the floor, a script that does the same POST with node:http alone. Also the CLI's cold `ims-token token`
-// (an empty cache): as users run it (the bin, through its `#!/bin/sh` line), and as
-// `node dist/cli.cjs` (the same without sh). Interleaved runs, so all commands see the same machine
+// (an empty cache): as users run it (the bin, through its `#!/usr/bin/env sh` line), and as
+// `node dist/cli.cjs` (the same without env and sh). Interleaved runs, so all commands see the same machine
 // load; wall time from spawn to exit, and the moment each child reports its token (performance.now(), from
 // its own start).
 //
