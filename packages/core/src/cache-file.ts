@@ -136,13 +136,12 @@ export function checkCacheDirSync(dir: string): CacheTrustProblem | undefined {
 }
 
 /**
- * Reads a token file the way ssh reads a private key: the directory checked first, the file opened with
- * `O_NOFOLLOW` and judged by `fstat` of what was opened, then its content checked ({@link parseTrustedToken}).
- * Synchronous (the CLI's launcher); `FileStore` does the same asynchronously.
+ * Reads a token file the way ssh reads a private key: opened with `O_NOFOLLOW` and judged by `fstat` of what was
+ * opened, then its content checked ({@link parseTrustedToken}). The directory is the caller's to check first. A
+ * missing file is a miss; an error other than a missing file or a link is thrown (`FileStore` reports it,
+ * {@link readCacheFileSync} takes it for a miss).
  */
-export function readCacheFileSync(dir: string, file: string, now: number | undefined, expect?: CacheExpectation): CacheRead {
-  const dirProblem = checkCacheDirSync(dir);
-  if (dirProblem) return { kind: 'unsafe', problem: dirProblem };
+export function readTokenFileSync(file: string, now: number | undefined, expect?: CacheExpectation): CacheRead {
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | O_NOFOLLOW);
@@ -150,17 +149,30 @@ export function readCacheFileSync(dir: string, file: string, now: number | undef
     const code = errnoOf(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'miss' };
     if (code === 'ELOOP') return { kind: 'unsafe', problem: linkProblem(file) };
-    return { kind: 'miss' };
+    throw err;
   }
   try {
     const problem = judgeCacheStat(fstatSync(fd), 'file', file);
     if (problem) return { kind: 'unsafe', problem };
+    // corrupt, implausible, expired or written for another key: a miss; the next write replaces it
     const token = parseTrustedToken(readFileSync(fd, 'utf8'), now, expect);
     return token ? { kind: 'token', token } : { kind: 'miss' };
-  } catch {
-    return { kind: 'miss' };
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * {@link readTokenFileSync} after checking the directory ({@link checkCacheDirSync}), for a reader that never
+ * fails (the CLI's launcher): any error is a miss.
+ */
+export function readCacheFileSync(dir: string, file: string, now: number | undefined, expect?: CacheExpectation): CacheRead {
+  const dirProblem = checkCacheDirSync(dir);
+  if (dirProblem) return { kind: 'unsafe', problem: dirProblem };
+  try {
+    return readTokenFileSync(file, now, expect);
+  } catch {
+    return { kind: 'miss' };
   }
 }
 

@@ -1,16 +1,4 @@
-import {
-  chmodSync,
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { uniqueId, unlinkIfExists } from './local-files';
 import { ImsTokenError } from './errors';
@@ -18,7 +6,7 @@ import type { Logger } from './config';
 import { guardLogger } from './safe-logger';
 import type { TokenStore } from './store';
 import { cacheFilePath, defaultCacheDir } from './cache';
-import { cacheTrustError, errnoOf, judgeCacheStat, linkProblem, parseTrustedToken } from './cache-file';
+import { cacheTrustError, errnoOf, judgeCacheStat, readTokenFileSync } from './cache-file';
 import type { CacheTrustProblem } from './cache-file';
 import { withFileLock } from './file-lock';
 import { ATTACH_LOGGER } from './provider';
@@ -47,8 +35,6 @@ export interface FileStoreOptions {
    */
   onUntrusted?: 'miss' | 'error';
 }
-
-const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
 /**
  * Keeps tokens in files, one per credential, so separate processes (CLI runs, workers on one host)
@@ -142,30 +128,9 @@ export class FileStore implements TokenStore {
 
   /** The token file of `key`, in a directory already judged trusted. */
   async #read(key: string): Promise<ImsToken | undefined> {
-    const path = this.pathFor(key);
-    let fd: number;
-    try {
-      fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW);
-    } catch (err) {
-      const code = errnoOf(err);
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-      if (code === 'ELOOP') {
-        this.#untrusted(linkProblem(path));
-        return undefined;
-      }
-      throw err;
-    }
-    try {
-      const problem = judgeCacheStat(fstatSync(fd), 'file', path);
-      if (problem) {
-        this.#untrusted(problem);
-        return undefined;
-      }
-      // corrupt, implausible, expired or written for another key: a miss; the next set replaces it
-      return parseTrustedToken(readFileSync(fd, 'utf8'), this.#clock(), { key });
-    } finally {
-      closeSync(fd);
-    }
+    const read = readTokenFileSync(this.pathFor(key), this.#clock(), { key });
+    if (read.kind === 'unsafe') this.#untrusted(read.problem);
+    return read.kind === 'token' ? read.token : undefined;
   }
 
   async set(key: string, token: ImsToken): Promise<void> {
