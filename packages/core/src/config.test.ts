@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createTokenProvider } from './provider';
 import type { TokenProviderOptions } from './config';
 import { cacheEntryFromEnv, fromEnv } from './env';
-import { ImsTokenError } from './errors';
+import type { ImsTokenError } from './errors';
 import { FileStore } from './file-store';
-import { setup } from './test/helpers';
+import { configErrorOf, setup } from './test/helpers';
 import { execFileSync } from 'node:child_process';
 import { inspect } from 'node:util';
 import { tmpdir } from 'node:os';
@@ -13,15 +13,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const base: TokenProviderOptions = { clientId: 'abc123', clientSecret: 'p8e-SECRET-VALUE-1234', scopes: ['openid'] };
 
 function configError(fn: () => unknown): ImsTokenError {
-  try {
-    fn();
-  } catch (err) {
-    expect(ImsTokenError.is(err)).toBe(true);
-    expect((err as ImsTokenError).code).toBe('IMS_CONFIG');
-    expect((err as ImsTokenError).message).not.toContain('p8e-SECRET-VALUE-1234');
-    return err as ImsTokenError;
-  }
-  throw new Error('expected IMS_CONFIG');
+  const err = configErrorOf(fn);
+  expect(err.message).not.toContain('p8e-SECRET-VALUE-1234');
+  return err;
 }
 
 describe('createTokenProvider validates its options', () => {

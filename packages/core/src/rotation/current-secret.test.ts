@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ImsTokenError } from '../index';
 import { currentClientSecret } from './index';
+import { configErrorOf } from '../test/helpers';
 
 // What a rotation tool (the CLI's `secrets rotate`) reads as the secret it holds now: the same rule as the
 // secrets client's own, with a relative IMS_CLIENT_SECRET_FILE taken from the caller's directory.
@@ -12,16 +12,6 @@ const dir = mkdtempSync(join(tmpdir(), 'ims-current-secret-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const base = { IMS_CLIENT_ID: 'abc123' };
-
-function configError(fn: () => unknown): ImsTokenError {
-  try {
-    fn();
-  } catch (err) {
-    expect(ImsTokenError.is(err)).toBe(true);
-    return err as ImsTokenError;
-  }
-  throw new Error('expected an IMS_CONFIG error');
-}
 
 describe('currentClientSecret', () => {
   it('IMS_CLIENT_SECRET, the first of two (IMS_CLIENT_SECRET_NEXT is the next one, not the current)', () => {
@@ -35,15 +25,15 @@ describe('currentClientSecret', () => {
 
   it('names the variable at fault, never the secret', () => {
     writeFileSync(join(dir, 'empty.txt'), '# nothing yet\n');
-    const empty = configError(() => currentClientSecret({ ...base, IMS_CLIENT_SECRET_FILE: join(dir, 'empty.txt') }));
+    const empty = configErrorOf(() => currentClientSecret({ ...base, IMS_CLIENT_SECRET_FILE: join(dir, 'empty.txt') }));
     expect([empty.code, empty.field]).toEqual(['IMS_CONFIG', 'IMS_CLIENT_SECRET_FILE']);
-    const missing = configError(() => currentClientSecret({ ...base, IMS_CLIENT_SECRET_FILE: 'nope.txt' }, { cwd: dir }));
+    const missing = configErrorOf(() => currentClientSecret({ ...base, IMS_CLIENT_SECRET_FILE: 'nope.txt' }, { cwd: dir }));
     expect([missing.code, missing.field]).toEqual(['IMS_CONFIG', 'IMS_CLIENT_SECRET_FILE']);
     expect(missing.message).toContain('ENOENT');
-    const both = configError(() => currentClientSecret({ ...base, IMS_CLIENT_SECRET: 's-secret', IMS_CLIENT_SECRET_FILE: 'x' }));
+    const both = configErrorOf(() => currentClientSecret({ ...base, IMS_CLIENT_SECRET: 's-secret', IMS_CLIENT_SECRET_FILE: 'x' }));
     expect([both.code, both.field]).toEqual(['IMS_CONFIG', 'IMS_CLIENT_SECRET_FILE']);
     expect(JSON.stringify(both) + both.message).not.toContain('s-secret');
-    const none = configError(() => currentClientSecret(base));
+    const none = configErrorOf(() => currentClientSecret(base));
     expect([none.code, none.field]).toEqual(['IMS_CONFIG', 'IMS_CLIENT_SECRET']);
   });
 });

@@ -3,7 +3,10 @@ import type { Emulator, EmulatorOptions } from '@ims-token/emulator';
 import { createTokenProvider } from '../provider';
 import type { TokenProvider } from '../provider';
 import type { TokenProviderOptions } from '../config';
+import { decodeImsToken } from '../token';
 import type { ImsToken } from '../token';
+import { ImsTokenError } from '../errors';
+import { expect } from 'vitest';
 
 export { captureLogger, expectNoLeak, renderings } from '@ims-token/test-kit';
 
@@ -44,7 +47,18 @@ export async function setup(options: EmulatorOptions = {}): Promise<Env> {
 }
 
 /** The client a token was minted for, read from its JWT (the emulator's carry client_id): says it is a real mint, for whom. */
-export function clientOf(token: ImsToken): unknown {
-  const payload = token.accessToken.split('.')[1] ?? '';
-  return (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>)['client_id'];
+export function clientOf(token: ImsToken): string | undefined {
+  return decodeImsToken(token.accessToken).clientId;
+}
+
+/** The `IMS_CONFIG` error that `fn` throws (fails the test when it throws nothing, or something else). */
+export function configErrorOf(fn: () => unknown): ImsTokenError {
+  try {
+    fn();
+  } catch (err) {
+    expect(ImsTokenError.is(err)).toBe(true);
+    expect((err as ImsTokenError).code).toBe('IMS_CONFIG');
+    return err as ImsTokenError;
+  }
+  throw new Error('expected IMS_CONFIG');
 }
