@@ -70,7 +70,10 @@ export class RedisStore implements TokenStore {
    * get() that starts a holder's or a waiter's fn instead of a round trip.
    */
   readonly #landed = new Map<string, string | null>();
-  /** When get() last found no entry for a key: a withLock() right after it takes a token that landed meanwhile. */
+  /**
+   * When the last get() of a key found no entry: the withLock() core sends right after it takes a token that landed
+   * meanwhile. A get() that finds one drops the mark; every withLock() takes it and drops what fn left.
+   */
   readonly #missed = new Map<string, number>();
   readonly #log: Required<Logger>;
   readonly #warned = new Map<string, number>();
@@ -225,7 +228,6 @@ export class RedisStore implements TokenStore {
     const ttl = Math.floor(token.expiresAt - expiryMarginMs(token) - Date.now());
     if (ttl <= 0) return;
     const redisKey = this.#dataKey(key);
-    this.#missed.delete(redisKey); // this store's miss is over: it stores a token itself
     try {
       await this.#conn.command([
         'EVAL',
