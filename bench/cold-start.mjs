@@ -21,8 +21,7 @@
 // by round (median and quartiles), which a drifting machine load disturbs less.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bin, cli, cliWorld, root } from './cli-world.mjs';
@@ -98,7 +97,7 @@ function instructionsOf(c) {
 async function countInstructions(n) {
   const counts = commands.map(() => []);
   for (let i = 0; i < n; i++) for (const [j, c] of commands.entries()) counts[j].push(await instructionsOf(c));
-  const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const med = (a) => stats(a).median;
   console.log(`node ${process.version}, instructions (millions, callgrind, hash-seed search taken out), median of ${n} runs each`);
   commands.forEach((c, j) =>
     console.log(
@@ -111,7 +110,7 @@ const stats = (a) => {
   const s = a.filter((v) => v !== undefined).sort((x, y) => x - y);
   if (s.length === 0) return undefined;
   const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { median: q(0.5), p10: q(0.1), p90: q(0.9) };
+  return { median: q(0.5), p10: q(0.1), p25: q(0.25), p75: q(0.75), p90: q(0.9) };
 };
 const fmt = (s) => (s ? `${s.median.toFixed(1).padStart(6)} ms [${s.p10.toFixed(0)}–${s.p90.toFixed(0)}]` : '      —');
 
@@ -154,9 +153,8 @@ async function wallTimes() {
   // The same ratios taken round by round (each round runs every command back to back, so both sides of a ratio
   // see the same machine): steadier than a ratio of medians when the load drifts. Median [p25-p75].
   const paired = (j) => {
-    const r = walls[j].map((v, i) => v / walls[0][i]).sort((a, b) => a - b);
-    const q = (p) => r[Math.min(r.length - 1, Math.floor(p * r.length))];
-    return `${q(0.5).toFixed(2)}× [${q(0.25).toFixed(2)}–${q(0.75).toFixed(2)}]`;
+    const r = stats(walls[j].map((v, i) => v / walls[0][i]));
+    return `${r.median.toFixed(2)}× [${r.p25.toFixed(2)}–${r.p75.toFixed(2)}]`;
   };
   console.log(`  paired by round, whole run: core ${paired(1)}; CLI ${paired(2)} (the bin), ${paired(3)} (node dist/cli.cjs)`);
   if (check && ratio > TARGET) process.exitCode = 1;
